@@ -1,0 +1,174 @@
+"""Project configuration: `aurumplan.yaml` (CONTRACT §1) plus environment overrides.
+
+Every key is optional; with no file at all aurumplan runs on the embedded default (SQLite
+state and warehouse under `.aurumplan/`, the local executor). Keys are never stored here,
+only the *names* of the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from aurumplan.errors import ConfigError, Diagnostic
+from aurumplan.yamlpos import YamlSyntaxError, load_yaml, validation_diagnostics
+
+CONFIG_NAME = "aurumplan.yaml"
+DEFAULT_STATE = "sqlite:///.aurumplan/state.db"
+DEFAULT_WAREHOUSE = "sqlite:///.aurumplan/warehouse.db"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Quota(_Model):
+    """Requests allowed per window; any subset of the four windows."""
+
+    per_second: float | None = Field(default=None, gt=0)
+    per_minute: float | None = Field(default=None, gt=0)
+    per_hour: float | None = Field(default=None, gt=0)
+    per_day: float | None = Field(default=None, gt=0)
+
+    def windows(self) -> list[tuple[float, float]]:
+        """(window seconds, allowed requests) for each window set."""
+        pairs = [(1.0, self.per_second), (60.0, self.per_minute), (3600.0, self.per_hour),
+                 (86400.0, self.per_day)]
+        return [(w, float(n)) for w, n in pairs if n is not None]
+
+
+class SourceConfig(_Model):
+    """Per-source settings; every key overrides the built-in catalog."""
+
+    driver: str | None = Field(default=None, description="driver of a source the config adds (eia, fred, ...)")
+    base_url: str | None = None
+    api_key_env: str | None = Field(default=None, description="name of the environment variable with the key")
+    quota: Quota | None = None
+    headroom: float | None = Field(default=None, description="share of the tightest quota rateLimit: auto uses")
+    recordings: str | None = Field(default=None, description="folder of recorded responses to serve offline")
+    limits: dict[str, Any] | None = Field(default=None, description="per-request limits, e.g. max_rows")
+    frozen: bool = Field(default=False, description="refuse every write to this source")
+    datasets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not v.replace("_", "").isalnum():
+            raise ValueError("api_key_env names an environment variable (e.g. EIA_API_KEY), not a key")
+        return v
+
+
+class SeaTunnelConfig(_Model):
+    home: str | None = None
+    rest_url: str | None = None
+    deploy_mode: Literal["local", "cluster"] = "cluster"
+    version: str = "2.3.12"
+    jdbc_url: str | None = Field(default=None, description="the warehouse as SeaTunnel's Jdbc sink reaches it")
+    poll_interval: float = 2.0
+
+
+class Config(_Model):
+    """The whole project configuration, resolved against its folder."""
+
+    state: str = DEFAULT_STATE
+    warehouse: str = DEFAULT_WAREHOUSE
+    executor: Literal["local", "seatunnel-cli", "seatunnel-rest"] = "local"
+    seatunnel: SeaTunnelConfig = Field(default_factory=SeaTunnelConfig)
+    logs: str = Field(default=".aurumplan/logs", description="operation logs and failure logs")
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    root: str = Field(default=".", description="folder relative paths resolve against (set by the loader)")
+    file: str | None = Field(default=None, description="the file this was read from (set by the loader)")
+
+    def path(self, p: str) -> Path:
+        """A path from the config, resolved against the project root."""
+        q = Path(p)
+        return q if q.is_absolute() else Path(self.root) / q
+
+    def db_url(self, url: str) -> str:
+        """A SQLAlchemy URL with a relative SQLite path resolved against the project root."""
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(url[len(prefix):]))
+        return url
+
+    @property
+    def state_url(self) -> str:
+        return self.db_url(self.state)
+
+    @property
+    def warehouse_url(self) -> str:
+        return self.db_url(self.warehouse)
+
+    def source(self, name: str) -> SourceConfig:
+        return self.sources.get(name) or SourceConfig()
+
+
+def find_config(start: Path) -> Path | None:
+    """aurumplan.yaml in start or its parents."""
+    for folder in [start, *start.parents]:
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    data = dict(data)
+    for key, name in (("state", "AURUMPLAN_STATE_URL"), ("warehouse", "AURUMPLAN_WAREHOUSE_URL"),
+                      ("executor", "AURUMPLAN_EXECUTOR")):
+        if env.get(name):
+            data[key] = env[name]
+    sources = {k: dict(v or {}) for k, v in (data.get("sources") or {}).items()}
+    for name, value in env.items():
+        if not name.startswith("AURUMPLAN_") or not value:
+            continue
+        for suffix, key in (("_BASE_URL", "base_url"), ("_RECORDINGS", "recordings")):
+            if name.endswith(suffix):
+                src = name[len("AURUMPLAN_"):-len(suffix)].lower()
+                if src and src not in ("state", "warehouse"):
+                    sources.setdefault(src, {})[key] = value
+    if sources:
+        data["sources"] = sources
+    return data
+
+
+def load_config(path: str | Path | None = None, *, cwd: str | Path | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    """Read the config (explicit path, AURUMPLAN_CONFIG, or found upward from cwd)."""
+    env = os.environ if env is None else env
+    here = Path(cwd or os.getcwd()).resolve()
+    if path is None and env.get("AURUMPLAN_CONFIG"):
+        path = env["AURUMPLAN_CONFIG"]
+    file: Path | None
+    if path is not None:
+        file = Path(path)
+        if not file.is_absolute():
+            file = here / file
+        if not file.is_file():
+            raise ConfigError([Diagnostic(str(path), 1, 1, "config file not found")])
+    else:
+        file = find_config(here)
+    data: dict[str, Any] = {}
+    doc = None
+    if file is not None:
+        try:
+            doc = load_yaml(file.read_text(), str(file))
+        except YamlSyntaxError as exc:
+            raise ConfigError(exc.diagnostics) from None
+        if doc.data is not None and not isinstance(doc.data, dict):
+            raise ConfigError([doc.diag((), "aurumplan.yaml must be a mapping of settings")])
+        data = dict(doc.data or {})
+    root = file.parent if file is not None else here
+    data = _env_overrides(data, env)
+    data["root"] = str(root)
+    data["file"] = str(file) if file else None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        if doc is None:
+            raise ConfigError([Diagnostic("environment", 1, 1, str(e["msg"])) for e in err.errors()]) from None
+        raise ConfigError(validation_diagnostics(err, doc, Config)) from None
