@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -122,59 +124,100 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
-def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
-    """The pydantic model class that owns the last key of loc, following nested fields."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
-            current = None
-            continue
-        current = _inner_model(fields[part].annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _inner_model(annotation: Any) -> Any:
+def _members(annotation: Any) -> list[tuple[str | None, type[BaseModel]]]:
+    """The models an annotation can hold, each with its discriminator tag (if any)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
+        return [(None, annotation)]
+    out: list[tuple[str | None, type[BaseModel]]] = []
+    args = typing.get_args(annotation)
+    tag = next((getattr(m, "tag", None) for m in getattr(annotation, "__metadata__", ())
+                if type(m).__name__ == "Tag"), None)
+    for arg in args:
+        for t, model in _members(arg):
+            out.append((t or tag, model))
+    return out
 
 
-def validation_diagnostics(err: ValidationError, doc: YamlDoc, model: type[BaseModel],
-                           prefix: Path = ()) -> list[Diagnostic]:
-    """Each pydantic error as a Diagnostic at the offending key or value."""
+def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the last key of loc, following nested fields and tags."""
+    candidates: list[tuple[str | None, type[BaseModel]]] = [(None, model)]
+    for part in loc[:-1]:
+        if isinstance(part, int) or not candidates:
+            continue
+        tagged = [m for t, m in candidates if t == part]
+        if tagged:
+            candidates = [(None, tagged[0])]
+            continue
+        owner = next((m for _, m in candidates if part in m.model_fields), None)
+        if owner is not None:
+            candidates = _members(owner.model_fields[part].annotation)
+        # else: a key of a dict[str, Model] (e.g. a source name): the same models apply below it
+    return candidates[0][1] if len(candidates) == 1 else None
+
+
+def _choices(ctx: dict[str, Any] | None) -> list[str]:
+    """The allowed values pydantic lists in a literal/enum error (`'a', 'b' or 'c'`)."""
+    return re.findall(r"'([^']*)'", str((ctx or {}).get("expected", "")))
+
+
+_BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long")
+
+
+def validation_diagnostics(err: ValidationError | Sequence[ErrorDetails], doc: YamlDoc,
+                           model: type[BaseModel], prefix: Path = ()) -> list[Diagnostic]:
+    """Each pydantic error as a Diagnostic at the offending key or value.
+
+    Locations name the YAML keys only (discriminator tags and union branches pydantic adds are
+    dropped); an error about a whole mapping points at its key; an unknown key or value says
+    what would be valid, with a did-you-mean. err may be a ValidationError or its (filtered) errors().
+    """
     out: list[Diagnostic] = []
-    for e in err.errors():
+    for e in err.errors() if isinstance(err, ValidationError) else err:
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        # discriminated unions add the tag to loc ("Backfill"); drop it when it is not a real key
         path: list[str | int] = list(prefix)
         node: Any = doc.data
         for p in prefix:
             node = node.get(p) if isinstance(node, dict) else None
         for part in loc:
-            if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
+            in_map = isinstance(node, dict) and part in node
+            in_seq = isinstance(node, list) and isinstance(part, int) and part < len(node)
+            if in_map or in_seq:
                 path.append(part)
                 node = node[part]
             elif e["type"] in ("extra_forbidden", "missing") and part == loc[-1]:
                 path.append(part)
         kind = e["type"]
+        where = ".".join(str(p) for p in path) or "document"
         if kind == "extra_forbidden":
-            owner = _model_at(model, [p for p in loc])
+            owner = _model_at(model, list(loc))
             choices = list(owner.model_fields) if owner else []
             hint = did_you_mean(str(loc[-1]), choices)
+            if not hint and choices:
+                hint = f"; valid keys here: {', '.join(choices)}"
             out.append(doc.diag(path, f"unknown key '{loc[-1]}'{hint}", key=True))
         elif kind == "missing":
             out.append(doc.diag(path[:-1], f"missing required key '{loc[-1]}'", key=True))
+        elif kind in ("literal_error", "enum"):
+            choices = _choices(e.get("ctx"))
+            value = e.get("input")
+            hint = did_you_mean(str(value), choices)
+            out.append(doc.diag(path, f"{where}: unknown value {value!r}: use one of "
+                                      f"{', '.join(choices)}{hint}"))
         else:
             msg = e["msg"]
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
-            where = ".".join(str(p) for p in loc) or "document"
-            out.append(doc.diag(path, f"{where}: {msg}"))
-    return out
+            typed = kind in _BOUNDS or kind.endswith(("_parsing", "_type"))
+            if typed and not isinstance(e.get("input"), dict | list) and len(repr(e.get("input"))) <= 40:
+                msg = f"{msg} (got {e.get('input')!r})"
+            out.append(doc.diag(path, f"{where}: {msg}", key=isinstance(node, dict)))
+    return _drop_misspelled_missing(out)
+
+
+def _drop_misspelled_missing(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """`missing 'window'` says nothing new next to `unknown key 'windwo' (did you mean 'window'?)`."""
+    suggested = {re.search(r"did you mean '([^']*)'", d.message) for d in diags
+                 if d.message.startswith("unknown key ")}
+    names = {m.group(1) for m in suggested if m}
+    return [d for d in diags if not (d.message.startswith("missing required key ")
+                                     and d.message.split("'")[1] in names)]
