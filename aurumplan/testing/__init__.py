@@ -1,0 +1,1 @@
+"""Test support shipped with aurumplan: local fake APIs and recorded-response transports."""
