@@ -1,0 +1,1 @@
+"""SeaTunnel config side: option tables, a SeaTunnel-aware reader, conformance checks, rendering."""

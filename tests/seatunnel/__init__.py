@@ -1,0 +1,1 @@
+"""Tests of the SeaTunnel config side (reader, conformance, render)."""
