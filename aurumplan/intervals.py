@@ -261,6 +261,17 @@ class IntervalMap(Generic[V]):
         self._items: tuple[tuple[int, int, V], ...] = m._items
 
     @classmethod
+    def from_sorted(cls, items: Iterable[tuple[int, int, V]]) -> IntervalMap[V]:
+        """From items already sorted by start and disjoint (as a store returns them): O(n)."""
+        out: list[tuple[int, int, V]] = []
+        for s, e, v in items:
+            if out and out[-1][1] == s and out[-1][2] == v:
+                out[-1] = (out[-1][0], e, v)
+            else:
+                out.append((s, e, v))
+        return cls._raw(tuple(out))
+
+    @classmethod
     def _raw(cls, items: tuple[tuple[int, int, V], ...]) -> IntervalMap[V]:
         obj = cls.__new__(cls)
         obj._items = items

@@ -1,0 +1,283 @@
+"""The Python API: one function per command. Never prints, never exits; raises AurumError."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from aurumplan.apply import lifecycle, rollback
+from aurumplan.apply.runner import Applier, plan_of_operation
+from aurumplan.apply.staleness import stale_ranges
+from aurumplan.catalog import Catalog, load_catalog
+from aurumplan.catalog.check import validate_files
+from aurumplan.compile.graph import to_dot, to_mermaid
+from aurumplan.config import CONFIG_NAME, Config, load_config
+from aurumplan.errors import AurumError, Diagnostic, OperationError
+from aurumplan.hashing import canonical_json
+from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
+from aurumplan.plan.make import Planned, plan_spec
+from aurumplan.plan.planfile import read_plan, write_plan
+from aurumplan.spec.reference import write_reference
+from aurumplan.spec.schema import write_schemas as spec_write_schemas
+from aurumplan.state import SqlStateStore, open_state
+
+
+@dataclass
+class Context:
+    """Config and catalog, loaded once per command."""
+
+    config: Config
+    catalog: Catalog
+    cwd: Path
+
+
+def context(config_path: str | Path | None = None, cwd: str | Path | None = None) -> Context:
+    config = load_config(config_path, cwd=cwd)
+    here = Path(cwd or Path.cwd()).resolve()
+    return Context(config, load_catalog(config), here)
+
+
+class EmptyState:
+    """The state before `init` or a first apply: nothing loaded, nothing leased."""
+
+    def watermarks(self, source: str, dataset: str | None = None,
+                   series: Iterable[str] | None = None) -> dict[tuple[str, str], IntervalMap[Any]]:
+        return {}
+
+    def watermark_rows(self, source: str, dataset: str | None = None,
+                       series: Iterable[str] | None = None) -> list[Any]:
+        return []
+
+    def leases(self, active_only: bool = True, now: float | None = None) -> list[Any]:
+        return []
+
+    def list_operations(self, active_only: bool = False) -> list[Any]:
+        return []
+
+    def serial(self) -> int:
+        return 0
+
+
+def _sqlite_missing(url: str) -> bool:
+    prefix = "sqlite:///"
+    return url.startswith(prefix) and ":memory:" not in url and not Path(url[len(prefix):]).exists()
+
+
+def open_reader(ctx: Context) -> SqlStateStore | EmptyState:
+    """The state for reading; a missing SQLite file reads as empty and is not created."""
+    url = ctx.config.state_url
+    if _sqlite_missing(url):
+        return EmptyState()
+    return open_state(url, create=True)
+
+
+def open_store(ctx: Context) -> SqlStateStore:
+    """The state for writing, created on first use."""
+    return open_state(ctx.config.state_url, create=True)
+
+
+def init(cwd: str | Path | None = None) -> dict[str, str]:
+    """Write aurumplan.yaml (unless present) and create the state."""
+    here = Path(cwd or Path.cwd()).resolve()
+    cfg = here / CONFIG_NAME
+    wrote = False
+    if not cfg.exists():
+        cfg.write_text(DEFAULT_CONFIG)
+        wrote = True
+    ctx = context(cfg, here)
+    store = open_store(ctx)
+    return {"config": str(cfg), "config_written": str(wrote).lower(), "state": store.url}
+
+
+DEFAULT_CONFIG = """\
+# aurumplan project configuration (every key optional; see docs/spec-reference.md and CONTRACT).
+state: sqlite:///.aurumplan/state.db
+warehouse: sqlite:///.aurumplan/warehouse.db
+executor: local
+sources:
+  eia:
+    api_key_env: EIA_API_KEY
+"""
+
+
+def validate(paths: Iterable[str | Path], ctx: Context) -> list[Diagnostic]:
+    return validate_files([Path(p) for p in paths], ctx.catalog)
+
+
+def plan(spec: str | Path, ctx: Context, out: str | Path | None = None) -> Planned:
+    """Plan a spec against the current state; `out` saves the plan file."""
+    planned = plan_spec(spec, ctx.catalog, open_reader(ctx), cwd=ctx.cwd)
+    if out is not None:
+        write_plan(planned.plan, out)
+    return planned
+
+
+def show(plan_file: str | Path) -> dict[str, Any]:
+    return read_plan(plan_file)
+
+
+def graph(spec: str | Path, ctx: Context, fmt: str = "dot") -> str:
+    """The compiled job graph as dot, mermaid or json text."""
+    planned = plan(spec, ctx)
+    g: nx.DiGraph = planned.graph
+    if fmt == "dot":
+        return to_dot(g)
+    if fmt == "mermaid":
+        return to_mermaid(g)
+    return canonical_json(planned.plan["graph"]) + "\n"
+
+
+def _gap_window(days: int | None, window: str | None, now: float | None) -> tuple[int, int]:
+    if window:
+        try:
+            a, b = window.split(":", 1) if window.count(":") == 1 else window.split("..", 1)
+            start = parse_ts(a)
+            end = parse_ts(b) + (DAY if len(b.strip()) == 10 else 0)
+        except ValueError:
+            raise AurumError(f"invalid --window '{window}': use START:END dates, e.g. 2024-01-01:2024-12-31") from None
+        if end <= start:
+            raise AurumError(f"invalid --window '{window}': END is before START")
+        return start, end
+    n = days if days is not None else 90
+    today = int((now if now is not None else time.time()) // DAY * DAY)
+    return today - n * DAY, today
+
+
+def gaps(ctx: Context, source: str, *, dataset: str | None = None, days: int | None = None,
+         window: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
+    """Missing intervals per dataset, series with the same gaps grouped into one entry."""
+    src = ctx.catalog.source(source)
+    names = [ctx.catalog.dataset(source, dataset).name] if dataset else list(src.datasets)
+    start, end = _gap_window(days, window, now)
+    state = open_reader(ctx)
+    out = []
+    for name in names:
+        ds = src.datasets[name]
+        wanted = IntervalSet([(start, end)]).align(ds.grain)
+        loaded = state.watermarks(source, name)
+        groups: dict[IntervalSet, list[str]] = {}
+        for sid in ds.series:
+            m = loaded.get((name, sid))
+            missing = wanted - (m.domain() if m else IntervalSet())
+            if missing:
+                groups.setdefault(missing, []).append(sid)
+        for missing, series in sorted(groups.items(), key=lambda kv: (kv[0].intervals, kv[1])):
+            out.append({"dataset": name, "grain": ds.grain.value, "series": series,
+                        "intervals": missing.to_json(), "periods": missing.periods(ds.grain),
+                        "ranges": len(missing)})
+    return out
+
+
+def state_list(ctx: Context) -> list[dict[str, Any]]:
+    """Per source, dataset and series: loaded intervals, records and load versions."""
+    state = open_reader(ctx)
+    out = []
+    for source in sorted(ctx.catalog.sources):
+        rows = state.watermark_rows(source)
+        acc: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            e = acc.setdefault((r.dataset, r.series_id), {"source": source, "dataset": r.dataset,
+                                                         "series": r.series_id, "intervals": IntervalSet(),
+                                                         "records": 0, "loads": set()})
+            e["intervals"] = e["intervals"] | IntervalSet([(r.start, r.end)])
+            e["records"] += r.records or 0
+            e["loads"].add(r.load_id)
+        for (_, _), e in sorted(acc.items()):
+            out.append({**e, "intervals": e["intervals"].to_json(), "ranges": len(e["intervals"]),
+                        "loads": sorted(e["loads"])})
+    return out
+
+
+def state_show(ctx: Context, source: str | None = None) -> dict[str, Any]:
+    """The store itself: url (password masked), serial, operations and live leases."""
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
+        return {"url": ctx.config.state_url, "initialized": False, "serial": 0, "operations": 0, "leases": []}
+    leases = [lease_dict(lease) for lease in state.leases(active_only=True)
+              if source is None or lease.source == source]
+    return {"url": state.url, "initialized": True, "serial": state.serial(), "lineage": state.lineage(),
+            "operations": len(state.list_operations()), "leases": leases}
+
+
+def lease_dict(lease: Any, now: float | None = None) -> dict[str, Any]:
+    age = (now if now is not None else time.time()) - lease.acquired_at
+    return {"id": lease.id, "operation_id": lease.operation_id, "source": lease.source,
+            "dataset": lease.dataset, "series_id": lease.series_id,
+            "interval": IntervalSet([(lease.start, lease.end)]).to_json()[0], "host": lease.host,
+            "pid": lease.pid, "token": lease.token, "age_seconds": round(age, 1)}
+
+
+def state_unlock(ctx: Context, lease_id: str, force: bool) -> None:
+    if not force:
+        raise OperationError("breaking a lease can let two writers collide: add --force if its holder is dead")
+    open_store(ctx).break_lease(int(lease_id) if str(lease_id).isdigit() else lease_id)
+
+
+def write_schemas(out: str | Path) -> list[str]:
+    written = [str(p) for p in spec_write_schemas(Path(out))]
+    reference = Path(out).resolve().parent / "docs" / "spec-reference.md"
+    if reference.parent.is_dir():
+        write_reference(path=reference)
+        written.append(str(reference))
+    return written
+
+
+
+def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None) -> Any:
+    """Run a plan (already reviewed) to the end; returns the ApplyResult."""
+    return Applier(ctx.config, ctx.catalog, plan_data, hook=hook).apply()
+
+
+def resume(op_id: str, ctx: Context, hook: Any = None) -> Any:
+    store = open_store(ctx)
+    return Applier(ctx.config, ctx.catalog, plan_of_operation(store, op_id), hook=hook).resume()
+
+
+def pause(op_id: str, ctx: Context) -> str:
+    return lifecycle.pause(ctx.config, op_id)
+
+
+def cancel(op_id: str, ctx: Context, force: bool = False) -> dict[str, Any]:
+    return lifecycle.cancel(ctx.config, op_id, force)
+
+
+def status(op_id: str | None, ctx: Context) -> Any:
+    """One operation's progress, or every active one's."""
+    if op_id:
+        return lifecycle.status(ctx.config, ctx.catalog, op_id)
+    return [lifecycle.status(ctx.config, ctx.catalog, o["id"]) for o in lifecycle.ops_list(ctx.config, True)]
+
+
+def ops_list(ctx: Context, active_only: bool = False) -> list[dict[str, Any]]:
+    if isinstance(open_reader(ctx), EmptyState):
+        return []
+    return lifecycle.ops_list(ctx.config, active_only)
+
+
+def rollback_plan(op_id: str, ctx: Context) -> dict[str, Any]:
+    return rollback.rollback_plan(ctx.config, ctx.catalog, op_id)
+
+
+def rollback_apply(op_id: str, ctx: Context, mode: str = "controlled") -> dict[str, Any]:
+    return rollback.rollback_operation(ctx.config, ctx.catalog, op_id, mode=mode)
+
+
+def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,
+                 out: str | Path | None = None) -> tuple[Planned, list[dict[str, Any]]]:
+    """Re-plan a spec whose saved plan went stale: which of the saved plan's ranges changed, and the new plan.
+
+    Ranges that did not change plan exactly as before (same fingerprints, same actions); only the
+    changed ones get new actions.
+    """
+    old = read_plan(saved)
+    state = open_reader(ctx)
+    changed = stale_ranges(old, state)
+    planned = plan_spec(spec, ctx.catalog, state, cwd=ctx.cwd)
+    if out is not None:
+        write_plan(planned.plan, out)
+    return planned, changed

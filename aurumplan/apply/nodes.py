@@ -1,0 +1,161 @@
+"""Running one node of the graph: extract (stage), derive, validate (gate) and commit (switch).
+
+The commit protocol (docs/architecture.md):
+1. extract: a node's rows are staged in the warehouse under a load_id derived from the
+   operation and node ids, batch by batch. Only when all are written does the state
+   checkpoint say `staged` (with records and checksum). A crash before that leaves a
+   `running` checkpoint, and resume discards the partial rows and fetches again.
+2. commit: first the replaced watermarks are saved in the commit checkpoint (for rollback),
+   then ONE warehouse transaction makes the dataset's staged loads current (fenced by the
+   lease token), then the state's watermarks follow, then the checkpoint says `committed`.
+   A crash between the warehouse commit and the state update is repaired on resume: the
+   warehouse commit is idempotent and the watermarks are written again from the checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aurumplan.apply.faults import crash_point
+from aurumplan.catalog import DatasetDef, SourceDef
+from aurumplan.errors import QualityGateError
+from aurumplan.intervals import Grain, IntervalMap, IntervalSet
+from aurumplan.state import StateStore, WatermarkRef
+from aurumplan.warehouse import LoadInfo, Warehouse
+
+
+@dataclass
+class NodeRun:
+    """The shared handles a node needs."""
+
+    operation_id: str
+    source: SourceDef
+    store: StateStore
+    warehouse: Warehouse
+    token: int
+    kind: str
+    settings: dict[str, Any]
+    schema_version: Callable[[DatasetDef], str]
+    log: Callable[[str], None] = field(default=lambda _m: None)
+
+
+def load_id_of(operation_id: str, node_id: str) -> str:
+    return f"{operation_id}/{node_id}"
+
+
+def fence_scope(source: str, dataset: str) -> str:
+    return f"{source}/{dataset}"
+
+
+def stage(run: NodeRun, node: dict[str, Any], series: list[str], start: int, end: int) -> str:
+    """Register the node's load and clear rows a crashed attempt left behind."""
+    lid = load_id_of(run.operation_id, node["id"])
+    ds = node["dataset"]
+    run.warehouse.stage_load(LoadInfo(lid, run.operation_id, run.source.name, ds, start, end, tuple(series),
+                                      node_id=node["id"], fence_scope=fence_scope(run.source.name, ds),
+                                      fence_token=run.token))
+    load = run.warehouse.load(lid)
+    if load is not None and load.status != "committed" and load.records:
+        run.warehouse.discard_staged(lid, restage=True)
+    return lid
+
+
+def derive(run: NodeRun, node: dict[str, Any]) -> tuple[str, int]:
+    """Compute a derived dataset's periods from its input's current rows (e.g. hourly -> daily)."""
+    ds = run.source.datasets[node["dataset"]]
+    assert ds.derive is not None
+    intervals = {sid: IntervalSet.from_json(v) for sid, v in node["intervals"].items()}
+    span = IntervalSet([iv for w in intervals.values() for iv in w]).span
+    assert span is not None
+    lid = stage(run, node, sorted(intervals), span[0], span[1])
+    agg = ds.derive.aggregate
+    rows = []
+    for sid, where in sorted(intervals.items()):
+        buckets: dict[int, list[float]] = {}
+        units: set[str] = set()
+        for s, e in where:
+            for row in run.warehouse.read_rows(run.source.name, ds.derive.source_dataset, (s, e)):
+                if row.series_id != sid or row.value is None:
+                    continue
+                buckets.setdefault(ds.grain.floor(row.period), []).append(row.value)
+                units.add(row.unit or "")
+        for period, values in sorted(buckets.items()):
+            val = {"sum": sum, "min": min, "max": max}.get(agg, lambda v: sum(v) / len(v))(values)
+            rows.append((run.source.name, ds.name, sid, period, float(val), ds.unit or ",".join(sorted(units)),
+                         {"derived_from": ds.derive.source_dataset, "aggregate": agg, "inputs": len(values)}))
+    for i in range(0, len(rows), 1000):
+        run.warehouse.write_batch(lid, rows[i:i + 1000])
+    return lid, len(rows)
+
+
+def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], replaced: dict[str, Any] | None) -> dict[str, Any]:
+    """Make the dataset's staged loads current, then move the watermarks; returns the rollback snapshot."""
+    ds = run.source.datasets[dataset]
+    loads = [(n, load_id_of(run.operation_id, n["id"])) for n in nodes]
+    if replaced is None:
+        replaced = _snapshot(run, dataset, nodes)
+        run.store.upsert_checkpoint(run.operation_id, f"{dataset}/commit", status="running",
+                                    detail={"replaced": replaced})
+    run.store.check_fence(run.operation_id, run.token)
+    crash_point("before-commit")
+    run.warehouse.commit([lid for _, lid in loads], fence=(fence_scope(run.source.name, dataset), run.token),
+                         replace_range=run.kind in ("Replay", "Reprocess"))
+    crash_point("after-warehouse-commit")
+    schema = run.schema_version(ds)
+    for n, lid in loads:
+        load = run.warehouse.load(lid)
+        counts = run.warehouse.series_counts(lid)
+        for sid in n["series"]:
+            where = _node_where(n, sid, ds.grain)
+            run.store.set_watermarks(run.source.name, dataset, sid, where,
+                                     WatermarkRef(lid, run.operation_id, load.checksum if load else None, schema),
+                                     counts.get(sid, 0), fence=(fence_scope(run.source.name, dataset), run.token))
+            crash_point("mid-watermarks")
+    return replaced
+
+
+def _node_where(node: dict[str, Any], sid: str, grain: Grain) -> IntervalSet:
+    if node.get("intervals"):
+        return IntervalSet.from_json(node["intervals"].get(sid, []))
+    return IntervalSet.from_json([node["window"]])
+
+
+def _snapshot(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the state held where this commit writes: restored exactly by rollback."""
+    ds = run.source.datasets[dataset]
+    series = sorted({sid for n in nodes for sid in n["series"]})
+    maps = run.store.watermarks(run.source.name, dataset, series)
+    out: dict[str, Any] = {}
+    for sid in series:
+        where = IntervalSet()
+        for n in nodes:
+            if sid in n["series"]:
+                where = where | _node_where(n, sid, ds.grain)
+        loaded = maps.get((dataset, sid), IntervalMap()).restrict(where)
+        out[sid] = {"where": where.to_json(),
+                    "held": [[s, e, r.load_id, r.operation_id, r.checksum, r.schema_version] for s, e, r in loaded]}
+    return out
+
+
+def restore(run: NodeRun, dataset: str, replaced: dict[str, Any]) -> None:
+    """Put the watermarks back as the snapshot says (rollback)."""
+    for sid, snap in replaced.items():
+        where = IntervalSet.from_json(snap["where"])
+        run.store.remove_watermarks(run.source.name, dataset, sid, where)
+        for s, e, lid, op, checksum, schema in snap["held"]:
+            run.store.set_watermarks(run.source.name, dataset, sid, IntervalSet([(s, e)]),
+                                     WatermarkRef(lid, op, checksum, schema), 0)
+
+
+def gate(score: float | None, threshold: float, on_failure: str, dataset: str) -> str:
+    """pass | warn | halt | rollback for a quality score against the threshold."""
+    if score is None or score >= threshold:
+        return "pass"
+    if on_failure == "warn":
+        return "warn"
+    if on_failure in ("halt", "rollback"):
+        return on_failure
+    raise QualityGateError(f"unknown onFailure '{on_failure}' for {dataset}")
+

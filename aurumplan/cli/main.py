@@ -1,0 +1,14 @@
+"""Entry point: the `aurumplan` console script."""
+
+from __future__ import annotations
+
+from aurumplan.cli import operations, planning  # noqa: F401  (register their commands)
+from aurumplan.cli.app import cli
+
+
+def main() -> None:
+    cli(prog_name="aurumplan")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Commands that read and plan: init, validate, plan, show, graph, gaps, state, schema."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from aurumplan import api
+from aurumplan.cli.app import Obj, cli, echo_json, handle_errors, pass_obj
+from aurumplan.hashing import canonical_json
+from aurumplan.plan.render import render_plan
+
+
+@cli.command()
+@handle_errors
+def init() -> None:
+    """Write an aurumplan.yaml here (unless present) and create the state."""
+    out = api.init()
+    verb = "Wrote" if out["config_written"] == "true" else "Kept existing"
+    click.echo(f"{verb} {out['config']}; state ready at {out['state']}.")
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="print problems as JSON")
+@pass_obj
+@handle_errors
+def validate(obj: Obj, specs: tuple[str, ...], as_json: bool) -> None:
+    """Check specs against the schema, the catalog and the config; changes nothing."""
+    problems = api.validate(specs, obj.ctx)
+    if as_json:
+        echo_json({"valid": not problems, "problems": [str(p) for p in problems]})
+    else:
+        for p in problems:
+            click.echo(str(p), err=True)
+        if not problems:
+            click.echo(f"{len(specs)} spec(s) valid.")
+    if problems:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path())
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="save the plan to this file")
+@click.option("--json", "as_json", is_flag=True, help="print the plan artifact as JSON")
+@click.option("--detailed-exitcode", is_flag=True, help="exit 2 when the plan has changes, 0 when none")
+@click.option("--refresh-from", type=click.Path(dir_okay=False),
+              help="re-plan a saved plan's spec and report which of its ranges changed")
+@pass_obj
+@handle_errors
+def plan(obj: Obj, spec: str, out: str | None, as_json: bool, detailed_exitcode: bool,
+         refresh_from: str | None) -> None:
+    """Show what apply would do; -o saves the plan for `apply PLAN`."""
+    if refresh_from:
+        planned, changed = api.refresh_plan(refresh_from, spec, obj.ctx, out)
+        if not as_json:
+            for c in changed:
+                click.echo(f"~ {c['dataset']} {c['series']}: changed since the saved plan ({c['detail']})")
+    else:
+        planned = api.plan(spec, obj.ctx, out)
+    if as_json:
+        click.echo(canonical_json(planned.plan))
+    else:
+        click.echo(render_plan(planned.plan), nl=False)
+        if out:
+            click.echo(f"\nSaved the plan to {out}. Apply it with: aurumplan apply {out}")
+    summary = planned.plan["summary"]
+    if detailed_exitcode and (summary["create"] or summary["replace"]):
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="print the plan artifact")
+@handle_errors
+def show(plan_file: str, as_json: bool) -> None:
+    """Render a saved plan."""
+    data = api.show(plan_file)
+    click.echo(canonical_json(data) if as_json else render_plan(data), nl=as_json)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot", show_default=True)
+@pass_obj
+@handle_errors
+def graph(obj: Obj, spec: str, fmt: str) -> None:
+    """The compiled job graph of a spec."""
+    click.echo(api.graph(spec, obj.ctx, fmt), nl=False)
+
+
+@cli.command()
+@click.option("--source", required=True, help="source name, e.g. eia")
+@click.option("--dataset", help="only this dataset")
+@click.option("--days", type=click.IntRange(1, 36600), help="the last N days (default 90)")
+@click.option("--window", help="START:END dates, e.g. 2024-01-01:2024-12-31 (END inclusive)")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+@handle_errors
+def gaps(obj: Obj, source: str, dataset: str | None, days: int | None, window: str | None, as_json: bool) -> None:
+    """Missing intervals in the watermark state, series with the same gaps on one line."""
+    if days and window:
+        raise click.UsageError("give --days or --window, not both")
+    rows = api.gaps(obj.ctx, source, dataset=dataset, days=days, window=window)
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo(f"No gaps for '{source}' in the window.")
+    for r in rows:
+        ranges = ", ".join(f"{a} .. {b}" for a, b in r["intervals"][:3])
+        more = f" (+{r['ranges'] - 3} more)" if r["ranges"] > 3 else ""
+        click.echo(f"{r['dataset']:<20} {','.join(r['series']):<30} {r['periods']:>8} {r['grain']} periods  "
+                   f"{ranges}{more}")
+
+
+@cli.group()
+def state() -> None:
+    """Inspect the state store; break a stale lease."""
+
+
+@state.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+@handle_errors
+def state_list(obj: Obj, as_json: bool) -> None:
+    """Loaded intervals per source, dataset and series."""
+    rows = api.state_list(obj.ctx)
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("The state holds no loaded data yet.")
+    for r in rows:
+        first, last = r["intervals"][0][0], r["intervals"][-1][1]
+        click.echo(f"{r['source']:<6} {r['dataset']:<20} {r['series']:<28} {first} .. {last}  "
+                   f"{r['ranges']} range(s), {r['records']} records, {len(r['loads'])} load(s)")
+
+
+@state.command("show")
+@click.option("--source", help="only leases of this source")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+@handle_errors
+def state_show(obj: Obj, source: str | None, as_json: bool) -> None:
+    """The store: url, serial, operations, live leases."""
+    info = api.state_show(obj.ctx, source)
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"state: {info['url']}  serial {info['serial']}  operations {info['operations']}")
+    for lease in info["leases"]:
+        click.echo(f"lease {lease['id']}: {lease['operation_id']} {lease['source']}/{lease['dataset']}/"
+                   f"{lease['series_id']} {lease['interval'][0]} .. {lease['interval'][1]} "
+                   f"host {lease['host']} pid {lease['pid']} age {lease['age_seconds']}s")
+
+
+@state.command("unlock")
+@click.argument("lease_id")
+@click.option("--force", is_flag=True, help="really break it (its holder must be dead)")
+@pass_obj
+@handle_errors
+def state_unlock(obj: Obj, lease_id: str, force: bool) -> None:
+    """Break a stale lease by id."""
+    api.state_unlock(obj.ctx, lease_id, force)
+    click.echo(f"Lease {lease_id} broken.")
+
+
+@cli.command()
+@click.option("--out", default="schemas", show_default=True, type=click.Path(file_okay=False))
+@handle_errors
+def schema(out: str) -> None:
+    """Regenerate the JSON schemas (and docs/spec-reference.md) from the models."""
+    for p in api.write_schemas(out):
+        click.echo(f"wrote {p}")
+

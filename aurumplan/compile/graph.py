@@ -1,0 +1,101 @@
+"""Work per dataset -> a networkx DAG of extract / derive -> validate -> commit nodes.
+
+One extract node per planned request (the driver cuts windows to one page each, so the
+number of extract nodes is the number of requests). A derived dataset gets a derive node
+that waits for its input's commit. Node attributes are plain data, so the graph goes into
+the plan file as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import networkx as nx
+
+from aurumplan.catalog import SourceDef
+from aurumplan.intervals import IntervalSet
+from aurumplan.sources.base import RequestSpec
+from aurumplan.sources.registry import get_driver
+
+Work = Mapping[str, Mapping[str, IntervalSet]]
+
+
+def plan_requests(source: SourceDef, dataset: str, targets: Mapping[str, IntervalSet]) -> list[RequestSpec]:
+    """The driver's minimal requests for the targets of one dataset."""
+    ds = source.datasets[dataset]
+    return get_driver(source.driver).plan_requests(source, ds, targets)
+
+
+def _extract_attrs(source: SourceDef, req: RequestSpec) -> dict[str, Any]:
+    ds = source.datasets[req.dataset]
+    call = get_driver(source.driver).first_call(source, ds, req)
+    return {"kind": "extract", "dataset": req.dataset, "series": list(req.series), "start": req.start,
+            "end": req.end, "expected_rows": req.expected_rows, "request": call.public()}
+
+
+def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True) -> nx.DiGraph:
+    """The job graph for work (dataset -> series -> intervals to load)."""
+    g = nx.DiGraph()
+    for name in sorted(work, key=lambda n: (bool(source.datasets[n].derive), n)):
+        targets = {sid: where for sid, where in work[name].items() if where}
+        if not targets:
+            continue
+        ds = source.datasets[name]
+        validate, commit = f"{name}/validate", f"{name}/commit"
+        g.add_node(validate, kind="validate", dataset=name)
+        g.add_node(commit, kind="commit", dataset=name)
+        g.add_edge(validate, commit)
+        if ds.derive is not None:
+            node = f"{name}/derive"
+            span = IntervalSet([iv for w in targets.values() for iv in w])
+            g.add_node(node, kind="derive", dataset=name, series=sorted(targets), start=span.span[0] if span.span
+                       else 0, end=span.span[1] if span.span else 0, expected_rows=sum(
+                           w.periods(ds.grain) for w in targets.values()), request=None,
+                       intervals={sid: w.to_json() for sid, w in sorted(targets.items())},
+                       input=ds.derive.source_dataset)
+            g.add_edge(node, validate)
+            upstream = f"{ds.derive.source_dataset}/commit"
+            if upstream in g:
+                g.add_edge(upstream, node)
+            continue
+        for i, req in enumerate(plan_requests(source, name, targets)):
+            node = f"{name}/extract/{i:05d}"
+            if with_requests:
+                g.add_node(node, **_extract_attrs(source, req))
+            else:
+                g.add_node(node, kind="extract", dataset=name, series=list(req.series), start=req.start,
+                           end=req.end, expected_rows=req.expected_rows, request=None)
+            g.add_edge(node, validate)
+    if not nx.is_directed_acyclic_graph(g):
+        raise ValueError("job graph has a cycle; check depends_on in the catalog")
+    return g
+
+
+def graph_to_json(g: nx.DiGraph) -> dict[str, Any]:
+    """Nodes in topological order (ties by id) with their attributes and edges: stable output."""
+    order = list(nx.lexicographical_topological_sort(g))
+    return {"nodes": [{"id": n, **g.nodes[n]} for n in order],
+            "edges": sorted([a, b] for a, b in g.edges)}
+
+
+def to_dot(g: nx.DiGraph) -> str:
+    lines = ["digraph aurumplan {", "  rankdir=LR;"]
+    for n in nx.lexicographical_topological_sort(g):
+        kind = g.nodes[n]["kind"]
+        shape = {"extract": "box", "derive": "box", "validate": "diamond", "commit": "doubleoctagon"}[kind]
+        lines.append(f'  "{n}" [shape={shape}];')
+    lines.extend(f'  "{a}" -> "{b}";' for a, b in sorted(g.edges))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_mermaid(g: nx.DiGraph) -> str:
+    ids = {n: f"n{i}" for i, n in enumerate(nx.lexicographical_topological_sort(g))}
+    lines = ["flowchart LR"]
+    for n, nid in ids.items():
+        kind = g.nodes[n]["kind"]
+        label = n.replace('"', "'")
+        lines.append(f'  {nid}{{"{label}"}}' if kind == "validate" else f'  {nid}["{label}"]')
+    lines.extend(f"  {ids[a]} --> {ids[b]}" for a, b in sorted(g.edges))
+    return "\n".join(lines) + "\n"

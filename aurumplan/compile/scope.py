@@ -1,0 +1,157 @@
+"""What a spec asks for: per dataset and series, the grain-aligned intervals and why.
+
+This only reads the spec and the catalog. Whether an interval is missing, loaded or held by
+someone else is the diff's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aurumplan.catalog import Catalog, DatasetDef, SourceDef
+from aurumplan.catalog.check import series_selected
+from aurumplan.errors import PlanError
+from aurumplan.intervals import IntervalSet, fmt_ts
+from aurumplan.spec.failures import read_failure_log
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Intervals of one series with the reason they are in scope."""
+
+    where: IntervalSet
+    reason: str
+
+
+@dataclass
+class DatasetScope:
+    """One dataset's requested series and intervals."""
+
+    dataset: DatasetDef
+    series: dict[str, list[Selection]] = field(default_factory=dict)
+    cascade_from: str | None = None
+
+    def wanted(self, series_id: str) -> IntervalSet:
+        out = IntervalSet()
+        for sel in self.series.get(series_id, []):
+            out = out | sel.where
+        return out
+
+    def add(self, series_id: str, where: IntervalSet, reason: str) -> None:
+        aligned = where.align(self.dataset.grain)
+        if aligned:
+            self.series.setdefault(series_id, []).append(Selection(aligned, reason))
+
+
+@dataclass
+class Scope:
+    """Everything a spec selects, by dataset name, in catalog order."""
+
+    source: SourceDef
+    kind: str
+    datasets: dict[str, DatasetScope] = field(default_factory=dict)
+
+    def dataset(self, ds: DatasetDef, cascade_from: str | None = None) -> DatasetScope:
+        if ds.name not in self.datasets:
+            self.datasets[ds.name] = DatasetScope(ds, cascade_from=cascade_from)
+        return self.datasets[ds.name]
+
+
+def _selected_datasets(source: SourceDef, names: tuple[str, ...] | None) -> list[DatasetDef]:
+    if names is None:
+        return list(source.datasets.values())
+    return [source.datasets[n] for n in names]
+
+
+def _series_of(ds: DatasetDef, wanted: tuple[str, ...] | None) -> list[str]:
+    """The dataset's series the spec selects; `PJM` also selects `PJM.NG`, `PJM.COL`, ..."""
+    return series_selected(ds, wanted)
+
+
+def _hours_label(hours: tuple[int, ...]) -> str:
+    if hours and list(hours) == list(range(hours[0], hours[-1] + 1)):
+        return f"{hours[0]}-{hours[-1]}" if len(hours) > 1 else str(hours[0])
+    return ",".join(str(h) for h in hours)
+
+
+def _reprocess_reason(spec: Any) -> str:
+    if getattr(spec, "hours", None):
+        return f"selected hours {_hours_label(spec.hours)} of {spec.date} ({spec.timezone})"
+    if getattr(spec, "date", None):
+        return f"selected date {spec.date} ({spec.timezone})"
+    if getattr(spec, "timeRange", None):
+        return f"selected time range {spec.timeRange.start} to {spec.timeRange.end} ({spec.timezone})"
+    return "selected window"
+
+
+def build_scope(op: Any, catalog: Catalog, spec_dir: Path,
+                loaded_since: dict[str, IntervalSet] | None = None) -> Scope:
+    """The requested intervals of every dataset and series the operation names.
+
+    `loaded_since` serves Reprocess `incremental`: per dataset, the loaded periods from `since` on.
+    """
+    spec = op.spec
+    source = catalog.source(spec.source)
+    scope = Scope(source, op.kind)
+    datasets = _selected_datasets(source, spec.datasets)
+    if op.kind == "Reprocess" and getattr(spec, "failedRecords", None):
+        _failed_scope(scope, source, spec, spec_dir, datasets)
+    elif op.kind == "Reprocess" and getattr(spec, "incremental", None):
+        since = spec.incremental.since
+        for ds in datasets:
+            where = (loaded_since or {}).get(ds.name, IntervalSet())
+            for sid in _series_of(ds, spec.series):
+                scope.dataset(ds).add(sid, where, f"incremental refresh of {spec.incremental.field} since {since}")
+    else:
+        if op.kind == "Reprocess" and spec.selection_intervals() is not None:
+            where = IntervalSet(spec.selection_intervals())
+            reason = _reprocess_reason(spec)
+        else:
+            interval = spec.window_interval()
+            if interval is None:
+                raise PlanError("the spec selects no time range: give a window (or a Reprocess selector)")
+            where = IntervalSet([interval])
+            reason = {"Backfill": "gap in window", "Replay": f"replay ({spec_type(spec)})"}.get(
+                op.kind, "selected window")
+        for ds in datasets:
+            for sid in _series_of(ds, spec.series):
+                scope.dataset(ds).add(sid, where, reason)
+    if op.kind in ("Replay", "Reprocess"):
+        _cascade(scope, catalog)
+    return scope
+
+
+def spec_type(spec: Any) -> str:
+    return str(getattr(spec, "type", "correction"))
+
+
+def _failed_scope(scope: Scope, source: SourceDef, spec: Any, spec_dir: Path,
+                  datasets: list[DatasetDef]) -> None:
+    path = (spec_dir / spec.failedRecords).resolve()
+    names = {d.name for d in datasets} if spec.datasets is not None else None
+    for rec in read_failure_log(path):
+        if rec.source != source.name or (names is not None and rec.dataset not in names):
+            continue
+        ds = source.datasets.get(rec.dataset)
+        if ds is None:
+            raise PlanError(f"{path}: failed record names unknown dataset '{rec.dataset}'")
+        start, end = rec.interval
+        for sid in rec.series:
+            if sid in _series_of(ds, spec.series):
+                scope.dataset(ds).add(sid, IntervalSet([(start, end)]),
+                                      f"failed record of operation {rec.operation_id} ({fmt_ts(start)})")
+
+
+def _cascade(scope: Scope, catalog: Catalog) -> None:
+    """Datasets derived from a replayed one are reprocessed over the same periods."""
+    for name in list(scope.datasets):
+        for dep in catalog.dependents(scope.source.name, name):
+            dep_def = scope.source.datasets[dep]
+            target = scope.dataset(dep_def, cascade_from=name)
+            parent = scope.datasets[name]
+            for sid in dep_def.series:
+                src_where = parent.wanted(sid)
+                if src_where:
+                    target.add(sid, src_where, f"cascade from {name} through depends_on")

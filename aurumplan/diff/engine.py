@@ -1,0 +1,168 @@
+"""Scope vs watermark state -> ChangeSet: every interval with its action and reason.
+
+Backfill creates only what is missing; Replay replaces what is loaded and reports (never
+silently creates) what is not; Reprocess replaces what is loaded and creates what is not,
+subject to its `conflicts` policy. Ranges held by another running operation, a frozen
+source, or a schema-version mismatch become conflicts, which block apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aurumplan.compile.scope import Scope
+from aurumplan.hashing import fingerprint
+from aurumplan.intervals import IntervalMap, IntervalSet
+
+
+class WatermarkReader(Protocol):
+    """The read-only slice of the state store the diff needs."""
+
+    def watermarks(self, source: str, dataset: str | None = None,
+                   series: Iterable[str] | None = None) -> Mapping[tuple[str, str], IntervalMap[Any]]: ...
+
+    def leases(self, active_only: bool = True) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class Action:
+    """One coalesced piece of work (or non-work) on one series."""
+
+    action: str  # create | replace | unchanged | missing | conflict
+    where: IntervalSet
+    reason: str
+    load_id: str | None = None
+
+
+@dataclass
+class SeriesChange:
+    series_id: str
+    actions: list[Action] = field(default_factory=list)
+    fingerprint: str = ""
+
+    def where(self, *kinds: str) -> IntervalSet:
+        out = IntervalSet()
+        for a in self.actions:
+            if a.action in kinds:
+                out = out | a.where
+        return out
+
+
+@dataclass
+class DatasetChange:
+    dataset: str
+    grain: str
+    series: dict[str, SeriesChange] = field(default_factory=dict)
+    cascade_from: str | None = None
+
+
+@dataclass
+class ChangeSet:
+    source: str
+    kind: str
+    datasets: dict[str, DatasetChange] = field(default_factory=dict)
+
+    @property
+    def conflicts(self) -> list[tuple[str, str, Action]]:
+        return [(d.dataset, s.series_id, a) for d in self.datasets.values() for s in d.series.values()
+                for a in s.actions if a.action == "conflict"]
+
+
+def _ref_parts(ref: Any) -> tuple[str, str, str]:
+    """(load_id, checksum, schema_version) of a watermark value, whatever its shape."""
+    if isinstance(ref, tuple):
+        return str(ref[0]), str(ref[1] if len(ref) > 1 else ""), str(ref[2] if len(ref) > 2 else "")
+    return (str(getattr(ref, "load_id", ref)), str(getattr(ref, "checksum", "")),
+            str(getattr(ref, "schema_version", "")))
+
+
+def range_fingerprint(loaded: IntervalMap[Any], wanted: IntervalSet) -> str:
+    """What the state holds inside wanted: load versions and checksums, as one hash."""
+    return fingerprint([[s, e, *_ref_parts(v)] for s, e, v in loaded.restrict(wanted)])
+
+
+def _lease_conflicts(leases: list[Any], source: str, dataset: str, series_id: str, wanted: IntervalSet,
+                     own_operation: str | None) -> list[Action]:
+    out = []
+    for lease in leases:
+        if (lease.source, lease.dataset, lease.series_id) != (source, dataset, series_id):
+            continue
+        if own_operation and lease.operation_id == own_operation:
+            continue
+        held = wanted & IntervalSet([(lease.start, lease.end)])
+        if held:
+            out.append(Action("conflict", held, f"held by running operation {lease.operation_id} "
+                                               f"(host {lease.host}, pid {lease.pid})"))
+    return out
+
+
+def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "latest_wins",
+         target_schema: str | None = None, own_operation: str | None = None) -> ChangeSet:
+    """Compare what the scope wants with what the state holds."""
+    src = scope.source
+    cs = ChangeSet(src.name, scope.kind)
+    leases = state.leases(active_only=True)
+    for name, ds_scope in scope.datasets.items():
+        ds = ds_scope.dataset
+        loaded_all = state.watermarks(src.name, name, list(ds_scope.series))
+        dchange = DatasetChange(name, ds.grain.value, cascade_from=ds_scope.cascade_from)
+        expected_schema = target_schema if scope.kind == "Replay" and target_schema else ds.schema_version
+        for sid, selections in ds_scope.series.items():
+            loaded: IntervalMap[Any] = loaded_all.get((name, sid), IntervalMap())
+            change = SeriesChange(sid)
+            wanted = ds_scope.wanted(sid)
+            change.fingerprint = range_fingerprint(loaded, wanted)
+            blocked = IntervalSet()
+            if src.frozen:
+                change.actions.append(Action("conflict", wanted, f"source '{src.name}' is frozen in the config"))
+                blocked = wanted
+            for a in _lease_conflicts(leases, src.name, name, sid, wanted, own_operation):
+                change.actions.append(a)
+                blocked = blocked | a.where
+            for sel in selections:
+                _classify(change, sel.where - blocked, sel.reason, loaded, scope.kind, conflicts_policy,
+                          expected_schema)
+            change.actions = _coalesce(change.actions)
+            dchange.series[sid] = change
+        cs.datasets[name] = dchange
+    return cs
+
+
+def _classify(change: SeriesChange, where: IntervalSet, reason: str, loaded: IntervalMap[Any], kind: str,
+              policy: str, expected_schema: str) -> None:
+    here = loaded.restrict(where)
+    missing = where - here.domain()
+    if missing:
+        if kind == "Replay":
+            change.actions.append(Action("missing", missing, "not loaded: a Replay does not create data "
+                                                             "(use a Backfill)"))
+        else:
+            change.actions.append(Action("create", missing, reason))
+    for ref, ivs in sorted(here.by_value().items(), key=lambda kv: kv[1].intervals):
+        load_id, _, schema = _ref_parts(ref)
+        if kind == "Backfill":
+            if schema and schema != expected_schema:
+                change.actions.append(Action("conflict", ivs, f"loaded as schema {schema} by {load_id}; "
+                                                              f"catalog expects {expected_schema}"))
+            else:
+                change.actions.append(Action("unchanged", ivs, "already loaded", load_id))
+        elif kind == "Reprocess" and policy == "keep_existing":
+            change.actions.append(Action("unchanged", ivs, "kept (conflicts: keep_existing)", load_id))
+        elif kind == "Reprocess" and policy == "fail":
+            change.actions.append(Action("conflict", ivs, f"already loaded by {load_id} (conflicts: fail)",
+                                         load_id))
+        else:
+            change.actions.append(Action("replace", ivs, f"{reason}; replaces load {load_id}", load_id))
+
+
+def _coalesce(actions: list[Action]) -> list[Action]:
+    """Merge actions with the same kind, reason and load into one interval set."""
+    acc: dict[tuple[str, str, str | None], IntervalSet] = {}
+    for a in actions:
+        key = (a.action, a.reason, a.load_id)
+        acc[key] = acc.get(key, IntervalSet()) | a.where
+    order = {"conflict": 0, "create": 1, "replace": 2, "missing": 3, "unchanged": 4}
+    out = [Action(k[0], v, k[1], k[2]) for k, v in acc.items() if v]
+    return sorted(out, key=lambda a: (order[a.action], a.where.intervals, a.reason))

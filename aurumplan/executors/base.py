@@ -1,0 +1,72 @@
+"""How one extract node runs: the executor protocol and what the applier hands to it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aurumplan.catalog import DatasetDef, SourceDef
+from aurumplan.sources.base import Driver, RequestSpec
+
+
+@dataclass
+class Counters:
+    """Figures of one node, summed into the operation's progress."""
+
+    requests: int = 0
+    records: int = 0
+    bytes: int = 0
+    throttles: int = 0
+    retries: int = 0
+
+    def add(self, other: Counters) -> None:
+        self.requests += other.requests
+        self.records += other.records
+        self.bytes += other.bytes
+        self.throttles += other.throttles
+        self.retries += other.retries
+
+
+@dataclass
+class RetryPolicy:
+    max: int = 3
+    backoff: float = 10.0
+    max_backoff: float = 300.0
+    timeout: float = 60.0
+
+
+class Stopped(Exception):
+    """The operation was paused or cancelled while a node ran; the node is left unfinished."""
+
+
+@dataclass
+class ExtractJob:
+    """Everything an executor needs to run one extract node into a staged load."""
+
+    operation_id: str
+    node_id: str
+    load_id: str
+    source: SourceDef
+    dataset: DatasetDef
+    request: RequestSpec
+    driver: Driver
+    api_key: str | None
+    batch_size: int
+    retry: RetryPolicy
+    transform: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    on_progress: Callable[[Counters], None] | None = None
+    external_id: str | None = None
+    record_external_id: Callable[[str], None] | None = None
+
+
+class Executor(Protocol):
+    """Runs an extract job, leaving its rows staged under job.load_id; returns its figures."""
+
+    name: str
+
+    def run_extract(self, job: ExtractJob) -> Counters: ...
+
+    def cancel(self, job: ExtractJob) -> None: ...

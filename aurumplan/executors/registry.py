@@ -1,0 +1,21 @@
+"""Which executor runs extract nodes, from the config's `executor`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aurumplan.config import Config
+from aurumplan.errors import ExecutorError
+from aurumplan.executors.local import LocalExecutor
+from aurumplan.warehouse import Warehouse
+
+
+def make_executor(config: Config, warehouse: Warehouse, limiter: Any) -> Any:
+    """The configured executor, sharing the operation's warehouse and rate limiter."""
+    if config.executor == "local":
+        return LocalExecutor(warehouse, limiter, root=config.path("."))
+    if config.executor in ("seatunnel-cli", "seatunnel-rest"):
+        from aurumplan.executors.seatunnel.executor import make_seatunnel_executor
+
+        return make_seatunnel_executor(config, warehouse, limiter)
+    raise ExecutorError(f"unknown executor '{config.executor}': use local, seatunnel-cli or seatunnel-rest")

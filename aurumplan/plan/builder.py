@@ -1,0 +1,142 @@
+"""ChangeSet + graph -> the plan: plain, canonical data that apply needs and nothing else.
+
+The plan is deterministic (same spec + same state -> byte-identical file; `created_at` sits
+outside the hashed part), self-contained (the spec text and the Python files it names are
+embedded; keys appear only as environment variable names) and versioned (`format_version`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from aurumplan import __version__
+from aurumplan.catalog import SourceDef
+from aurumplan.compile.graph import graph_to_json
+from aurumplan.diff import ChangeSet
+from aurumplan.hashing import fingerprint, sha256_hex
+from aurumplan.intervals import IntervalSet, fmt_ts
+from aurumplan.plan.estimate import days_needed, min_duration_seconds
+
+FORMAT_VERSION = 1
+HASHED_EXCLUDE = ("created_at", "plan_id")
+
+
+def effective_rate(source: SourceDef, rate_limit: Any) -> float:
+    """Requests per second: an explicit rateLimit, or headroom x the tightest quota window."""
+    if rate_limit not in (None, "auto"):
+        return float(rate_limit)
+    windows = source.quota.windows()
+    if not windows:
+        return math.inf
+    return min(n / w for w, n in windows) * source.headroom
+
+
+def _actions_json(ds_change: Any, grain: Any) -> list[dict[str, Any]]:
+    """Series with identical actions are grouped, so one line reads for many series."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for sid, change in sorted(ds_change.series.items()):
+        for a in change.actions:
+            groups.setdefault((a.action, a.where.intervals, a.reason, a.load_id), []).append(sid)
+    out = []
+    for (action, ivs, reason, load_id), series in groups.items():
+        where = IntervalSet(ivs)
+        entry: dict[str, Any] = {"action": action, "series": series, "intervals": where.to_json(),
+                                 "periods": where.periods(grain) * len(series), "reason": reason}
+        if load_id:
+            entry["load_id"] = load_id
+        out.append(entry)
+    order = {"conflict": 0, "create": 1, "replace": 2, "missing": 3, "unchanged": 4}
+    return sorted(out, key=lambda e: (order[e["action"]], e["intervals"], e["series"], e["reason"]))
+
+
+def _node_json(node: dict[str, Any]) -> dict[str, Any]:
+    out = dict(node)
+    if "start" in out and "end" in out:
+        out["window"] = [fmt_ts(out.pop("start")), fmt_ts(out.pop("end"))]
+    return out
+
+
+def operation_id(kind: str, source: str, span_end: int | None, seed: str) -> str:
+    """KIND_YYYYMMDD_SOURCE_xxxxxx: the last day the operation covers and a content hash."""
+    day = fmt_ts(span_end - 1)[:10].replace("-", "") if span_end else "00000000"
+    return f"{kind.upper()}_{day}_{source.upper()}_{sha256_hex(seed)[:6]}"
+
+
+def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[str, str], source: SourceDef,
+               changes: ChangeSet, graph: nx.DiGraph, settings: dict[str, Any],
+               warnings: list[str] | None = None) -> dict[str, Any]:
+    """The plan document (without created_at), with plan_id = hash of its content."""
+    datasets = []
+    fingerprints: dict[str, str] = {}
+    counts = {"create": 0, "replace": 0, "unchanged": 0, "missing": 0, "conflict": 0}
+    span = IntervalSet()
+    for name, dchange in changes.datasets.items():
+        grain = source.datasets[name].grain
+        actions = _actions_json(dchange, grain)
+        dcounts = dict.fromkeys(counts, 0)
+        for a in actions:
+            dcounts[a["action"]] += a["periods"]
+        for k, v in dcounts.items():
+            counts[k] += v
+        for sid, change in sorted(dchange.series.items()):
+            fingerprints[f"{name}|{sid}"] = change.fingerprint
+            span = span | change.where("create", "replace", "unchanged", "missing", "conflict")
+        datasets.append({"dataset": name, "grain": grain.value, "cascade_from": dchange.cascade_from,
+                         "actions": actions, "counts": dcounts})
+    gjson = graph_to_json(graph)
+    nodes = [_node_json(n) for n in gjson["nodes"]]
+    extract = [n for n in nodes if n["kind"] == "extract"]
+    records = sum(n.get("expected_rows", 0) for n in nodes if n["kind"] in ("extract", "derive"))
+    requests = len(extract)
+    rate = effective_rate(source, settings.get("rateLimit"))
+    min_seconds = min_duration_seconds(requests, source.quota, source.headroom,
+                                       None if settings.get("rateLimit") in (None, "auto")
+                                       else float(settings["rateLimit"]))
+    days = days_needed(requests, source.quota, source.headroom)
+    warnings = list(warnings or [])
+    if days > 1:
+        warnings.append(f"this operation needs {requests} requests, more than one day's quota of "
+                        f"'{source.name}': it will take at least {days} days")
+    estimates = {"requests": requests, "records": records,
+                 "bytes": records * source.avg_response_bytes_per_row,
+                 "min_duration_seconds": round(min_seconds, 3),
+                 "rate_per_second": None if math.isinf(rate) else round(rate, 6),
+                 "days_of_quota": days}
+    seed = fingerprint([sha256_hex(spec_text), fingerprints])
+    plan: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "aurumplan_version": __version__,
+        "operation": {"id": operation_id(op.kind, source.name, span.span[1] if span.span else None, seed),
+                      "kind": op.kind, "name": op.metadata.name, "source": source.name,
+                      "reason": op.metadata.reason, "owner": op.metadata.owner,
+                      "labels": dict(op.metadata.labels or {})},
+        "spec": {"file": spec_file, "sha256": sha256_hex(spec_text), "text": spec_text,
+                 "files": {k: {"sha256": sha256_hex(v), "text": v} for k, v in sorted(embedded_files.items())}},
+        "source": {"name": source.name, "driver": source.driver, "base_url": source.base_url,
+                   "api_key_env": source.api_key_env, "quota": source.quota.model_dump(exclude_none=True),
+                   "headroom": source.headroom, "recordings": source.recordings},
+        "settings": settings,
+        "summary": counts,
+        "datasets": datasets,
+        "fingerprints": fingerprints,
+        "graph": {"nodes": nodes, "edges": gjson["edges"]},
+        "estimates": estimates,
+        "warnings": warnings,
+    }
+    plan["plan_id"] = plan_hash(plan)
+    return plan
+
+
+def plan_hash(plan: dict[str, Any]) -> str:
+    return fingerprint({k: v for k, v in plan.items() if k not in HASHED_EXCLUDE})
+
+
+def spec_relative(path: Path, cwd: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(cwd.resolve()))
+    except ValueError:
+        return str(path)

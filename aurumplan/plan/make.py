@@ -1,0 +1,111 @@
+"""Spec file -> plan: load, check, scope, diff against state, compile the graph, build the plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from aurumplan.catalog import Catalog
+from aurumplan.catalog.check import check_spec
+from aurumplan.compile.graph import build_graph
+from aurumplan.compile.scope import build_scope
+from aurumplan.diff import ChangeSet, diff
+from aurumplan.diff.engine import WatermarkReader
+from aurumplan.errors import SpecError
+from aurumplan.intervals import IntervalSet, local_to_ts
+from aurumplan.plan.builder import build_plan, spec_relative
+from aurumplan.spec.loader import LoadedSpec, load_spec
+
+
+@dataclass
+class Planned:
+    """Everything planning produced; the plan dict is what is saved and applied."""
+
+    loaded: LoadedSpec
+    changes: ChangeSet
+    graph: nx.DiGraph
+    plan: dict[str, Any]
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+def settings_of(op: Any) -> dict[str, Any]:
+    """The spec's execution settings as plain, hashable data."""
+    s = op.spec
+    out: dict[str, Any] = {
+        "concurrency": s.concurrency, "batchSize": s.batchSize,
+        "retries": {"max": s.retries.max, "backoff_seconds": _seconds(s.retries.backoff),
+                    "maxBackoff_seconds": _seconds(s.retries.maxBackoff)},
+        "rateLimit": s.rateLimit if s.rateLimit == "auto" else float(s.rateLimit),
+        "priority": s.priority, "timezone": s.timezone,
+        "validation": {"checks": list(s.validation.checks), "threshold": s.validation.threshold,
+                       "onFailure": s.validation.onFailure},
+    }
+    if op.kind == "Replay":
+        out["replay"] = {"type": s.type, "schemaVersion": s.schemaVersion, "migration": s.migration,
+                         "transform": s.transform, "qualityProfile": s.qualityProfile,
+                         "archiveOriginals": s.archiveOriginals,
+                         "algorithm": s.algorithm.model_dump(mode="json") if s.algorithm else None}
+    if op.kind == "Reprocess":
+        out["reprocess"] = {"maxAttempts": s.maxAttempts, "conflicts": s.conflicts,
+                            "rollbackWhen": s.rollbackWhen.qualityBelow if s.rollbackWhen else None}
+    return out
+
+
+def _embedded(loaded: LoadedSpec) -> dict[str, str]:
+    """Python files the spec names, embedded so the plan alone can be applied."""
+    out = {}
+    for attr in ("migration", "transform"):
+        rel = getattr(loaded.op.spec, attr, None)
+        if rel:
+            out[rel] = loaded.resolve_path(rel).read_text()
+    return out
+
+
+def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> dict[str, IntervalSet]:
+    inc = getattr(op.spec, "incremental", None)
+    if inc is None:
+        return {}
+    since_ts = local_to_ts(inc.since, op.spec.timezone)
+    out: dict[str, IntervalSet] = {}
+    source = catalog.source(op.spec.source)
+    for name in op.spec.datasets or list(source.datasets):
+        loaded = state.watermarks(source.name, name)
+        dom = IntervalSet()
+        for m in loaded.values():
+            dom = dom | m.domain()
+        out[name] = dom - IntervalSet([(0, since_ts)])
+    return out
+
+
+def plan_spec(path: str | Path, catalog: Catalog, state: WatermarkReader, *, cwd: Path | None = None,
+              own_operation: str | None = None) -> Planned:
+    """Plan one spec file against the given state."""
+    loaded = load_spec(path)
+    problems = check_spec(loaded, catalog)
+    if problems:
+        raise SpecError(problems)
+    return plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=own_operation)
+
+
+def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, *, cwd: Path | None = None,
+                own_operation: str | None = None) -> Planned:
+    op = loaded.op
+    scope = build_scope(op, catalog, loaded.path.parent, _incremental_since(op, catalog, state))
+    policy = getattr(op.spec, "conflicts", "latest_wins")
+    target_schema = getattr(op.spec, "schemaVersion", None)
+    changes = diff(scope, state, conflicts_policy=policy, target_schema=target_schema,
+                   own_operation=own_operation)
+    work = {name: {sid: ch.where("create", "replace") for sid, ch in d.series.items()}
+            for name, d in changes.datasets.items()}
+    graph = build_graph(scope.source, work)
+    plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
+                      embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
+                      settings=settings_of(op))
+    return Planned(loaded, changes, graph, plan)

@@ -1,0 +1,66 @@
+"""Plans rendered for people: + create, ~ replace, = unchanged, ! conflict, per dataset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SYMBOL = {"create": "+", "replace": "~", "unchanged": "=", "missing": "?", "conflict": "!"}
+
+
+def human_duration(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 1:
+        return f"{seconds:.1f}s"
+    s = round(seconds)
+    parts = []
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if s >= n or (unit == "s" and not parts):
+            parts.append(f"{s // n}{unit}")
+            s %= n
+    return "".join(parts[:2])
+
+
+def _ranges(intervals: list[list[str]], limit: int = 4) -> str:
+    shown = [f"{a} .. {b}" for a, b in intervals[:limit]]
+    if len(intervals) > limit:
+        shown.append(f"(+{len(intervals) - limit} more ranges)")
+    return ", ".join(shown)
+
+
+def _series(series: list[str], limit: int = 6) -> str:
+    if len(series) <= limit:
+        return ",".join(series)
+    return ",".join(series[:limit]) + f",+{len(series) - limit}"
+
+
+def summary_line(plan: dict[str, Any]) -> str:
+    c = plan["summary"]
+    e = plan["estimates"]
+    from_ = human_duration(e["min_duration_seconds"])
+    return (f"Plan: {c['create']} periods to create, {c['replace']} to replace, {c['unchanged']} unchanged. "
+            f"{e['requests']} requests, {e['records']} records, at least {from_}.")
+
+
+def render_plan(plan: dict[str, Any], *, show_unchanged: bool = True) -> str:
+    op = plan["operation"]
+    lines = [f"{op['kind']} {op['id']} on source '{op['source']}'"
+             + (f" — {op['reason']}" if op.get("reason") else ""), ""]
+    lines.append("aurumplan will perform the following actions:")
+    lines.append("")
+    for ds in plan["datasets"]:
+        via = f", cascade from {ds['cascade_from']}" if ds.get("cascade_from") else ""
+        lines.append(f"  # {op['source']} {ds['dataset']} ({ds['grain']}{via})")
+        for a in ds["actions"]:
+            if a["action"] == "unchanged" and not show_unchanged:
+                continue
+            lines.append(f"  {SYMBOL[a['action']]} {_series(a['series']):<24} {_ranges(a['intervals'])}"
+                         f"  {a['periods']} periods  ({a['reason']})")
+        lines.append("")
+    for w in plan.get("warnings", []):
+        lines.append(f"Warning: {w}")
+    e = plan["estimates"]
+    rate = f"{e['rate_per_second']:g} req/s" if e.get("rate_per_second") else "unlimited"
+    lines.append(f"Estimates: {e['requests']} requests at {rate}, {e['records']} records, "
+                 f"~{e['bytes'] / 1e6:.1f} MB, {e['days_of_quota']} day(s) of quota.")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,141 @@
+"""Consistency: unique keys, one unit per series, catalog relations, plausible revisions.
+
+- duplicates: more than one row for a (series, period) key in what is judged (the active view,
+  or the staged loads together); every extra row is flagged.
+- unit: a series whose rows carry more than one unit; rows not in the most common unit are flagged.
+- relations (`sum_of`): per period, the part series `<prefix>.<x>` of the parts dataset sum to the
+  total dataset's series `<prefix>` within the relative tolerance |sum - total| <= tol * |total|.
+  Periods where the total or any part lacks a value are counted as `incomplete`, not judged.
+- revisions: against the version it replaces, a value whose relative change
+  |new - old| / max(|old|, revision_floor) exceeds `revision_band` (default 0.5) is flagged.
+Score = 1 - (distinct flagged keys) / (rows judged); a relation violation counts one key per
+group and period.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from aurumplan.catalog.models import DatasetDef, Relation
+from aurumplan.quality.expected import period_end
+from aurumplan.quality.frame import DatasetFrame
+from aurumplan.quality.model import CheckResult, Finding, make_finding, ratio_score
+
+
+@dataclass(frozen=True)
+class RelationInput:
+    """A relation with the frames of both sides (one of them is the dataset being judged)."""
+
+    relation: Relation
+    parts_def: DatasetDef
+    parts: DatasetFrame
+    totals: DatasetFrame
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, int | float) and math.isfinite(v)
+
+
+def group_of(series_id: str) -> str:
+    """The total series a part series belongs to: everything before its last dot."""
+    return series_id.rsplit(".", 1)[0]
+
+
+def check_relation(ri: RelationInput, judged: str) -> tuple[list[Finding], set[tuple[str, int]], dict[str, int]]:
+    """Findings of one sum_of relation, the (group, period) keys violated, and figures."""
+    rel, pdef = ri.relation, ri.parts_def
+    members: dict[str, list[str]] = {}
+    for sid in pdef.series or list(ri.parts.series):
+        members.setdefault(group_of(sid), []).append(sid)
+    end = partial(period_end, pdef)
+    findings: list[Finding] = []
+    keys: set[tuple[str, int]] = set()
+    compared = incomplete = 0
+    for total_sid in sorted(set(members) & set(ri.totals.series)):
+        parts = [ri.parts.get(s).value_map() for s in members[total_sid]]
+        bad: list[int] = []
+        for p, t in ri.totals.get(total_sid).value_map().items():
+            if not _num(t):
+                continue
+            vals = [m.get(p) for m in parts]
+            if not all(_num(v) for v in vals):
+                incomplete += 1
+                continue
+            compared += 1
+            if abs(sum(vals) - t) > rel.tolerance * max(abs(t), 1e-9):
+                bad.append(p)
+        if bad:
+            keys.update((total_sid, p) for p in bad)
+            findings.append(make_finding(
+                judged, total_sid, sorted(bad), end,
+                f"{len(bad)} periods where {rel.parts} {total_sid}.* do not sum to {rel.total} {total_sid} "
+                f"within {rel.tolerance:.0%}", "relation"))
+    return findings, keys, {"compared": compared, "incomplete": incomplete, "violations": len(keys)}
+
+
+def check_consistency(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str], *,
+                      relations: Sequence[RelationInput] = (), previous: DatasetFrame | None = None,
+                      params: dict[str, Any] | None = None) -> CheckResult:
+    """Duplicates, units, relations and revisions (see module doc)."""
+    params = params or {}
+    band = float(params.get("revision_band", 0.5))
+    floor = float(params.get("revision_floor", 1e-9))
+    end = partial(period_end, ds)
+    findings: list[Finding] = []
+    flagged: set[tuple[str, int]] = set()
+    dup_rows = unit_rows = revised = out_of_band = compared = 0
+    rows = 0
+    for sid in series:
+        s = frame.get(sid)
+        rows += len(s)
+        p = s.periods
+        dups = [p[i] for i in range(1, len(p)) if p[i] == p[i - 1]]
+        if dups:
+            dup_rows += len(dups)
+            flagged.update((sid, x) for x in dups)
+            findings.append(make_finding(ds.name, sid, sorted(set(dups)), end,
+                                         f"{len(dups)} duplicate rows for the same period", "duplicate"))
+        units = Counter(s.units)
+        if len(units) > 1:
+            main = units.most_common(1)[0][0]
+            odd = [x for x, u in zip(p, s.units, strict=True) if u != main]
+            unit_rows += len(odd)
+            flagged.update((sid, x) for x in odd)
+            seen = " -> ".join(repr(u) for u in dict.fromkeys(s.units))
+            findings.append(make_finding(ds.name, sid, odd, end,
+                                         f"unit changes within the series ({seen}); {len(odd)} rows not "
+                                         f"in {main!r}", "unit_change"))
+        if previous is not None:
+            old = previous.get(sid).value_map()
+            bad: list[int] = []
+            for x, v in zip(p, s.values, strict=True):
+                o = old.get(x)
+                if not (_num(o) and _num(v)):
+                    continue
+                compared += 1
+                if v != o:
+                    revised += 1
+                    if abs(v - o) / max(abs(o), floor) > band:
+                        bad.append(x)
+            if bad:
+                out_of_band += len(bad)
+                flagged.update((sid, x) for x in bad)
+                findings.append(make_finding(ds.name, sid, bad, end,
+                                             f"{len(bad)} revisions change the value by more than "
+                                             f"{band:.0%} of the version they replace", "revision"))
+    rel_stats: list[dict[str, Any]] = []
+    for ri in relations:
+        f, keys, st = check_relation(ri, ds.name)
+        findings.extend(f)
+        flagged.update(("relation:" + k[0], k[1]) for k in keys)
+        rel_stats.append({"total": ri.relation.total, "parts": ri.relation.parts,
+                          "tolerance": ri.relation.tolerance, **st})
+    stats = {"rows": rows, "duplicate_rows": dup_rows, "unit_change_rows": unit_rows,
+             "revisions_compared": compared, "revised": revised, "revisions_out_of_band": out_of_band,
+             "revision_band": band, "relations": rel_stats, "flagged": len(flagged)}
+    return CheckResult("consistency", ratio_score(len(flagged), rows), findings, stats)

@@ -1,0 +1,145 @@
+"""Coverage: loaded records per dataset and UTC day (or month), against what the catalog expects.
+
+expected = the dataset's expected periods starting in the bucket (grain, zone, calendar) times
+its series count (the catalog's series, else the series seen); share = records / expected
+(None where nothing is expected). Without a window, a dataset's buckets run from its first to
+its last loaded bucket; with one, every dataset of the source is shown over the window, widened
+to whole buckets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aurumplan.catalog import Catalog
+from aurumplan.intervals import Interval, from_ts, to_ts
+from aurumplan.quality.expected import expected_periods
+
+RAMP = " .:-=+*#%@"
+NOTHING_EXPECTED = "~"
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    dataset: str
+    bucket: str  # YYYY-MM-DD or YYYY-MM (UTC)
+    start: int
+    records: int
+    with_value: int
+    expected: int
+    share: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _label(ts: int, monthly: bool) -> str:
+    return from_ts(ts).strftime("%Y-%m" if monthly else "%Y-%m-%d")
+
+
+def _start(label: str) -> int:
+    return to_ts(dt.date.fromisoformat(label if len(label) == 10 else label + "-01"))
+
+
+def _next(label: str, monthly: bool) -> str:
+    d = dt.date.fromisoformat(label if len(label) == 10 else label + "-01")
+    if monthly:
+        return f"{d.year + d.month // 12:04d}-{d.month % 12 + 1:02d}"
+    return (d + dt.timedelta(days=1)).isoformat()
+
+
+def _bucket_sql(conn: Connection, monthly: bool) -> str:
+    if conn.dialect.name == "sqlite":
+        return f"substr(period, 1, {7 if monthly else 10})"
+    return f"to_char(period, '{'YYYY-MM' if monthly else 'YYYY-MM-DD'}')"
+
+
+def coverage(conn: Connection, catalog: Catalog, source: str, monthly: bool = False,
+             dataset: str | None = None, window: Interval | None = None) -> list[CoverageRow]:
+    """Rows per dataset and bucket, ordered by dataset then bucket (see module doc)."""
+    src = catalog.source(source)
+    if dataset is not None:
+        catalog.dataset(source, dataset)
+    sql = (f"SELECT dataset, {_bucket_sql(conn, monthly)} AS b, COUNT(*), COUNT(value), "
+           "COUNT(DISTINCT series_id) FROM observations_current WHERE source = :source")
+    params: dict[str, Any] = {"source": source}
+    wfirst = wlast = ""
+    if dataset is not None:
+        sql += " AND dataset = :dataset"
+        params["dataset"] = dataset
+    if window is not None:
+        wfirst, wlast = _label(window[0], monthly), _label(window[1] - 1, monthly)
+        sql += " AND period >= :lo AND period < :hi"
+        params.update(lo=wfirst, hi=_next(wlast, monthly))
+    counts: dict[str, dict[str, tuple[int, int]]] = {}
+    for ds_name, b, n, nv, _ in conn.execute(sa.text(sql + " GROUP BY dataset, b"), params):
+        counts.setdefault(ds_name, {})[b] = (int(n), int(nv))
+    seen_series = {r[0]: int(r[1]) for r in conn.execute(sa.text(
+        "SELECT dataset, COUNT(DISTINCT series_id) FROM observations_current WHERE source = :source "
+        "GROUP BY dataset"), {"source": source})}
+    names = [dataset] if dataset is not None else sorted(set(counts) | (set(src.datasets) if window else set()))
+    out: list[CoverageRow] = []
+    for name in names:
+        buckets = counts.get(name, {})
+        if window is not None:
+            first, last = wfirst, wlast
+        elif buckets:
+            first, last = min(buckets), max(buckets)
+        else:
+            continue
+        span = (_start(first), _start(_next(last, monthly)))
+        ds = src.datasets.get(name)
+        exp: Counter[str] = Counter()
+        n_series = 0
+        if ds is not None:
+            n_series = len(ds.series) or seen_series.get(name, 0)
+            exp = Counter(_label(p, monthly) for p in expected_periods(ds, span))
+        label = first
+        while label <= last:
+            n, nv = buckets.get(label, (0, 0))
+            e = exp.get(label, 0) * n_series
+            out.append(CoverageRow(name, label, _start(label), n, nv, e, n / e if e else None))
+            label = _next(label, monthly)
+    return out
+
+
+def _char(share: float | None) -> str:
+    if share is None:
+        return NOTHING_EXPECTED
+    if share <= 0:
+        return RAMP[0]
+    if share >= 1:
+        return RAMP[-1]
+    return RAMP[1 + int(share * (len(RAMP) - 2))]
+
+
+def heat_strip(rows: Iterable[CoverageRow], width: int = 100) -> str:
+    """One text strip per dataset, one character per bucket, wrapped at width, with a legend."""
+    by_ds: dict[str, list[CoverageRow]] = {}
+    for r in rows:
+        by_ds.setdefault(r.dataset, []).append(r)
+    if not by_ds:
+        return "no data"
+    name_w = max(len(n) for n in by_ds)
+    lines: list[str] = []
+    for name, items in by_ds.items():
+        exp = sum(r.expected for r in items)
+        total = sum(r.records for r in items)
+        share = f"{total / exp:.1%}" if exp else "n/a"
+        lines.append(f"{name:<{name_w}}  {total:,} of {exp:,} expected records ({share})")
+        for i in range(0, len(items), width):
+            chunk = items[i:i + width]
+            strip = "".join(_char(r.share) for r in chunk)
+            lines.append(f"{'':<{name_w}}  {chunk[0].bucket} |{strip}| {chunk[-1].bucket}")
+    step = 100 / (len(RAMP) - 2)
+    levels = ", ".join(f"'{RAMP[i + 1]}' <{(i + 1) * step:g}%" for i in range(len(RAMP) - 2))
+    lines.append(f"legend: ' ' none, {levels}, '{RAMP[-1]}' complete, "
+                 f"'{NOTHING_EXPECTED}' nothing expected")
+    return "\n".join(lines)

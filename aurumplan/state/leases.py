@@ -1,0 +1,167 @@
+"""Leases on series ranges with fencing tokens, and a source's request quota shared by processes.
+
+Both run under the store's write lock, so "check then insert" is atomic across processes.
+A lease whose holder stopped heartbeating for ttl seconds no longer blocks anyone; whoever
+takes the range over marks it released, so the old holder's next heartbeat is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aurumplan.errors import FencedError, LeaseConflictError, OperationError
+from aurumplan.intervals import fmt_ts
+from aurumplan.state.models import Lease, LeaseRange
+from aurumplan.state.schema import leases as ls
+from aurumplan.state.schema import request_log as rl
+from aurumplan.state.sqlbase import SqlBase
+
+_EPS = 1e-6
+_JITTER = 0.02
+
+
+def _lease(row: Mapping[str, Any]) -> Lease:
+    data = dict(row)
+    data["released"] = bool(data["released"])
+    return Lease(**data)
+
+
+def _describe(held: Lease, now: float) -> str:
+    return (f"{held.source} {held.dataset} {held.series_id} {fmt_ts(held.start)}..{fmt_ts(held.end)} is "
+            f"leased by operation {held.operation_id} (host {held.host}, pid {held.pid}, lease {held.id}, "
+            f"acquired {now - held.acquired_at:.0f}s ago, last heartbeat {now - held.heartbeat_at:.0f}s ago)")
+
+
+def _limits(windows: Iterable[tuple[float, float]]) -> list[tuple[float, int]]:
+    """(window, max) pairs as whole request counts: 0.5 per second becomes 1 per 2 seconds."""
+    out = []
+    for window, allowed in windows:
+        if window <= 0 or allowed <= 0:
+            raise ValueError(f"quota window {window}s / {allowed} requests must be positive")
+        if allowed < 1:
+            out.append((window / allowed, 1))
+        else:
+            out.append((float(window), math.floor(allowed)))
+    return out
+
+
+class LeasesMixin(SqlBase):
+    """Leases, fencing and shared quota of SqlStateStore."""
+
+    def _unreleased(self, conn: Connection, *where: Any) -> list[Lease]:
+        q = sa.select(ls).where(ls.c.released == sa.false(), *where).order_by(ls.c.id)
+        return [_lease(r) for r in conn.execute(q).mappings()]
+
+    def acquire_leases(self, operation_id: str, ranges: Iterable[LeaseRange], host: str, pid: int,
+                       ttl_seconds: float = 60.0, now: float | None = None) -> int:
+        wanted = list(ranges)
+        for r in wanted:
+            if r[4] <= r[3]:
+                raise ValueError(f"empty lease range {r}")
+        with self._write() as conn:
+            at = self._now(now)
+            sources = sorted({r[0] for r in wanted})
+            others = self._unreleased(conn, ls.c.operation_id != operation_id, ls.c.source.in_(sources))
+            by_series: dict[tuple[str, str, str], list[Lease]] = {}
+            for held in others:
+                by_series.setdefault((held.source, held.dataset, held.series_id), []).append(held)
+            taken: set[int] = set()
+            for source, dataset, series_id, start, end in wanted:
+                for held in by_series.get((source, dataset, series_id), []):
+                    if held.start < end and start < held.end:
+                        if held.live(at):
+                            raise LeaseConflictError(_describe(held, at), hint=(
+                                f"wait for it to finish, or `aurumplan state unlock {held.id} --force` "
+                                "if that process is dead"))
+                        taken.add(held.id)
+            if taken:
+                conn.execute(ls.update().where(ls.c.id.in_(sorted(taken))).values(released=True))
+            token = self._bump(conn, "fence")
+            if wanted:
+                conn.execute(ls.insert(), [
+                    {"operation_id": operation_id, "source": s, "dataset": d, "series_id": sid, "start": a,
+                     "end": b, "host": host, "pid": pid, "token": token, "acquired_at": at,
+                     "heartbeat_at": at, "ttl_seconds": float(ttl_seconds), "released": False}
+                    for s, d, sid, a, b in wanted])
+            return token
+
+    def _held(self, conn: Connection, operation_id: str, token: int) -> list[Lease]:
+        q = sa.select(ls).where(ls.c.operation_id == operation_id, ls.c.token == token)
+        found = [_lease(r) for r in conn.execute(q).mappings()]
+        if not found:
+            raise FencedError(f"operation {operation_id} holds no leases with token {token}")
+        lost = [x for x in found if x.released]
+        if lost:
+            raise FencedError(f"operation {operation_id} lost lease {lost[0].id} "
+                              f"({lost[0].dataset} {lost[0].series_id}): it was broken or taken over")
+        return found
+
+    def heartbeat(self, operation_id: str, token: int, now: float | None = None) -> None:
+        with self._write() as conn:
+            self._held(conn, operation_id, token)
+            conn.execute(ls.update().where(ls.c.operation_id == operation_id, ls.c.token == token)
+                         .values(heartbeat_at=self._now(now)))
+
+    def check_fence(self, operation_id: str, token: int) -> None:
+        with self._read() as conn:
+            self._held(conn, operation_id, token)
+
+    def release_leases(self, operation_id: str) -> int:
+        with self._write() as conn:
+            return conn.execute(ls.update().where(ls.c.operation_id == operation_id,
+                                                  ls.c.released == sa.false()).values(released=True)).rowcount
+
+    def break_lease(self, lease_id: int) -> Lease:
+        with self._write() as conn:
+            row = conn.execute(sa.select(ls).where(ls.c.id == lease_id)).mappings().first()
+            if row is None:
+                raise OperationError(f"no lease {lease_id}", hint="`aurumplan state list` shows leases")
+            conn.execute(ls.update().where(ls.c.id == lease_id).values(released=True))
+        return _lease(row)
+
+    def leases(self, active_only: bool = True, now: float | None = None) -> list[Lease]:
+        at = self._now(now)
+        with self._read() as conn:
+            if not active_only:
+                return [_lease(r) for r in conn.execute(sa.select(ls).order_by(ls.c.id)).mappings()]
+            return [x for x in self._unreleased(conn) if x.live(at)]
+
+    # -- quota -------------------------------------------------------------------------------
+
+    def reserve_request(self, source: str, windows: Iterable[tuple[float, float]],
+                        now: float | None = None, n: int = 1) -> float:
+        """Leave now=None in concurrent use: the clock is then read under the lock, in order."""
+        limits = _limits(windows)
+        for window, allowed in limits:
+            if n > allowed:
+                raise ValueError(f"{n} requests can never fit {allowed} per {window:g}s")
+        with self._write() as conn:
+            at = self._now(now)
+            wait = 0.0
+            for window, allowed in limits:
+                since = at - window
+                used = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(rl.c.n), 0))
+                                    .where(rl.c.source == source, rl.c.at > since)).scalar_one()
+                excess = int(used) + n - allowed
+                if excess <= 0:
+                    continue
+                oldest = conn.execute(sa.select(rl.c.at, rl.c.n).where(rl.c.source == source, rl.c.at > since)
+                                      .order_by(rl.c.at).limit(excess)).all()
+                freed = 0
+                for t, k in oldest:
+                    freed += k
+                    if freed >= excess:
+                        wait = max(wait, t + window - at + _EPS)
+                        break
+            if wait > 0:
+                return wait + random.uniform(0, _JITTER)  # so that waiting processes take turns
+            horizon = max(w for w, _ in limits) if limits else 0.0
+            conn.execute(rl.delete().where(rl.c.source == source, rl.c.at <= at - horizon))
+            conn.execute(rl.insert().values(source=source, at=at, n=n))
+            return 0.0

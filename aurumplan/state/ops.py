@@ -1,0 +1,168 @@
+"""Operations, their node checkpoints and quality results: the audit trail of every apply."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aurumplan.errors import OperationError
+from aurumplan.state.models import (
+    ACTIVE_STATUSES,
+    CHECKPOINT_FIELDS,
+    CHECKPOINT_STATUSES,
+    OP_STATUSES,
+    Checkpoint,
+    Operation,
+    QualityResult,
+)
+from aurumplan.state.schema import checkpoints as cp
+from aurumplan.state.schema import operations as ops
+from aurumplan.state.schema import quality_results as qr
+from aurumplan.state.sqlbase import SqlBase, dumps, loads
+
+_OP_FIELDS = frozenset(("kind", "source", "reason", "owner", "labels", "spec", "spec_sha256", "plan",
+                        "host", "pid", "parent_id"))
+
+
+def _status(value: str, allowed: frozenset[str], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{what} status {value!r} is not one of {', '.join(sorted(allowed))}")
+    return value
+
+
+def _op(row: Mapping[str, Any]) -> Operation:
+    return Operation(
+        id=row["id"], kind=row["kind"], source=row["source"], status=row["status"], reason=row["reason"],
+        owner=row["owner"], labels=loads(row["labels"]), spec=row["spec"], spec_sha256=row["spec_sha256"],
+        plan=row["plan"], created_at=row["created_at"], updated_at=row["updated_at"], host=row["host"],
+        pid=row["pid"], summary=loads(row["summary"]), parent_id=row["parent_id"])
+
+
+def _cp(row: Mapping[str, Any]) -> Checkpoint:
+    data = dict(row)
+    data["detail"] = loads(data["detail"])
+    return Checkpoint(**data)
+
+
+class OperationsMixin(SqlBase):
+    """Operation, checkpoint and quality-result records of SqlStateStore."""
+
+    def create_operation(self, op_id: str, kind: str, source: str, *, status: str = "planned",
+                         reason: str | None = None, owner: str | None = None,
+                         labels: Mapping[str, Any] | None = None, spec: str | None = None,
+                         spec_sha256: str | None = None, plan: str | None = None,
+                         host: str | None = None, pid: int | None = None,
+                         summary: Mapping[str, Any] | None = None, parent_id: str | None = None,
+                         now: float | None = None) -> Operation:
+        at = self._now(now)
+        row = {"id": op_id, "kind": kind, "source": source, "status": _status(status, OP_STATUSES, "operation"),
+               "reason": reason, "owner": owner, "labels": dumps(labels), "spec": spec,
+               "spec_sha256": spec_sha256, "plan": plan, "created_at": at, "updated_at": at, "host": host,
+               "pid": pid, "summary": dumps(summary), "parent_id": parent_id}
+        with self._write() as conn:
+            if self._op_row(conn, op_id) is not None:
+                raise OperationError(f"operation {op_id} already exists")
+            conn.execute(ops.insert().values(**row))
+            self._bump(conn)
+        return _op(row)
+
+    @staticmethod
+    def _op_row(conn: Connection, op_id: str) -> Mapping[str, Any] | None:
+        return conn.execute(sa.select(ops).where(ops.c.id == op_id)).mappings().first()
+
+    def find_operation(self, op_id: str) -> Operation | None:
+        with self._read() as conn:
+            row = self._op_row(conn, op_id)
+        return None if row is None else _op(row)
+
+    def get_operation(self, op_id: str) -> Operation:
+        op = self.find_operation(op_id)
+        if op is None:
+            raise OperationError(f"no operation {op_id}", hint="`aurumplan ops list` shows them")
+        return op
+
+    def list_operations(self, active_only: bool = False) -> list[Operation]:
+        q = sa.select(ops).order_by(ops.c.created_at, ops.c.id)
+        if active_only:
+            q = q.where(ops.c.status.in_(sorted(ACTIVE_STATUSES)))
+        with self._read() as conn:
+            return [_op(r) for r in conn.execute(q).mappings()]
+
+    def update_operation(self, op_id: str, *, status: str | None = None,
+                         summary: Mapping[str, Any] | None = None, now: float | None = None,
+                         **fields: Any) -> Operation:
+        unknown = set(fields) - _OP_FIELDS
+        if unknown:
+            raise TypeError(f"update_operation: unknown fields {sorted(unknown)}")
+        values: dict[str, Any] = dict(fields)
+        if "labels" in values:
+            values["labels"] = dumps(values["labels"])
+        if status is not None:
+            values["status"] = _status(status, OP_STATUSES, "operation")
+        if summary is not None:
+            values["summary"] = dumps(summary)
+        values["updated_at"] = self._now(now)
+        with self._write() as conn:
+            done = conn.execute(ops.update().where(ops.c.id == op_id).values(**values)).rowcount
+            if not done:
+                raise OperationError(f"no operation {op_id}")
+            self._bump(conn)
+            row = self._op_row(conn, op_id)
+        assert row is not None
+        return _op(row)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def upsert_checkpoint(self, op_id: str, node_id: str, **fields: Any) -> Checkpoint:
+        unknown = set(fields) - CHECKPOINT_FIELDS
+        if unknown:
+            raise TypeError(f"upsert_checkpoint: unknown fields {sorted(unknown)}")
+        if "status" in fields:
+            _status(fields["status"], CHECKPOINT_STATUSES, "checkpoint")
+        values = dict(fields)
+        if "detail" in values:
+            values["detail"] = dumps(values["detail"])
+        key = (cp.c.operation_id == op_id) & (cp.c.node_id == node_id)
+        with self._write() as conn:
+            exists = conn.execute(sa.select(cp.c.node_id).where(key)).first() is not None
+            if exists:
+                if values:
+                    conn.execute(cp.update().where(key).values(**values))
+            else:
+                fresh = Checkpoint(op_id, node_id)
+                row = {k: getattr(fresh, k) for k in CHECKPOINT_FIELDS}
+                row["detail"] = dumps(fresh.detail)
+                row.update(values, operation_id=op_id, node_id=node_id)
+                conn.execute(cp.insert().values(**row))
+            self._bump(conn)
+            stored = conn.execute(sa.select(cp).where(key)).mappings().one()
+        return _cp(stored)
+
+    def checkpoints(self, op_id: str) -> list[Checkpoint]:
+        q = sa.select(cp).where(cp.c.operation_id == op_id).order_by(cp.c.node_id)
+        with self._read() as conn:
+            return [_cp(r) for r in conn.execute(q).mappings()]
+
+    # -- quality -----------------------------------------------------------------------------
+
+    def add_quality_result(self, op_id: str, dataset: str, score: float, passed: bool, *,
+                           node_id: str | None = None, detail: Mapping[str, Any] | None = None,
+                           now: float | None = None) -> QualityResult:
+        result = QualityResult(op_id, dataset, node_id, float(score), bool(passed), dict(detail or {}),
+                               self._now(now))
+        with self._write() as conn:
+            conn.execute(qr.insert().values(
+                operation_id=op_id, dataset=dataset, node_id=node_id, score=result.score,
+                passed=result.passed, detail=dumps(result.detail), created_at=result.created_at))
+            self._bump(conn)
+        return result
+
+    def quality_results(self, op_id: str) -> list[QualityResult]:
+        q = (sa.select(qr.c.operation_id, qr.c.dataset, qr.c.node_id, qr.c.score, qr.c.passed, qr.c.detail,
+                       qr.c.created_at).where(qr.c.operation_id == op_id).order_by(qr.c.id))
+        with self._read() as conn:
+            return [QualityResult(r.operation_id, r.dataset, r.node_id, r.score, bool(r.passed),
+                                  loads(r.detail), r.created_at) for r in conn.execute(q)]

@@ -1,0 +1,162 @@
+"""Opening a SQL state store: schema creation, the version gate, the global write lock, the serial.
+
+Every write runs in one transaction that first takes the store's write lock (SQLite: BEGIN
+IMMEDIATE; PostgreSQL: the `lock` row of meta, FOR UPDATE). Writers are few and short, so one
+lock keeps leases, quota, fences and the serial trivially consistent across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aurumplan.errors import FencedError, SchemaVersionError, StateError
+from aurumplan.state.engine import is_sqlite, make_engine, mask_url, read_txn, unreachable, write_txn
+from aurumplan.state.schema import SCHEMA_VERSION, meta, metadata
+
+_DB_ERRORS = (sa.exc.DBAPIError,)
+_CREATE_LOCK_KEY = 0x61757275  # pg_advisory_xact_lock key while creating tables
+
+
+def dumps(obj: Mapping[str, Any] | None) -> str:
+    return json.dumps(dict(obj or {}), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def loads(text: str | None) -> dict[str, Any]:
+    return json.loads(text) if text else {}
+
+
+class SqlBase:
+    """Engine, locks and meta counters shared by the store's parts."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self._raw_url = url
+        self._url = mask_url(url)
+        self._engine = make_engine(url)
+        self._sqlite = is_sqlite(self._engine)
+        try:
+            self._open(create)
+        except _DB_ERRORS as exc:
+            self._engine.dispose()
+            raise unreachable(url, exc) from None
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _open(self, create: bool) -> None:
+        with self._engine.connect() as conn:
+            exists = sa.inspect(conn).has_table("meta")
+        if not exists:
+            if not create:
+                raise StateError(f"no aurumplan state at {self._url}", hint="run `aurumplan init`")
+            self._create()
+        self._check_version()
+
+    def _create(self) -> None:
+        with write_txn(self._engine) as conn:
+            if not self._sqlite:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATE_LOCK_KEY)))
+            metadata.create_all(conn, checkfirst=True)
+            have = {r[0] for r in conn.execute(sa.select(meta.c.key))}
+            initial = {"schema_version": str(SCHEMA_VERSION), "lineage": str(uuid.uuid4()),
+                       "serial": "0", "fence": "0", "lock": "0"}
+            rows = [{"key": k, "value": v} for k, v in initial.items() if k not in have]
+            if rows:
+                conn.execute(meta.insert(), rows)
+
+    def _check_version(self) -> None:
+        with self._engine.connect() as conn:
+            raw = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        try:
+            version = int(raw or 0)
+        except ValueError:
+            raise StateError(f"state at {self._url} has an unreadable schema version {raw!r}") from None
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"state at {self._url} has schema version {version}, newer than this aurumplan "
+                f"understands ({SCHEMA_VERSION}); upgrade aurumplan")
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A transaction holding the store's write lock."""
+        try:
+            with write_txn(self._engine) as conn:
+                if not self._sqlite:
+                    conn.execute(sa.select(meta.c.value).where(meta.c.key == "lock").with_for_update())
+                yield conn
+        except _DB_ERRORS as exc:
+            raise unreachable(self._raw_url, exc) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with read_txn(self._engine) as conn:
+                yield conn
+        except _DB_ERRORS as exc:
+            raise unreachable(self._raw_url, exc) from None
+
+    @staticmethod
+    def _now(now: float | None) -> float:
+        return time.time() if now is None else float(now)
+
+    # -- meta counters -----------------------------------------------------------------------
+
+    @staticmethod
+    def _get_meta(conn: Connection, key: str) -> str | None:
+        return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    @staticmethod
+    def _set_meta(conn: Connection, key: str, value: str) -> None:
+        done = conn.execute(meta.update().where(meta.c.key == key).values(value=value)).rowcount
+        if not done:
+            conn.execute(meta.insert().values(key=key, value=value))
+
+    def _bump(self, conn: Connection, key: str = "serial") -> int:
+        """Increment a meta counter inside a write transaction; returns the new value."""
+        value = int(self._get_meta(conn, key) or 0) + 1
+        self._set_meta(conn, key, str(value))
+        return value
+
+    def _advance_fence(self, conn: Connection, fence: tuple[str, int] | None) -> None:
+        """Refuse a writer whose token is older than one already seen for its scope."""
+        if fence is None:
+            return
+        scope, token = fence
+        key = f"fence:{scope}"
+        seen = self._get_meta(conn, key)
+        if seen is not None and int(seen) > token:
+            raise FencedError(f"fenced: token {token} for {scope} is older than {seen}; "
+                              "another operation took over this range")
+        self._set_meta(conn, key, str(token))
+
+    def serial(self) -> int:
+        with self._read() as conn:
+            return int(self._get_meta(conn, "serial") or 0)
+
+    def lineage(self) -> str:
+        with self._read() as conn:
+            return self._get_meta(conn, "lineage") or ""

@@ -1,0 +1,125 @@
+"""Opening the warehouse, and the values it hands out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Self
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aurumplan.errors import StateError
+from aurumplan.state.engine import is_sqlite, make_engine, mask_url, read_txn, unreachable, write_txn
+from aurumplan.warehouse.rows import epoch
+from aurumplan.warehouse.schema import current_select, metadata
+
+_DB_ERRORS = (sa.exc.DBAPIError, psycopg.Error)
+_PG_LOCK_KEY = 0x77617265  # pg_advisory_xact_lock key serialising creation, commits and rollbacks
+
+
+@dataclass(frozen=True)
+class LoadInfo:
+    """What a node is about to write: one dataset, some series, a half-open period range."""
+
+    load_id: str
+    operation_id: str
+    source: str
+    dataset: str
+    period_start: int
+    period_end: int
+    series: tuple[str, ...]
+    node_id: str | None = None
+    fence_scope: str | None = None
+    fence_token: int | None = None
+
+
+@dataclass(frozen=True)
+class Load:
+    load_id: str
+    operation_id: str
+    node_id: str | None
+    source: str
+    dataset: str
+    period_start: int
+    period_end: int
+    series: tuple[str, ...]
+    status: str
+    records: int
+    checksum: str
+    fence_scope: str | None
+    fence_token: int | None
+    created_at: dt.datetime
+    committed_at: dt.datetime | None
+    commit_seq: int | None
+
+
+def to_load(row: Mapping[str, Any]) -> Load:
+    data = dict(row)
+    data["period_start"] = epoch(data["period_start"])
+    data["period_end"] = epoch(data["period_end"])
+    data["series"] = tuple(json.loads(data["series"]))
+    return Load(**data)
+
+
+class WarehouseBase:
+    """Engine, transactions and table creation."""
+
+    def __init__(self, url: str) -> None:
+        self._raw_url = url
+        self._url = mask_url(url)
+        self._engine = make_engine(url)
+        self._sqlite = is_sqlite(self._engine)
+        try:
+            self._create()
+        except _DB_ERRORS as exc:
+            self._engine.dispose()
+            raise unreachable(url, exc) from None
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _create(self) -> None:
+        with write_txn(self._engine) as conn:
+            self._lock(conn)
+            metadata.create_all(conn, checkfirst=True)
+            if "observations_current" not in sa.inspect(conn).get_view_names():
+                body = current_select.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+                conn.exec_driver_sql(f"CREATE VIEW observations_current AS {body}")
+
+    def _lock(self, conn: Connection) -> None:
+        """Serialise writers that read then write shared rows (SQLite already holds its lock)."""
+        if not self._sqlite:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+
+    @contextmanager
+    def _write(self, locked: bool = True) -> Iterator[Connection]:
+        try:
+            with write_txn(self._engine) as conn:
+                if locked:
+                    self._lock(conn)
+                yield conn
+        except _DB_ERRORS as exc:
+            raise unreachable(self._raw_url, exc, StateError) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with read_txn(self._engine) as conn:
+                yield conn
+        except _DB_ERRORS as exc:
+            raise unreachable(self._raw_url, exc, StateError) from None

@@ -1,0 +1,134 @@
+"""Commit and rollback: switching which version of each record is active, atomically.
+
+A commit records every active row it replaces in load_displaced, so a rollback restores
+exactly the previous versions. Both run in one transaction under the warehouse lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from aurumplan.errors import FencedError, OperationError
+from aurumplan.warehouse.base import WarehouseBase
+from aurumplan.warehouse.schema import fences, load_displaced, loads, observations, observations_active
+
+_o, _a, _d = observations, observations_active, load_displaced
+_KEY = ("source", "dataset", "series_id", "period")
+
+
+def _same_key(x: sa.Table, y: sa.Table) -> sa.ColumnElement[bool]:
+    return sa.and_(*(x.c[k] == y.c[k] for k in _KEY))
+
+
+class CommitsMixin(WarehouseBase):
+    """commit() and rollback() of Warehouse."""
+
+    def _advance_fence(self, conn: Connection, fence: tuple[str, int] | None) -> None:
+        if fence is None:
+            return
+        scope, token = fence
+        ins = (sqlite.insert(fences) if self._sqlite else postgresql.insert(fences))
+        conn.execute(ins.values(scope=scope, token=token).on_conflict_do_nothing(index_elements=["scope"]))
+        moved = conn.execute(fences.update().where(fences.c.scope == scope, fences.c.token <= token)
+                             .values(token=token)).rowcount
+        if not moved:
+            held = conn.execute(sa.select(fences.c.token).where(fences.c.scope == scope)).scalar()
+            raise FencedError(f"fenced: token {token} for {scope} is older than {held}, "
+                              "another operation has committed there since; nothing was committed")
+
+    def commit(self, load_ids: Iterable[str], fence: tuple[str, int] | None = None,
+               replace_range: bool = False) -> list[str]:
+        """Make the loads' rows current; returns the ids that this call committed (not already)."""
+        ids = list(dict.fromkeys(load_ids))
+        done: list[str] = []
+        with self._write() as conn:
+            self._advance_fence(conn, fence)
+            rows = {r["load_id"]: r for r in conn.execute(
+                sa.select(loads).where(loads.c.load_id.in_(ids))).mappings()}
+            for lid in ids:
+                row = rows.get(lid)
+                if row is None:
+                    raise OperationError(f"no load {lid} in the warehouse")
+                if row["status"] == "committed":
+                    continue
+                if row["status"] != "staged":
+                    raise OperationError(f"load {lid} is {row['status']} and cannot be committed")
+                self._commit_one(conn, row, replace_range)
+                seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(loads.c.commit_seq), 0))).scalar_one()
+                values: dict[str, Any] = {"status": "committed", "commit_seq": seq + 1,
+                                          "committed_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
+                if fence is not None:
+                    values.update(fence_scope=fence[0], fence_token=fence[1])
+                conn.execute(loads.update().where(loads.c.load_id == lid).values(**values))
+                done.append(lid)
+        return done
+
+    @staticmethod
+    def _commit_one(conn: Connection, load: Any, replace_range: bool) -> None:
+        lid = load["load_id"]
+        scope = (_a.c.source == load["source"]) & (_a.c.dataset == load["dataset"])
+        same = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
+                .select_from(_o.join(_a, _same_key(_o, _a)))
+                .where(_o.c.load_id == lid, _a.c.load_id != lid))
+        cols = ["load_id", *_KEY, "prev_load_id"]
+        conn.execute(_d.insert().from_select(cols, same))
+        if replace_range:
+            lacking = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
+                       .where(scope, _a.c.series_id.in_(json.loads(load["series"])),
+                              _a.c.period >= load["period_start"], _a.c.period < load["period_end"],
+                              _a.c.load_id != lid,
+                              ~sa.exists().where(_o.c.load_id == lid, _same_key(_o, _a))))
+            conn.execute(_d.insert().from_select(cols, lacking))
+        displaced = sa.select(*(_d.c[k] for k in _KEY)).where(_d.c.load_id == lid)
+        conn.execute(_a.delete().where(sa.tuple_(*(_a.c[k] for k in _KEY)).in_(displaced)))
+        conn.execute(_a.insert().from_select(
+            [*_KEY, "load_id"], sa.select(*(_o.c[k] for k in _KEY), _o.c.load_id).where(_o.c.load_id == lid)))
+
+    def rollback(self, load_ids: Iterable[str]) -> list[str]:
+        """Restore the versions the loads replaced, newest commit first; returns those rolled back."""
+        ids = list(dict.fromkeys(load_ids))
+        done: list[str] = []
+        with self._write() as conn:
+            rows = list(conn.execute(sa.select(loads).where(loads.c.load_id.in_(ids))).mappings())
+            missing = set(ids) - {r["load_id"] for r in rows}
+            if missing:
+                raise OperationError(f"no load {sorted(missing)[0]} in the warehouse")
+            for row in sorted(rows, key=lambda r: -(r["commit_seq"] or 0)):
+                lid, status = row["load_id"], row["status"]
+                if status in ("rolled_back", "discarded"):
+                    continue
+                if status != "committed":
+                    raise OperationError(f"load {lid} is {status}, not committed: discard it instead")
+                self._rollback_one(conn, lid)
+                done.append(lid)
+        return done
+
+    @staticmethod
+    def _rollback_one(conn: Connection, lid: str) -> None:
+        later = conn.execute(
+            sa.select(loads.c.load_id, loads.c.operation_id)
+            .select_from(_d.join(loads, loads.c.load_id == _d.c.load_id))
+            .where(_d.c.prev_load_id == lid, loads.c.status == "committed").limit(1)).first()
+        if later is not None:
+            raise OperationError(
+                f"cannot roll back load {lid}: later load {later.load_id} of operation "
+                f"{later.operation_id} replaced its records; roll back {later.operation_id} first")
+        conn.execute(_a.delete().where(_a.c.load_id == lid))
+        clash = conn.execute(
+            sa.select(_a.c.load_id, loads.c.operation_id)
+            .select_from(_d.join(_a, _same_key(_d, _a)).join(loads, loads.c.load_id == _a.c.load_id))
+            .where(_d.c.load_id == lid).limit(1)).first()
+        if clash is not None:
+            raise OperationError(
+                f"cannot roll back load {lid}: later load {clash.load_id} of operation "
+                f"{clash.operation_id} wrote periods it removed; roll back {clash.operation_id} first")
+        conn.execute(_a.insert().from_select(
+            [*_KEY, "load_id"], sa.select(*(_d.c[k] for k in _KEY), _d.c.prev_load_id).where(_d.c.load_id == lid)))
+        conn.execute(loads.update().where(loads.c.load_id == lid).values(status="rolled_back"))

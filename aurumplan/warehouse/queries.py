@@ -1,0 +1,97 @@
+"""Reading the warehouse: loads, current rows, checksums and coverage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aurumplan.intervals import Interval
+from aurumplan.warehouse.base import Load, WarehouseBase, to_load
+from aurumplan.warehouse.rows import ObsRow, epoch, hex64, naive_utc, row_hash
+from aurumplan.warehouse.schema import current_from, current_select, loads, observations, observations_active
+
+_o, _a = observations, observations_active
+
+
+def _filter(q: sa.Select, table: sa.Table | None, source: str | None, dataset: str | None,
+            window: Interval | None) -> sa.Select:
+    cols = (table.c if table is not None else q.selected_columns)
+    if source is not None:
+        q = q.where(cols.source == source)
+    if dataset is not None:
+        q = q.where(cols.dataset == dataset)
+    if window is not None:
+        q = q.where(cols.period >= naive_utc(window[0]), cols.period < naive_utc(window[1]))
+    return q
+
+
+class QueriesMixin(WarehouseBase):
+    """Read side of Warehouse."""
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A read connection for callers that run their own queries (quality checks)."""
+        with self._read() as conn:
+            yield conn
+
+    def series_counts(self, load_id: str) -> dict[str, int]:
+        """Rows per series of one load."""
+        q = sa.select(_o.c.series_id, sa.func.count()).where(_o.c.load_id == load_id).group_by(_o.c.series_id)
+        with self._read() as conn:
+            return {sid: int(n) for sid, n in conn.execute(q)}
+
+    def load(self, load_id: str) -> Load | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(loads).where(loads.c.load_id == load_id)).mappings().first()
+        return None if row is None else to_load(row)
+
+    def loads_for_operation(self, operation_id: str) -> list[Load]:
+        q = sa.select(loads).where(loads.c.operation_id == operation_id).order_by(
+            loads.c.created_at, loads.c.load_id)
+        with self._read() as conn:
+            return [to_load(r) for r in conn.execute(q).mappings()]
+
+    def current_checksum(self, source: str | None = None, dataset: str | None = None) -> str:
+        """Order-independent checksum of observations_current (same rows, same checksum)."""
+        q = _filter(sa.select(*current_select.selected_columns[:7]).select_from(current_from),
+                    _a, source, dataset, None)
+        total = 0
+        with self._read() as conn:
+            for s, d, sid, period, value, unit, attrs in conn.execute(q):
+                total += row_hash(s, d, sid, epoch(period), value, unit, attrs)
+        return hex64(total)
+
+    def count_current(self, source: str | None = None, dataset: str | None = None,
+                      window: Interval | None = None) -> int:
+        q = _filter(sa.select(sa.func.count()).select_from(_a), _a, source, dataset, window)
+        with self._read() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def coverage(self, source: str, dataset: str | None = None,
+                 window: Interval | None = None) -> dict[tuple[str, str], list[int]]:
+        """Sorted active periods (epoch seconds) per (dataset, series_id)."""
+        q = _filter(sa.select(_a.c.dataset, _a.c.series_id, _a.c.period), _a, source, dataset, window)
+        out: dict[tuple[str, str], list[int]] = {}
+        with self._read() as conn:
+            for ds, sid, period in conn.execute(q.order_by(_a.c.dataset, _a.c.series_id, _a.c.period)):
+                out.setdefault((ds, sid), []).append(epoch(period))
+        return out
+
+    def read_rows(self, source: str, dataset: str | None = None, window: Interval | None = None,
+                  load_id: str | None = None) -> Iterator[ObsRow]:
+        """Rows of one load (staged or not), or with load_id None the current rows; by series, period."""
+        cols = [_o.c.source, _o.c.dataset, _o.c.series_id, _o.c.period, _o.c.value, _o.c.unit,
+                _o.c.attributes, _o.c.load_id]
+        if load_id is None:
+            q = sa.select(*cols).select_from(current_from)
+        else:
+            q = sa.select(*cols).where(_o.c.load_id == load_id)
+        q = _filter(q, _a if load_id is None else _o, source, dataset, window)
+        q = q.order_by(_o.c.dataset, _o.c.series_id, _o.c.period)
+        with self._read() as conn:
+            for s, d, sid, period, value, unit, attrs, lid in conn.execution_options(yield_per=5000).execute(q):
+                yield ObsRow(s, d, sid, epoch(period), value, unit, json.loads(attrs) if attrs else None, lid)

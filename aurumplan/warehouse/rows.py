@@ -1,0 +1,76 @@
+"""Row conversions and the order-independent checksum of records.
+
+The checksum of a set of rows is the sum, mod 2**64, of a 64-bit hash of each row's canonical
+text, so it does not depend on the order rows were written in: a load interrupted and resumed
+and the same load written in one go have the same checksum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zlib
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_SECOND = dt.timedelta(seconds=1)
+MASK = (1 << 64) - 1
+ZERO = "0" * 16
+
+Row = tuple[str, str, str, int, float | None, str | None, Any]
+"""(source, dataset, series_id, period epoch seconds, value, unit, attributes dict|str|None)."""
+
+
+class ObsRow(NamedTuple):
+    source: str
+    dataset: str
+    series_id: str
+    period: int
+    value: float | None
+    unit: str | None
+    attributes: dict[str, Any] | None
+    load_id: str
+
+
+@lru_cache(maxsize=1 << 20)
+def naive_utc(ts: int) -> dt.datetime:
+    """Epoch seconds as a naive UTC datetime (cached: periods repeat across series)."""
+    return _EPOCH + dt.timedelta(seconds=ts)
+
+
+@lru_cache(maxsize=1 << 20)
+def sqlite_ts(ts: int) -> str:
+    """Epoch seconds in the text form SQLAlchemy stores DateTime in on SQLite."""
+    return (_EPOCH + dt.timedelta(seconds=ts)).strftime("%Y-%m-%d %H:%M:%S.000000")
+
+
+def epoch(value: dt.datetime) -> int:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return (value - _EPOCH) // _SECOND
+
+
+def attrs_text(attrs: Any) -> str | None:
+    if attrs is None or isinstance(attrs, str):
+        return attrs
+    return json.dumps(attrs, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def row_hash(source: str, dataset: str, series_id: str, period: int, value: float | None,
+             unit: str | None, attributes: str | None) -> int:
+    text = (f"{source}\x1f{dataset}\x1f{series_id}\x1f{period}\x1f{'' if value is None else repr(value)}"
+            f"\x1f{unit or ''}\x1f{attributes or ''}").encode()
+    return (zlib.crc32(text) << 32) | zlib.adler32(text)
+
+
+def checksum_of(rows: Iterable[tuple[str, str, str, int, float | None, str | None, str | None]]) -> int:
+    total = 0
+    for r in rows:
+        total += row_hash(*r)
+    return total & MASK
+
+
+def hex64(value: int) -> str:
+    return f"{value & MASK:016x}"

@@ -1,0 +1,78 @@
+"""Warehouse tables (CONTRACT §4): every version of every record, plus which version is active."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+_Ts = sa.DateTime(timezone=False)  # naive UTC
+
+observations = sa.Table(
+    "observations", metadata,
+    # load_id leads the key: a load's rows are then one contiguous index range (fast writes,
+    # discards, commits); lookups of the active version always know all five columns.
+    sa.Column("load_id", sa.String(128), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("dataset", sa.String(128), primary_key=True),
+    sa.Column("series_id", sa.String(256), primary_key=True),
+    sa.Column("period", _Ts, primary_key=True),
+    sa.Column("value", sa.Float(53), nullable=True),
+    sa.Column("unit", sa.Text),
+    sa.Column("attributes", sa.Text),
+)
+
+observations_active = sa.Table(
+    "observations_active", metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("dataset", sa.String(128), primary_key=True),
+    sa.Column("series_id", sa.String(256), primary_key=True),
+    sa.Column("period", _Ts, primary_key=True),
+    sa.Column("load_id", sa.String(128), nullable=False),
+    sa.Index("ix_observations_active_load", "load_id"),
+)
+
+loads = sa.Table(
+    "loads", metadata,
+    sa.Column("load_id", sa.String(128), primary_key=True),
+    sa.Column("operation_id", sa.String(128), nullable=False),
+    sa.Column("node_id", sa.String(255)),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("dataset", sa.String(128), nullable=False),
+    sa.Column("period_start", _Ts, nullable=False),
+    sa.Column("period_end", _Ts, nullable=False),
+    sa.Column("series", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("records", sa.BigInteger, nullable=False),
+    sa.Column("checksum", sa.String(32), nullable=False),
+    sa.Column("fence_scope", sa.String(255)),
+    sa.Column("fence_token", sa.BigInteger),
+    sa.Column("created_at", _Ts, nullable=False),
+    sa.Column("committed_at", _Ts),
+    sa.Column("commit_seq", sa.BigInteger),
+    sa.Index("ix_loads_operation", "operation_id"),
+)
+
+load_displaced = sa.Table(
+    "load_displaced", metadata,
+    sa.Column("load_id", sa.String(128), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("dataset", sa.String(128), primary_key=True),
+    sa.Column("series_id", sa.String(256), primary_key=True),
+    sa.Column("period", _Ts, primary_key=True),
+    sa.Column("prev_load_id", sa.String(128), nullable=False),
+    sa.Index("ix_load_displaced_prev", "prev_load_id"),
+)
+
+fences = sa.Table(
+    "fences", metadata,
+    sa.Column("scope", sa.String(255), primary_key=True),
+    sa.Column("token", sa.BigInteger, nullable=False),
+)
+
+_o, _a = observations, observations_active
+current_from = _a.join(_o, (_o.c.load_id == _a.c.load_id) & (_o.c.source == _a.c.source)
+                       & (_o.c.dataset == _a.c.dataset) & (_o.c.series_id == _a.c.series_id)
+                       & (_o.c.period == _a.c.period))
+current_select = sa.select(_o.c.source, _o.c.dataset, _o.c.series_id, _o.c.period, _o.c.value, _o.c.unit,
+                           _o.c.attributes, _o.c.load_id).select_from(current_from)
+"""observations_current as a Core select: one row per key, the active version."""

@@ -1,0 +1,16 @@
+"""Warehouse: versioned record tables (CONTRACT §4) on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from aurumplan.warehouse.commits import CommitsMixin
+from aurumplan.warehouse.queries import QueriesMixin
+from aurumplan.warehouse.writes import WritesMixin
+
+
+class Warehouse(WritesMixin, CommitsMixin, QueriesMixin):
+    """Stage loads, write batches, commit/rollback atomically, read what is current."""
+
+
+def open_warehouse(url: str) -> Warehouse:
+    """Open the warehouse at url, creating its tables and view if missing."""
+    return Warehouse(url)

@@ -1,0 +1,90 @@
+"""Plan a 10-year hourly Backfill over 1,000 datasets against 100,000 fragmented watermark intervals.
+
+Goal (issue 2): under 2 s and under 300 MB. Prints the time of each phase and the peak memory.
+
+    .venv/bin/python bench/plan_scale.py [--datasets 1000] [--intervals 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from aurumplan.catalog import load_catalog
+from aurumplan.config import load_config
+from aurumplan.intervals import HOUR, parse_ts
+from aurumplan.plan.make import plan_spec
+from aurumplan.plan.planfile import dumps
+from aurumplan.state import WatermarkRef, open_state
+
+
+def write_project(folder: Path, n_datasets: int) -> Path:
+    datasets = "\n".join(
+        f"      DS{i:04d}: {{route: electricity/rto/region-data, grain: hourly, period_convention: hour-ending-utc,"
+        f" series_template: '{{respondent}}', series: [S{i:04d}], selectors: {{type: [D]}}}}"
+        for i in range(n_datasets))
+    (folder / "aurumplan.yaml").write_text(
+        "state: sqlite:///state.db\nwarehouse: sqlite:///warehouse.db\nsources:\n"
+        "  bench:\n    driver: eia\n    base_url: http://127.0.0.1:9/v2\n    api_key_env: BENCH_KEY\n"
+        "    quota: {per_second: 5, per_hour: 9000}\n    limits: {max_rows: 5000}\n    datasets:\n" + datasets + "\n")
+    spec = folder / "backfill.yaml"
+    spec.write_text("apiVersion: aurumplan/v1\nkind: Backfill\nmetadata: {name: bench}\nspec:\n  source: bench\n"
+                    "  window: {start: 2015-01-01, end: 2024-12-31}\n")
+    return spec
+
+
+def fill_state(url: str, n_datasets: int, n_intervals: int) -> None:
+    """n_intervals watermark rows spread over the datasets: 100-hour loaded runs with 20-hour gaps."""
+    store = open_state(url, create=True)
+    per = max(1, n_intervals // n_datasets)
+    start = parse_ts("2015-01-01")
+    rows = []
+    for i in range(n_datasets):
+        for k in range(per):
+            s = start + k * 120 * HOUR
+            rows.append(("bench", f"DS{i:04d}", f"S{i:04d}", s, s + 100 * HOUR,
+                         WatermarkRef(f"L{i}-{k}", "BACKFILL_20150101_BENCH_000000", "0", "v1"), 100))
+    store.bulk_set_watermarks(rows)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--datasets", type=int, default=1000)
+    ap.add_argument("--intervals", type=int, default=100_000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        spec = write_project(folder, args.datasets)
+        config = load_config(folder / "aurumplan.yaml")
+        t0 = time.perf_counter()
+        fill_state(config.state_url, args.datasets, args.intervals)
+        t_fill = time.perf_counter() - t0
+        tracemalloc.start()
+        t1 = time.perf_counter()
+        catalog = load_catalog(config)
+        store = open_state(config.state_url, create=False)
+        planned = plan_spec(spec, catalog, store, cwd=folder)
+        t_plan = time.perf_counter() - t1
+        text = dumps(planned.plan)
+        t_total = time.perf_counter() - t1
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        e = planned.plan["estimates"]
+        print(f"datasets={args.datasets} watermark_rows={args.intervals} (state filled in {t_fill:.2f}s)")
+        print(f"plan: {t_plan:.2f}s, with plan file serialisation: {t_total:.2f}s")
+        print(f"nodes={len(planned.plan['graph']['nodes'])} requests={e['requests']} records={e['records']} "
+              f"plan_file={len(text) / 1e6:.1f} MB")
+        print(f"peak traced memory {peak / 1e6:.0f} MB, max RSS {rss:.0f} MB")
+        ok = t_total < 2.0 and rss < 300
+        print("goal (< 2 s, < 300 MB):", "met" if ok else "NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Versioned records: commits switch the current version atomically, rollbacks restore it exactly."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from aurumplan.errors import FencedError, OperationError, StateError
+from aurumplan.warehouse import LoadInfo, Warehouse, open_warehouse
+
+H = 3600
+SERIES = ("PJM", "MISO", "ERCO")
+
+
+def _info(load_id: str, op: str = "OP1", hours: int = 24, series: tuple[str, ...] = SERIES) -> LoadInfo:
+    return LoadInfo(load_id, op, "eia", "ELEC.DEMAND", 0, hours * H, series, node_id=f"{load_id}-node")
+
+
+def _rows(hours: range, bump: float = 0.0, series: tuple[str, ...] = SERIES) -> list:
+    return [("eia", "ELEC.DEMAND", s, h * H, 1000.0 + h + bump, "MWh", {"respondent": s})
+            for s in series for h in hours]
+
+
+def _load(wh: Warehouse, load_id: str, rows: list, op: str = "OP1") -> None:
+    wh.stage_load(_info(load_id, op))
+    wh.write_batch(load_id, rows)
+
+
+def _scalar(url: str, sql: str) -> object:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        value = conn.execute(sa.text(sql)).scalar()
+    engine.dispose()
+    return value
+
+
+def _one_row_per_key(url: str) -> None:
+    dupes = _scalar(url, "SELECT count(*) FROM (SELECT source, dataset, series_id, period FROM "
+                         "observations_current GROUP BY source, dataset, series_id, period HAVING count(*) > 1) d")
+    assert dupes == 0
+    assert _scalar(url, "SELECT count(*) FROM observations_current") == \
+        _scalar(url, "SELECT count(*) FROM observations_active")
+
+
+def test_committed_rows_become_current_and_stats_match(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    assert wh.count_current() == 0
+    assert wh.commit(["L1"], fence=("eia/ELEC.DEMAND", 1)) == ["L1"]
+    assert wh.count_current() == 72 == wh.count_current("eia", "ELEC.DEMAND", window=(0, 24 * H))
+    assert wh.count_current(window=(0, 2 * H)) == 6
+    load = wh.load("L1")
+    assert load is not None and (load.status, load.records, load.commit_seq) == ("committed", 72, 1)
+    assert (load.period_start, load.period_end, load.series) == (0, 24 * H, SERIES)
+    assert wh.load_stats("L1") == (72, load.checksum)
+    first = next(wh.read_rows("eia", "ELEC.DEMAND"))
+    assert (first.series_id, first.period, first.value, first.attributes) == ("ERCO", 0, 1000.0,
+                                                                              {"respondent": "ERCO"})
+    assert wh.coverage("eia")[("ELEC.DEMAND", "PJM")] == [h * H for h in range(24)]
+    assert [x.load_id for x in wh.loads_for_operation("OP1")] == ["L1"]
+    _one_row_per_key(db_url)
+    wh.close()
+
+
+def test_replay_switches_versions_atomically_and_keeps_both(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    _load(wh, "L2", _rows(range(6, 12), bump=0.5), op="REPLAY")
+    wh.commit(["L2"])
+    current = {(r.series_id, r.period // H): (r.value, r.load_id) for r in wh.read_rows("eia", "ELEC.DEMAND")}
+    assert current[("PJM", 5)] == (1005.0, "L1") and current[("PJM", 6)] == (1006.5, "L2")
+    assert len(current) == 72
+    assert _scalar(db_url, "SELECT count(*) FROM observations") == 72 + 18
+    assert [r.value for r in wh.read_rows("eia", "ELEC.DEMAND", window=(6 * H, 7 * H), load_id="L1")] == [1006.0] * 3
+    _one_row_per_key(db_url)
+    wh.close()
+
+
+def test_rollback_restores_the_exact_previous_checksum(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    before = wh.current_checksum()
+    _load(wh, "L2", _rows(range(0, 30), bump=1.0), op="REPLAY")
+    wh.commit(["L2"])
+    assert wh.current_checksum() != before and wh.count_current() == 90
+    assert wh.rollback(["L2"]) == ["L2"]
+    assert wh.current_checksum() == before and wh.count_current() == 72
+    assert wh.load("L2").status == "rolled_back"
+    assert wh.rollback(["L2"]) == []
+    with pytest.raises(OperationError):
+        wh.commit(["L2"])
+    _one_row_per_key(db_url)
+    wh.close()
+
+
+def test_rollback_is_refused_while_a_later_load_replaced_it(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    _load(wh, "L2", _rows(range(3), bump=2.0), op="REPLAY_X")
+    wh.commit(["L2"])
+    checksum = wh.current_checksum()
+    with pytest.raises(OperationError, match="later load L2 of operation REPLAY_X"):
+        wh.rollback(["L1"])
+    assert wh.current_checksum() == checksum and wh.load("L1").status == "committed"
+    assert wh.rollback(["L1", "L2"]) == ["L2", "L1"]
+    assert wh.count_current() == 0
+    wh.close()
+
+
+def test_replace_range_drops_periods_the_new_load_lacks_and_rollback_brings_them_back(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    before = wh.current_checksum()
+    wh.stage_load(LoadInfo("L2", "OP2", "eia", "ELEC.DEMAND", 0, 12 * H, ("PJM",)))
+    wh.write_batch("L2", _rows(range(6), bump=3.0, series=("PJM",)))
+    wh.commit(["L2"], replace_range=True)
+    pjm = wh.coverage("eia", "ELEC.DEMAND")[("ELEC.DEMAND", "PJM")]
+    assert pjm == [h * H for h in [*range(6), *range(12, 24)]]
+    assert wh.count_current() == 72 - 6
+    wh.rollback(["L2"])
+    assert wh.current_checksum() == before
+    wh.close()
+
+
+def test_an_older_fencing_token_cannot_commit_after_a_newer_one(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    _load(wh, "NEW", _rows(range(2)), op="OP_NEW")
+    _load(wh, "OLD", _rows(range(2), bump=9.0), op="OP_OLD")
+    wh.commit(["NEW"], fence=("eia/ELEC.DEMAND", 5))
+    checksum = wh.current_checksum()
+    with pytest.raises(FencedError, match="older than 5"):
+        wh.commit(["OLD"], fence=("eia/ELEC.DEMAND", 4))
+    assert wh.load("OLD").status == "staged" and wh.current_checksum() == checksum
+    wh.commit(["OLD"], fence=("eia/ELEC.DEMAND", 5))  # the same holder may commit again
+    wh.commit([], fence=("eia/ELEC.GEN", 1))  # scopes are independent
+    assert wh.load("OLD").fence_token == 5
+    wh.close()
+
+
+def test_commit_is_idempotent(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(5)))
+    assert wh.commit(["L1"]) == ["L1"]
+    checksum, seq = wh.current_checksum(), wh.load("L1").commit_seq
+    assert wh.commit(["L1"]) == []
+    assert wh.current_checksum() == checksum and wh.load("L1").commit_seq == seq
+    assert _scalar(db_url, "SELECT count(*) FROM load_displaced") == 0
+    wh.close()
+
+
+def test_discard_leaves_nothing_and_a_resumed_load_has_the_same_checksum(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    rows = _rows(range(24))
+    _load(wh, "GONE", rows[:10])
+    wh.discard_staged("GONE")
+    assert wh.load("GONE").status == "discarded" and wh.count_current() == 0
+    assert _scalar(db_url, "SELECT count(*) FROM observations") == 0
+    with pytest.raises(OperationError, match="discarded"):
+        wh.commit(["GONE"])
+    _load(wh, "RESUMED", rows[:30])
+    wh.discard_staged("RESUMED", restage=True)
+    wh.write_batch("RESUMED", rows[40:])
+    wh.write_batch("RESUMED", list(reversed(rows[:40])))
+    _load(wh, "STRAIGHT", rows, op="OP2")
+    assert wh.load("RESUMED").checksum == wh.load("STRAIGHT").checksum == wh.load_stats("RESUMED")[1]
+    with pytest.raises(OperationError, match="twice"):
+        wh.write_batch("STRAIGHT", rows[:1])
+    assert wh.load("STRAIGHT").records == 72
+    wh.commit(["STRAIGHT"])
+    with pytest.raises(OperationError, match="roll it back"):
+        wh.discard_staged("STRAIGHT")
+    wh.close()
+
+
+def test_one_current_row_per_key_after_any_sequence(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    rng = random.Random(3)
+    committed: list[str] = []
+    for i in range(25):
+        action = rng.random()
+        if action < 0.6 or not committed:
+            lid = f"L{i}"
+            start = rng.randrange(0, 20)
+            wh.stage_load(_info(lid, f"OP{i}", hours=40))
+            wh.write_batch(lid, _rows(range(start, start + rng.randint(1, 12)), bump=i))
+            wh.commit([lid], replace_range=rng.random() < 0.3)
+            committed.append(lid)
+        else:
+            try:
+                wh.rollback([committed[-1]])
+                committed.pop()
+            except OperationError:
+                pass
+        _one_row_per_key(db_url)
+    wh.close()
+
+
+def test_write_batch_throughput(db_url: str) -> None:
+    wh = open_warehouse(db_url)
+    series = tuple(f"S{i}" for i in range(20))
+    wh.stage_load(LoadInfo("BIG", "OP", "eia", "ELEC.DEMAND", 0, 10_000 * H, series))
+    rows = [("eia", "ELEC.DEMAND", s, h * H, float(h), "MWh", None) for s in series for h in range(10_000)]
+    started = time.perf_counter()
+    for i in range(0, len(rows), 1000):
+        wh.write_batch("BIG", rows[i:i + 1000])
+    rate = len(rows) / (time.perf_counter() - started)
+    print(f"write_batch: {rate:,.0f} records/s ({db_url.split(':')[0]})")
+    assert wh.load("BIG").records == 200_000
+    assert rate > 10_000
+    wh.close()
+
+
+def test_unreachable_warehouse_error_hides_the_password() -> None:
+    with pytest.raises(StateError) as err:
+        open_warehouse("postgresql+psycopg://postgres:hunter2pw@127.0.0.1:1/test?connect_timeout=2")
+    assert "hunter2pw" not in str(err.value) and "***" in str(err.value)
