@@ -10,16 +10,17 @@ import pytest
 
 from aurumplan.errors import TerminalSourceError
 from aurumplan.intervals import parse_ts
-from aurumplan.testing.fakeapis import BlsServer, EiaServer
-from aurumplan.testing.fakeapis.cassette import (
+from aurumplan.sources.cassette import (
     CassetteMissError,
     CassetteTransport,
     RecordingTransport,
     load_cassettes,
     match,
 )
+from aurumplan.testing.fakeapis import BlsServer, EiaServer
+from tests.paths import RECORDED
 
-REC = Path("/work/shared/sources/recorded")
+REC = RECORDED
 EIA_PARAMS = {"frequency": "hourly", "data[0]": "value", "facets[respondent][]": "AEC", "facets[type][]": "D",
               "start": "2019-01-02T00", "end": "2019-01-02T00", "sort[0][column]": "period",
               "sort[0][direction]": "asc", "offset": "0", "length": "5000"}

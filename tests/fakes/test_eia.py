@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import httpx
 
 from aurumplan.intervals import parse_ts
 from aurumplan.testing.fakeapis import ABSENT, MISSING, EiaServer, Synth
+from tests.paths import RECORDED as RECORDED_DIR
 
-RECORDED = Path("/work/shared/sources/recorded/eia/openbb_eia_rto_region_data_hourly.json")
+RECORDED = RECORDED_DIR / "eia" / "openbb_eia_rto_region_data_hourly.json"
 UNTIL = parse_ts("2025-01-01")
 REGION = "/electricity/rto/region-data/data/"
 

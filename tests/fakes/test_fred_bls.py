@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import httpx
 
 from aurumplan.testing.fakeapis import MISSING, BlsServer, FredServer, Synth
+from tests.paths import RECORDED
 
-REC = Path("/work/shared/sources/recorded")
+REC = RECORDED
 OBS = "/series/observations"
 TODAY = dt.date(2025, 6, 15)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import httpx
 
 from aurumplan.intervals import parse_ts
 from aurumplan.testing.fakeapis import NoaaServer, PjmServer
+from tests.paths import RECORDED
 
-REC = Path("/work/shared/sources/recorded")
+REC = RECORDED
 NOAA_ERR = json.loads((REC / "noaa/errors_verbatim.json").read_text())
 TODAY = dt.date(2025, 6, 15)
 STATION = "GHCND:USC00200230"
