@@ -15,12 +15,15 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from aurumplan.catalog import load_catalog
 from aurumplan.config import load_config
 from aurumplan.intervals import HOUR, parse_ts
 from aurumplan.plan.make import plan_spec
 from aurumplan.plan.planfile import dumps
-from aurumplan.state import WatermarkRef, open_state
+from aurumplan.state import open_state
+from aurumplan.state.schema import watermarks
 
 
 def write_project(folder: Path, n_datasets: int) -> Path:
@@ -40,16 +43,18 @@ def write_project(folder: Path, n_datasets: int) -> Path:
 
 def fill_state(url: str, n_datasets: int, n_intervals: int) -> None:
     """n_intervals watermark rows spread over the datasets: 100-hour loaded runs with 20-hour gaps."""
-    store = open_state(url, create=True)
+    open_state(url, create=True).close()
     per = max(1, n_intervals // n_datasets)
     start = parse_ts("2015-01-01")
-    rows = []
-    for i in range(n_datasets):
-        for k in range(per):
-            s = start + k * 120 * HOUR
-            rows.append(("bench", f"DS{i:04d}", f"S{i:04d}", s, s + 100 * HOUR,
-                         WatermarkRef(f"L{i}-{k}", "BACKFILL_20150101_BENCH_000000", "0", "v1"), 100))
-    store.bulk_set_watermarks(rows)
+    rows = [{"source": "bench", "dataset": f"DS{i:04d}", "series_id": f"S{i:04d}", "start": start + k * 120 * HOUR,
+             "end": start + k * 120 * HOUR + 100 * HOUR, "load_id": f"L{i}-{k}",
+             "operation_id": "BACKFILL_20150101_BENCH_000000", "records": 100, "checksum": "0",
+             "schema_version": "v1", "committed_at": 0}
+            for i in range(n_datasets) for k in range(per)]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(watermarks.insert(), rows)
+    engine.dispose()
 
 
 def main() -> int:
