@@ -9,6 +9,7 @@ and only here (`window_to_interval`).
 from __future__ import annotations
 
 import bisect
+from functools import lru_cache
 import datetime as dt
 import enum
 from collections.abc import Iterable, Iterator
@@ -36,9 +37,10 @@ def from_ts(ts: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, _UTC)
 
 
+@lru_cache(maxsize=1 << 17)
 def fmt_ts(ts: int) -> str:
-    """`2024-01-01T00:00Z`: the form plans and views show."""
-    return from_ts(ts).strftime("%Y-%m-%dT%H:%MZ")
+    """`2024-01-01T00:00Z`: the form plans and views show (cached: boundaries repeat across series)."""
+    return dt.datetime.fromtimestamp(ts, _UTC).isoformat()[:16] + "Z"
 
 
 def parse_ts(text: str) -> int:
@@ -98,6 +100,10 @@ class Grain(enum.StrEnum):
         """Number of periods that start in [start, end) (both aligned in practice)."""
         if end <= start:
             return 0
+        if self is Grain.HOURLY:
+            return -(-end // HOUR) - -(-start // HOUR)
+        if self is Grain.DAILY:
+            return -(-end // DAY) - -(-start // DAY)
         return self._index(self.ceil(end)) - self._index(self.ceil(start))
 
     def align(self, start: int, end: int) -> Interval:
@@ -111,15 +117,22 @@ class Grain(enum.StrEnum):
 
 
 def _normalize(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
-    ivs = sorted((s, e) for s, e in intervals if e > s)
-    out: list[list[int]] = []
+    ivs = sorted(intervals)
+    out: list[Interval] = []
+    ps = pe = None
     for s, e in ivs:
-        if out and s <= out[-1][1]:
-            if e > out[-1][1]:
-                out[-1][1] = e
-        else:
-            out.append([s, e])
-    return tuple((s, e) for s, e in out)
+        if e <= s:
+            continue
+        if pe is not None and s <= pe:
+            if e > pe:
+                pe = e
+            continue
+        if pe is not None:
+            out.append((ps, pe))  # type: ignore[arg-type]
+        ps, pe = s, e
+    if pe is not None:
+        out.append((ps, pe))  # type: ignore[arg-type]
+    return tuple(out)
 
 
 class IntervalSet:
@@ -194,6 +207,18 @@ class IntervalSet:
                 k += 1
             if cur < e:
                 out.append((cur, e))
+        return IntervalSet._raw(tuple(out))
+
+    def clip(self, start: int, end: int) -> IntervalSet:
+        """self & [start, end), by bisection: cheap for one window of a long set."""
+        ivs = self._iv
+        i = max(0, bisect.bisect_right(ivs, (start, start)) - 1)
+        out = []
+        while i < len(ivs) and ivs[i][0] < end:
+            s, e = max(ivs[i][0], start), min(ivs[i][1], end)
+            if s < e:
+                out.append((s, e))
+            i += 1
         return IntervalSet._raw(tuple(out))
 
     def contains(self, ts: int) -> bool:
@@ -296,17 +321,40 @@ class IntervalMap(Generic[V]):
         return {v for _, _, v in self._items}
 
     def remove(self, where: IntervalSet) -> IntervalMap[V]:
+        """The map without the instants of where."""
         out: list[tuple[int, int, V]] = []
+        w = where.intervals
+        j = 0
         for s, e, v in self._items:
-            for rs, re_ in IntervalSet([(s, e)]) - where:
-                out.append((rs, re_, v))
+            while j < len(w) and w[j][1] <= s:
+                j += 1
+            cur, k = s, j
+            while k < len(w) and w[k][0] < e:
+                if w[k][0] > cur:
+                    out.append((cur, w[k][0], v))
+                cur = max(cur, w[k][1])
+                if cur >= e:
+                    break
+                k += 1
+            if cur < e:
+                out.append((cur, e, v))
         return IntervalMap._raw(tuple(out))
 
     def restrict(self, where: IntervalSet) -> IntervalMap[V]:
+        """The map on the instants of where only (a linear sweep of both)."""
         out: list[tuple[int, int, V]] = []
-        for s, e, v in self._items:
-            for rs, re_ in IntervalSet([(s, e)]) & where:
-                out.append((rs, re_, v))
+        w = where.intervals
+        items = self._items
+        i = j = 0
+        while i < len(items) and j < len(w):
+            s, e, v = items[i]
+            lo, hi = max(s, w[j][0]), min(e, w[j][1])
+            if lo < hi:
+                out.append((lo, hi, v))
+            if e < w[j][1]:
+                i += 1
+            else:
+                j += 1
         return IntervalMap._raw(tuple(out))
 
     def assign(self, where: IntervalSet, value: V) -> IntervalMap[V]:

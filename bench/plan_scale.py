@@ -12,7 +12,6 @@ import resource
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -69,7 +68,6 @@ def main() -> int:
         t0 = time.perf_counter()
         fill_state(config.state_url, args.datasets, args.intervals)
         t_fill = time.perf_counter() - t0
-        tracemalloc.start()
         t1 = time.perf_counter()
         catalog = load_catalog(config)
         store = open_state(config.state_url, create=False)
@@ -77,15 +75,13 @@ def main() -> int:
         t_plan = time.perf_counter() - t1
         text = dumps(planned.plan)
         t_total = time.perf_counter() - t1
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         e = planned.plan["estimates"]
         print(f"datasets={args.datasets} watermark_rows={args.intervals} (state filled in {t_fill:.2f}s)")
         print(f"plan: {t_plan:.2f}s, with plan file serialisation: {t_total:.2f}s")
         print(f"nodes={len(planned.plan['graph']['nodes'])} requests={e['requests']} records={e['records']} "
               f"plan_file={len(text) / 1e6:.1f} MB")
-        print(f"peak traced memory {peak / 1e6:.0f} MB, max RSS {rss:.0f} MB")
+        print(f"peak memory (max RSS of the whole process, state filling included) {rss:.0f} MB")
         ok = t_total < 2.0 and rss < 300
         print("goal (< 2 s, < 300 MB):", "met" if ok else "NOT met")
     return 0

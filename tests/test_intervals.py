@@ -108,3 +108,9 @@ def test_dst_days_have_23_and_25_hours() -> None:
     assert local_day_hours(dt.date(2024, 11, 4), "America/New_York") == 24
     s, _ = window_to_interval(dt.date(2024, 11, 3), dt.date(2024, 11, 3), "America/New_York")
     assert fmt_ts(s) == "2024-11-03T04:00Z"
+
+
+@given(isets, st.integers(0, 600), st.integers(0, 100))
+def test_clip_equals_intersection(a: IntervalSet, s: int, n: int) -> None:
+    lo, hi = BASE + s * HOUR, BASE + (s + n) * HOUR
+    assert a.clip(lo, hi) == a & IntervalSet([(lo, hi)])

@@ -21,7 +21,7 @@ from typing import Any
 from aurumplan.apply.faults import crash_point
 from aurumplan.catalog import DatasetDef, SourceDef
 from aurumplan.errors import QualityGateError
-from aurumplan.intervals import Grain, IntervalMap, IntervalSet
+from aurumplan.intervals import IntervalMap, IntervalSet
 from aurumplan.state import StateStore, WatermarkRef
 from aurumplan.warehouse import LoadInfo, Warehouse
 
@@ -108,7 +108,7 @@ def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], replaced: di
         load = run.warehouse.load(lid)
         counts = run.warehouse.series_counts(lid)
         for sid in n["series"]:
-            where = _node_where(n, sid, ds.grain)
+            where = node_where(n, sid)
             run.store.set_watermarks(run.source.name, dataset, sid, where,
                                      WatermarkRef(lid, run.operation_id, load.checksum if load else None, schema),
                                      counts.get(sid, 0), fence=(fence_scope(run.source.name, dataset), run.token))
@@ -116,15 +116,17 @@ def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], replaced: di
     return replaced
 
 
-def _node_where(node: dict[str, Any], sid: str, grain: Grain) -> IntervalSet:
+def node_where(node: dict[str, Any], sid: str) -> IntervalSet:
+    """The periods a node loads for one series (its targets, or its whole window)."""
     if node.get("intervals"):
         return IntervalSet.from_json(node["intervals"].get(sid, []))
+    if node.get("targets"):
+        return IntervalSet.from_json(node["targets"])
     return IntervalSet.from_json([node["window"]])
 
 
 def _snapshot(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
     """What the state held where this commit writes: restored exactly by rollback."""
-    ds = run.source.datasets[dataset]
     series = sorted({sid for n in nodes for sid in n["series"]})
     maps = run.store.watermarks(run.source.name, dataset, series)
     out: dict[str, Any] = {}
@@ -132,7 +134,7 @@ def _snapshot(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]) -> dict[s
         where = IntervalSet()
         for n in nodes:
             if sid in n["series"]:
-                where = where | _node_where(n, sid, ds.grain)
+                where = where | node_where(n, sid)
         loaded = maps.get((dataset, sid), IntervalMap()).restrict(where)
         out[sid] = {"where": where.to_json(),
                     "held": [[s, e, r.load_id, r.operation_id, r.checksum, r.schema_version] for s, e, r in loaded]}

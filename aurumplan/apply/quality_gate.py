@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurumplan.apply.nodes import load_id_of
+from aurumplan.apply.nodes import load_id_of, node_where
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.intervals import IntervalSet
@@ -21,27 +21,38 @@ def _params(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -> dict[str, Any]:
-    """Quality of the staged version of one dataset, over the windows its loads cover."""
+    """Quality of the staged version of one dataset over exactly the periods its loads cover.
+
+    A Backfill node may bridge loaded gaps; only its targets are judged, one evaluation per
+    coalesced range, the scores weighted by the range's length.
+    """
     settings = applier.settings
+    threshold = settings["validation"]["threshold"]
     checks = settings["validation"]["checks"]
-    windows = IntervalSet()
+    where = IntervalSet()
     series: set[str] = set()
     for n in staged:
-        if n.get("window"):
-            windows = windows | IntervalSet.from_json([n["window"]])
-        for w in (n.get("intervals") or {}).values():
-            windows = windows | IntervalSet.from_json(w)
+        for sid in n["series"]:
+            where = where | node_where(n, sid)
         series.update(n["series"])
-    span = windows.span
-    assert span is not None
     load_ids = [load_id_of(applier.op_id, n["id"]) for n in staged]
+    total = where.duration()
+    score = 0.0
+    per_check: dict[str, float] = {}
+    details = []
     with applier.warehouse.connect() as conn:
-        q = evaluate(conn, applier.catalog, applier.source.name, dataset, span, checks, load_id=load_ids,
-                     params=_params(settings), series=sorted(series))
-    out = q.to_dict(settings["validation"]["threshold"])
-    applier.store.add_quality_result(applier.op_id, dataset, q.score, q.passed(settings["validation"]["threshold"]),
-                                     node_id=f"{dataset}/validate", detail=out)
-    return {"dataset": dataset, "score": q.score, "checks": {k: r.score for k, r in q.results.items()}}
+        for s, e in where:
+            q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), checks, load_id=load_ids,
+                         params=_params(settings), series=sorted(series))
+            weight = (e - s) / total
+            score += q.score * weight
+            for k, r in q.results.items():
+                per_check[k] = per_check.get(k, 0.0) + r.score * weight
+            details.append(q.to_dict(threshold))
+    detail = details[0] if len(details) == 1 else {"ranges": details[:50], "score": score}
+    applier.store.add_quality_result(applier.op_id, dataset, score, score >= threshold,
+                                     node_id=f"{dataset}/validate", detail=detail)
+    return {"dataset": dataset, "score": score, "checks": per_check}
 
 
 def check_current(config: Config, catalog: Catalog, source: str, datasets: list[dict[str, Any]]) -> dict[str, Any]:

@@ -9,32 +9,55 @@ the plan file as is.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import networkx as nx
 
 from aurumplan.catalog import SourceDef
 from aurumplan.intervals import IntervalSet
-from aurumplan.sources.base import RequestSpec
+from aurumplan.sources.base import RequestSpec, bridge, group_series, periods_cap
 from aurumplan.sources.registry import get_driver
 
 Work = Mapping[str, Mapping[str, IntervalSet]]
 
 
-def plan_requests(source: SourceDef, dataset: str, targets: Mapping[str, IntervalSet]) -> list[RequestSpec]:
-    """The driver's minimal requests for the targets of one dataset."""
+def plan_requests(source: SourceDef, dataset: str, targets: Mapping[str, IntervalSet],
+                  bridge_gaps: bool = False) -> list[RequestSpec]:
+    """The driver's minimal requests for the targets of one dataset.
+
+    With bridge_gaps (Backfill), a request window may also span loaded periods between two gaps
+    when that saves requests; the request then carries the periods to keep (`targets`).
+    """
     ds = source.datasets[dataset]
-    return get_driver(source.driver).plan_requests(source, ds, targets)
+    driver = get_driver(source.driver)
+    if not bridge_gaps:
+        return driver.plan_requests(source, ds, targets)
+    limits = source.dataset_limits(ds)
+    out: list[RequestSpec] = []
+    for series, where in group_series(targets):
+        n = min(len(series), limits.max_series or len(series))
+        covering = bridge(where, ds.grain, periods_cap(ds.grain, limits, n))
+        for req in driver.plan_requests(source, ds, dict.fromkeys(series, covering)):
+            keep = where.clip(req.start, req.end)
+            if keep.intervals != ((req.start, req.end),):
+                req = replace(req, targets=keep.intervals,
+                              expected_rows=keep.periods(ds.grain) * len(req.series))
+            out.append(req)
+    return out
 
 
 def _extract_attrs(source: SourceDef, req: RequestSpec) -> dict[str, Any]:
     ds = source.datasets[req.dataset]
     call = get_driver(source.driver).first_call(source, ds, req)
-    return {"kind": "extract", "dataset": req.dataset, "series": list(req.series), "start": req.start,
-            "end": req.end, "expected_rows": req.expected_rows, "request": call.public()}
+    attrs = {"kind": "extract", "dataset": req.dataset, "series": list(req.series), "start": req.start,
+             "end": req.end, "expected_rows": req.expected_rows, "request": call.public()}
+    if req.targets:
+        attrs["targets"] = IntervalSet(req.targets).to_json()
+    return attrs
 
 
-def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True) -> nx.DiGraph:
+def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True, bridge_gaps: bool = False) -> nx.DiGraph:
     """The job graph for work (dataset -> series -> intervals to load)."""
     g = nx.DiGraph()
     for name in sorted(work, key=lambda n: (bool(source.datasets[n].derive), n)):
@@ -59,7 +82,7 @@ def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True) ->
             if upstream in g:
                 g.add_edge(upstream, node)
             continue
-        for i, req in enumerate(plan_requests(source, name, targets)):
+        for i, req in enumerate(plan_requests(source, name, targets, bridge_gaps)):
             node = f"{name}/extract/{i:05d}"
             if with_requests:
                 g.add_node(node, **_extract_attrs(source, req))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aurumplan.compile.scope import Scope
-from aurumplan.hashing import fingerprint
+from aurumplan.hashing import sha256_hex
 from aurumplan.intervals import IntervalMap, IntervalSet
 
 
@@ -43,11 +43,7 @@ class SeriesChange:
     fingerprint: str = ""
 
     def where(self, *kinds: str) -> IntervalSet:
-        out = IntervalSet()
-        for a in self.actions:
-            if a.action in kinds:
-                out = out | a.where
-        return out
+        return IntervalSet([iv for a in self.actions if a.action in kinds for iv in a.where])
 
 
 @dataclass
@@ -79,8 +75,12 @@ def _ref_parts(ref: Any) -> tuple[str, str, str]:
 
 
 def range_fingerprint(loaded: IntervalMap[Any], wanted: IntervalSet) -> str:
-    """What the state holds inside wanted: load versions and checksums, as one hash."""
-    return fingerprint([[s, e, *_ref_parts(v)] for s, e, v in loaded.restrict(wanted)])
+    """What the state holds inside wanted: load versions and checksums, as one hash.
+
+    The repr of a list of int/str tuples is stable across runs and machines, and much cheaper
+    than canonical JSON on this hot path (one per planned series).
+    """
+    return sha256_hex(repr([(s, e, *_ref_parts(v)) for s, e, v in loaded.restrict(wanted)]))
 
 
 def _lease_conflicts(leases: list[Any], source: str, dataset: str, series_id: str, wanted: IntervalSet,
@@ -104,9 +104,11 @@ def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "lates
     src = scope.source
     cs = ChangeSet(src.name, scope.kind)
     leases = state.leases(active_only=True)
+    everything = state.watermarks(src.name) if len(scope.datasets) > 8 else None
     for name, ds_scope in scope.datasets.items():
         ds = ds_scope.dataset
-        loaded_all = state.watermarks(src.name, name, list(ds_scope.series))
+        loaded_all = everything if everything is not None else state.watermarks(src.name, name,
+                                                                                list(ds_scope.series))
         dchange = DatasetChange(name, ds.grain.value, cascade_from=ds_scope.cascade_from)
         expected_schema = target_schema if scope.kind == "Replay" and target_schema else ds.schema_version
         for sid, selections in ds_scope.series.items():
@@ -140,17 +142,22 @@ def _classify(change: SeriesChange, where: IntervalSet, reason: str, loaded: Int
                                                              "(use a Backfill)"))
         else:
             change.actions.append(Action("create", missing, reason))
+    if kind == "Backfill" or (kind == "Reprocess" and policy == "keep_existing"):
+        mismatched = IntervalMap._raw(tuple((s, e, v) for s, e, v in here
+                                            if kind == "Backfill" and _ref_parts(v)[2]
+                                            and _ref_parts(v)[2] != expected_schema))
+        for ref, ivs in sorted(mismatched.by_value().items(), key=lambda kv: kv[1].intervals):
+            load_id, _, schema = _ref_parts(ref)
+            change.actions.append(Action("conflict", ivs, f"loaded as schema {schema} by {load_id}; "
+                                                          f"catalog expects {expected_schema}"))
+        kept = here.domain() - mismatched.domain() if len(mismatched) else here.domain()
+        reason = "already loaded" if kind == "Backfill" else "kept (conflicts: keep_existing)"
+        if kept:
+            change.actions.append(Action("unchanged", kept, reason))
+        return
     for ref, ivs in sorted(here.by_value().items(), key=lambda kv: kv[1].intervals):
-        load_id, _, schema = _ref_parts(ref)
-        if kind == "Backfill":
-            if schema and schema != expected_schema:
-                change.actions.append(Action("conflict", ivs, f"loaded as schema {schema} by {load_id}; "
-                                                              f"catalog expects {expected_schema}"))
-            else:
-                change.actions.append(Action("unchanged", ivs, "already loaded", load_id))
-        elif kind == "Reprocess" and policy == "keep_existing":
-            change.actions.append(Action("unchanged", ivs, "kept (conflicts: keep_existing)", load_id))
-        elif kind == "Reprocess" and policy == "fail":
+        load_id, _, _ = _ref_parts(ref)
+        if policy == "fail":
             change.actions.append(Action("conflict", ivs, f"already loaded by {load_id} (conflicts: fail)",
                                          load_id))
         else:
@@ -159,10 +166,9 @@ def _classify(change: SeriesChange, where: IntervalSet, reason: str, loaded: Int
 
 def _coalesce(actions: list[Action]) -> list[Action]:
     """Merge actions with the same kind, reason and load into one interval set."""
-    acc: dict[tuple[str, str, str | None], IntervalSet] = {}
+    acc: dict[tuple[str, str, str | None], list[tuple[int, int]]] = {}
     for a in actions:
-        key = (a.action, a.reason, a.load_id)
-        acc[key] = acc.get(key, IntervalSet()) | a.where
+        acc.setdefault((a.action, a.reason, a.load_id), []).extend(a.where)
     order = {"conflict": 0, "create": 1, "replace": 2, "missing": 3, "unchanged": 4}
-    out = [Action(k[0], v, k[1], k[2]) for k, v in acc.items() if v]
+    out = [Action(k[0], IntervalSet(v), k[1], k[2]) for k, v in acc.items() if v]
     return sorted(out, key=lambda a: (order[a.action], a.where.intervals, a.reason))

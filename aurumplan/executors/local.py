@@ -13,6 +13,7 @@ import httpx
 
 from aurumplan.executors.base import Counters, ExtractJob
 from aurumplan.executors.http import Limiter, fetch_page, make_client
+from aurumplan.intervals import IntervalSet
 from aurumplan.sources.base import Record
 from aurumplan.warehouse import Warehouse
 
@@ -47,6 +48,7 @@ class LocalExecutor:
         src, ds = job.source.name, job.dataset.name
         wanted = set(job.request.series)
         lo, hi = job.request.start, job.request.end
+        keep = IntervalSet(job.request.targets).contains if job.request.targets else None
         batch: list[tuple[Any, ...]] = []
         client = self.client(job)
         call = job.driver.first_call(job.source, job.dataset, job.request)
@@ -55,7 +57,7 @@ class LocalExecutor:
                               self.limiter, job.retry, counters, job.stop.is_set)
             for rec in page.records:
                 row = _row(src, ds, rec, job)
-                if row is None or row[2] not in wanted or not lo <= row[3] < hi:
+                if row is None or row[2] not in wanted or not lo <= row[3] < hi or (keep and not keep(row[3])):
                     continue
                 batch.append(row)
                 if len(batch) >= job.batch_size:

@@ -104,7 +104,7 @@ def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, *,
                    own_operation=own_operation)
     work = {name: {sid: ch.where("create", "replace") for sid, ch in d.series.items()}
             for name, d in changes.datasets.items()}
-    graph = build_graph(scope.source, work)
+    graph = build_graph(scope.source, work, bridge_gaps=op.kind == "Backfill")
     plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
                       embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
                       settings=settings_of(op))

@@ -33,6 +33,7 @@ class RequestSpec:
     start: int
     end: int
     expected_rows: int
+    targets: tuple[tuple[int, int], ...] = ()  # when the window bridges loaded gaps: the periods to keep
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Call:
         """What plans, logs and failure logs may show: everything but the key."""
         out: dict[str, Any] = {"method": self.method, "url": self.url}
         if self.params:
-            out["params"] = [list(p) for p in self.params]
+            out["params"] = self.params  # tuples serialise as JSON arrays
         if self.json_body is not None:
             out["body"] = dict(self.json_body)
         if self.page:
@@ -98,7 +99,7 @@ class Driver(Protocol):
               response: httpx.Response) -> Page: ...
 
 
-def _periods_cap(grain: Grain, limits: RequestLimits, n_series: int) -> int:
+def periods_cap(grain: Grain, limits: RequestLimits, n_series: int) -> int:
     """Most periods one request may cover for n_series series."""
     cap = math.inf
     if limits.max_rows:
@@ -123,6 +124,34 @@ def _year_cuts(interval: tuple[int, int], years: int) -> list[tuple[int, int]]:
         out.append((cur, nxt))
         cur = nxt
     return out
+
+
+def bridge(where: IntervalSet, grain: Grain, cap: int) -> IntervalSet:
+    """Windows of at most cap periods covering where, as few as possible (greedy is optimal on a line).
+
+    A window may span loaded periods between two gaps: one request fetching a few rows we drop costs
+    less quota than two requests.
+    """
+    ivs = where.intervals
+    if not ivs:
+        return where
+    if grain.count(ivs[0][0], ivs[-1][1]) <= cap:
+        return IntervalSet([(ivs[0][0], ivs[-1][1])])
+    out: list[tuple[int, int]] = []
+    i = 0
+    p = ivs[0][0]
+    while i < len(ivs):
+        limit = grain.add(grain.floor(p), cap)
+        end = p
+        while i < len(ivs) and ivs[i][0] < limit:
+            end = min(ivs[i][1], limit)
+            if ivs[i][1] > limit:
+                break
+            i += 1
+        out.append((p, end))
+        if i < len(ivs):
+            p = max(ivs[i][0], limit)
+    return IntervalSet(out)
 
 
 def group_series(targets: Mapping[str, IntervalSet]) -> list[tuple[tuple[str, ...], IntervalSet]]:
@@ -153,7 +182,7 @@ def plan_windows(source: SourceDef, dataset: DatasetDef,
             per_req = min(per_req, limits.max_rows)
         for i in range(0, len(series), per_req):
             chunk = series[i:i + per_req]
-            cap = _periods_cap(grain, limits, len(chunk))
+            cap = periods_cap(grain, limits, len(chunk))
             pieces: list[tuple[int, int]] = list(where)
             if limits.max_years or limits.no_year_crossing:
                 years = limits.max_years or 1
