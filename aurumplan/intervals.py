@@ -9,10 +9,10 @@ and only here (`window_to_interval`).
 from __future__ import annotations
 
 import bisect
-from functools import lru_cache
 import datetime as dt
 import enum
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
