@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_windows
 _FIELD = re.compile(r"\{(\w+)\}")
 _FREQ = {Grain.HOURLY: "hourly", Grain.DAILY: "daily", Grain.MONTHLY: "monthly", Grain.QUARTERLY: "quarterly"}
 PAGE = 5000
+_MISSING = frozenset((None, "", "NA", "-", "W", "--"))
 
 
 def template_fields(ds: DatasetDef) -> list[str]:
@@ -53,6 +55,7 @@ def label(grain: Grain, ts: int) -> str:
     return d.strftime("%Y-%m-%d")
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_period(grain: Grain, convention: str, text: str) -> int:
     """A period label as the UTC start of the period it covers."""
     text = str(text)
@@ -129,20 +132,26 @@ class EiaDriver:
         rows = resp["data"]
         records: list[Record] = []
         field = dataset.data_field
+        units_key = f"{field}-units"
         grain, conv = dataset.grain, dataset.period_convention
         fields = template_fields(dataset)
+        single = fields[0] if len(fields) == 1 else None
+        append = records.append
         for row in rows:
-            sid = ".".join(str(row.get(f, "")) for f in fields) if fields else str(row.get("series", ""))
+            if single is not None:
+                sid = str(row.get(single, ""))
+            else:
+                sid = ".".join(str(row.get(f, "")) for f in fields) if fields else str(row.get("series", ""))
             raw = row.get(field)
             attrs: dict[str, Any] | None = None
             try:
-                value = float(raw) if raw not in (None, "", "NA", "-", "W", "--") else None
+                value = float(raw) if raw not in _MISSING else None
             except (TypeError, ValueError):
                 value = None
             if value is None:
                 attrs = {"marker": "null" if raw is None else str(raw)}
-            unit = row.get(f"{field}-units") or row.get("units") or dataset.unit
-            records.append((sid, parse_period(grain, conv, row["period"]), value, str(unit), attrs))
+            unit = row.get(units_key) or row.get("units") or dataset.unit
+            append((sid, parse_period(grain, conv, row["period"]), value, unit, attrs))
         total = _int(resp.get("total"))
         params = dict(call.params)
         offset = int(params.get("offset", "0"))
@@ -188,6 +197,8 @@ def _raise_for(response: httpx.Response, body: Any, source: SourceDef) -> None:
     if status >= 500:
         raise TransientSourceError(f"EIA answered HTTP {status}")
     if isinstance(err, str):
+        if str(body.get("code", "")).startswith("5"):  # legacy servers answer 200 with code 5xx
+            raise TransientSourceError(f"EIA server error: {err}")
         raise TerminalSourceError(f"EIA rejected the request: {err}")
     if status >= 400:
         raise TerminalSourceError(f"EIA answered HTTP {status}")

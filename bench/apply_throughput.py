@@ -1,0 +1,123 @@
+"""Load N records from the local EIA API server into SQLite and PostgreSQL; print records/s and memory.
+
+The server runs in its own process (as a real API would), so the figures are aurumplan's own:
+HTTP client, JSON parsing, the driver's per-record path, batched writes, commit. Goal (issue 3):
+at least 100,000 records/s into SQLite on this 2-core machine, memory flat as volume grows.
+
+    .venv/bin/python bench/apply_throughput.py [--records 1000000] [--db sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from aurumplan import api
+from aurumplan.intervals import HOUR, fmt_ts, parse_ts
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SERIES = ["BPAT", "CISO", "DUK", "ERCO", "FPL", "ISNE", "MISO", "NYIS", "PJM", "SOCO", "SWPP", "TVA"]
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "aurumplan.testing.fakeapis", "eia", "--port", "0", "--no-quota"],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
+def project(folder: Path, url: str, base_url: str, records: int, batch: int) -> Path:
+    hours = records // len(SERIES)
+    start = parse_ts("2016-01-01")
+    end = start + hours * HOUR
+    (folder / "aurumplan.yaml").write_text(
+        f"state: '{url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {base_url}\n"
+        "    quota: {per_second: 10000}\n")
+    spec = folder / "spec.yaml"
+    spec.write_text("apiVersion: aurumplan/v1\nkind: Backfill\nmetadata: {name: bench}\nspec:\n  source: eia\n"
+                    f"  datasets: [ELEC.DEMAND]\n  window: {{start: '{fmt_ts(start)[:-1]}', end: '{fmt_ts(end)[:-1]}'}}\n"
+                    f"  concurrency: 3\n  batchSize: {batch}\n  validation: {{checks: [schema], threshold: 0.5}}\n")
+    return spec
+
+
+def pg_schema() -> str:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    eng = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    eng.dispose()
+    return schema
+
+
+def drop_pg_schema(schema: str) -> None:
+    eng = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    eng.dispose()
+
+
+def run(db: str, records: int, base_url: str, batch: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        schema = None
+        if db == "sqlite":
+            url = f"sqlite:///{folder / 'wh.db'}"
+        else:
+            schema = pg_schema()
+            url = f"{PG}?options=-csearch_path%3D{schema}"
+        try:
+            spec = project(folder, url, base_url, records, batch)
+            ctx = api.context(folder / "aurumplan.yaml", folder)
+            planned = api.plan(spec, ctx)
+            stamps: dict[str, float] = {}
+
+            def hook(event: str, data: dict[str, object]) -> None:
+                if event == "node" and str(data.get("node", "")).endswith("/validate") is False:
+                    stamps["last_staged"] = time.perf_counter()
+
+            t0 = time.perf_counter()
+            result = api.apply_plan(planned.plan, ctx, hook)
+            total = time.perf_counter() - t0
+            assert result.status == "succeeded", result.to_dict()
+            loaded = result.counters.records
+            extract = stamps.get("last_staged", t0 + total) - t0
+        finally:
+            if schema:
+                drop_pg_schema(schema)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"records": loaded, "requests": planned.plan["estimates"]["requests"], "extract_s": extract,
+            "total_s": total, "extract_rate": loaded / extract, "total_rate": loaded / total, "rss_mb": rss}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--batch", type=int, default=5000)
+    args = ap.parse_args()
+    os.environ.setdefault("EIA_API_KEY", "bench-key")
+    proc, base_url = start_server()
+    try:
+        for db in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
+            r = run(db, args.records, base_url, args.batch)
+            print(f"{db:10} records={r['records']:,} requests={r['requests']} "
+                  f"fetch+stage {r['extract_s']:.1f}s ({r['extract_rate']:,.0f} rec/s), "
+                  f"whole apply incl. validate+commit {r['total_s']:.1f}s ({r['total_rate']:,.0f} rec/s), "
+                  f"max RSS {r['rss_mb']:.0f} MB")
+    finally:
+        proc.terminate()
+        proc.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
