@@ -43,8 +43,9 @@ def project(folder: Path, url: str, base_url: str, records: int, batch: int) -> 
         f"state: '{url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {base_url}\n"
         "    quota: {per_second: 10000}\n")
     spec = folder / "spec.yaml"
+    window = f"{{start: '{fmt_ts(start)[:-1]}', end: '{fmt_ts(end)[:-1]}'}}"
     spec.write_text("apiVersion: aurumplan/v1\nkind: Backfill\nmetadata: {name: bench}\nspec:\n  source: eia\n"
-                    f"  datasets: [ELEC.DEMAND]\n  window: {{start: '{fmt_ts(start)[:-1]}', end: '{fmt_ts(end)[:-1]}'}}\n"
+                    f"  datasets: [ELEC.DEMAND]\n  window: {window}\n"
                     f"  concurrency: 3\n  batchSize: {batch}\n  validation: {{checks: [schema], threshold: 0.5}}\n")
     return spec
 
@@ -81,7 +82,7 @@ def run(db: str, records: int, base_url: str, batch: int) -> dict[str, float]:
             stamps: dict[str, float] = {}
 
             def hook(event: str, data: dict[str, object]) -> None:
-                if event == "node" and str(data.get("node", "")).endswith("/validate") is False:
+                if event == "node" and data.get("status") == "staged":
                     stamps["last_staged"] = time.perf_counter()
 
             t0 = time.perf_counter()
