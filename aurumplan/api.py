@@ -18,6 +18,7 @@ from aurumplan.catalog.check import validate_files
 from aurumplan.compile.graph import to_dot, to_mermaid
 from aurumplan.config import CONFIG_NAME, Config, load_config
 from aurumplan.errors import AurumError, Diagnostic, OperationError
+from aurumplan.executors.record import record_plan
 from aurumplan.hashing import canonical_json
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
 from aurumplan.plan.make import Planned, plan_spec
@@ -186,7 +187,7 @@ def state_list(ctx: Context) -> list[dict[str, Any]]:
                                                          "records": 0, "loads": set()})
             e["intervals"] = e["intervals"] | IntervalSet([(r.start, r.end)])
             e["records"] += r.records or 0
-            e["loads"].add(r.load_id)
+            e["loads"].add(r.ref.load_id)
         for (_, _), e in sorted(acc.items()):
             out.append({**e, "intervals": e["intervals"].to_json(), "ranges": len(e["intervals"]),
                         "loads": sorted(e["loads"])})
@@ -281,3 +282,11 @@ def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,
     if out is not None:
         write_plan(planned.plan, out)
     return planned, changed
+
+
+def record(spec: str | Path, ctx: Context, out: str | Path) -> dict[str, Any]:
+    """Record the responses a spec's requests get, for offline runs (`recordings:`)."""
+    planned = plan_spec(spec, ctx.catalog, EmptyState(), cwd=ctx.cwd)
+    source = ctx.catalog.source(planned.plan["operation"]["source"]).model_copy(update={"recordings": None})
+    counters = record_plan(planned.plan, source, Path(out))
+    return {"requests": counters.requests, "records": counters.records, "out": str(out)}

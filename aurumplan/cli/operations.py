@@ -196,3 +196,14 @@ def rollback(obj: Obj, op_id: str, auto_approve: bool, mode: str, as_json: bool)
     else:
         click.echo(f"Rolled back {op_id}: {out['loads_deactivated']} load(s) deactivated in "
                    f"{human_duration(out['duration_seconds'])} ({mode}).")
+
+
+@cli.command()
+@click.argument("spec", type=click.Path())
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="folder for the recordings")
+@pass_obj
+@handle_errors
+def record(obj: Obj, spec: str, out: str) -> None:
+    """Record a spec's API responses (keys redacted) for offline runs with `recordings:`."""
+    res = api.record(spec, obj.ctx, out)
+    click.echo(f"Recorded {res['requests']} responses ({res['records']} records) into {res['out']}.")

@@ -19,6 +19,7 @@ from aurumplan.catalog import DatasetDef, SourceDef
 from aurumplan.errors import SourceError, SuspendedError, TerminalSourceError, ThrottledError, TransientSourceError
 from aurumplan.executors.base import Counters, RetryPolicy, Stopped
 from aurumplan.sources.base import Call, Driver, Page, RequestSpec
+from aurumplan.sources.cassette import CassetteTransport
 
 
 class Limiter:
@@ -35,8 +36,6 @@ def make_client(source: SourceDef, timeout: float, root: Path | None = None) -> 
     """An httpx client; with `recordings` set, requests are answered from recorded responses."""
     transport: httpx.BaseTransport | None = None
     if source.recordings:
-        from aurumplan.testing.fakeapis.cassette import CassetteTransport
-
         folder = Path(source.recordings)
         if root is not None and not folder.is_absolute():
             folder = root / folder

@@ -1,0 +1,57 @@
+"""`aurumplan record`: run a spec's planned requests against the live API and keep the answers.
+
+The recordings (cassette files, keys redacted) let `recordings:` in the config replay the same
+spec later with no network and no keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from aurumplan.catalog import SourceDef
+from aurumplan.executors.base import Counters, RetryPolicy
+from aurumplan.executors.http import fetch_page
+from aurumplan.intervals import IntervalSet
+from aurumplan.sources.base import RequestSpec
+from aurumplan.sources.cassette import RecordingTransport
+from aurumplan.sources.keys import require_key
+from aurumplan.sources.registry import get_driver
+
+
+class _NoLimit:
+    def acquire(self) -> None:
+        return None
+
+    def on_throttle(self, retry_after: float | None = None) -> None:
+        return None
+
+    def on_success(self) -> None:
+        return None
+
+
+def record_plan(plan: dict[str, Any], source: SourceDef, out: Path, limiter: Any = None) -> Counters:
+    """Fetch every page of every extract node of the plan through a recording transport."""
+    driver = get_driver(source.driver)
+    key = require_key(source)
+    counters = Counters()
+    retries = plan["settings"]["retries"]
+    policy = RetryPolicy(retries["max"], retries["backoff_seconds"], retries["maxBackoff_seconds"])
+    out.mkdir(parents=True, exist_ok=True)
+    transport = RecordingTransport(httpx.HTTPTransport(), out)
+    with httpx.Client(transport=transport, timeout=policy.timeout) as client:
+        for node in plan["graph"]["nodes"]:
+            if node["kind"] != "extract":
+                continue
+            ds = source.datasets[node["dataset"]]
+            start, end = IntervalSet.from_json([node["window"]]).span or (0, 0)
+            req = RequestSpec(source.name, ds.name, tuple(node["series"]), start, end, node["expected_rows"])
+            call = driver.first_call(source, ds, req)
+            while call is not None:
+                page = fetch_page(client, driver, source, ds, req, call, key, limiter or _NoLimit(), policy,
+                                  counters, lambda: False)
+                counters.records += len(page.records)
+                call = page.next_call
+    return counters
