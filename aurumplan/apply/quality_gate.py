@@ -12,7 +12,7 @@ from aurumplan.quality.evaluate import evaluate
 from aurumplan.warehouse import open_warehouse
 
 
-def _params(settings: dict[str, Any]) -> dict[str, Any]:
+def quality_params(settings: dict[str, Any]) -> dict[str, Any]:
     replay = settings.get("replay") or {}
     params = dict(((replay.get("algorithm") or {}).get("params")) or {})
     if replay.get("type") == "schema_correction" and replay.get("schemaVersion"):
@@ -43,7 +43,7 @@ def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -
     with applier.warehouse.connect() as conn:
         for s, e in where:
             q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), checks, load_id=load_ids,
-                         params=_params(settings), series=sorted(series))
+                         params=quality_params(settings), series=sorted(series))
             weight = (e - s) / total
             score += q.score * weight
             for k, r in q.results.items():

@@ -1,0 +1,489 @@
+"""What `check`, `coverage` and `report` show: JSON-ready dicts, and the report's renderings.
+
+Every function returns the dict `--json` prints; the CLI's text views are made from the same
+dict, so scripts and people see the same figures. `check` judges what is loaded: without
+`--dataset` only the datasets with any active rows are judged, and in each the series that have
+any active rows (anywhere, so a series loaded elsewhere but absent from the window counts as
+missing there); `--series` names the series instead.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from aurumplan.apply.quality_gate import quality_params as gate_params
+from aurumplan.catalog import Catalog
+from aurumplan.config import Config
+from aurumplan.errors import AurumError, CatalogError, OperationError
+from aurumplan.intervals import DAY, Grain, Interval, IntervalSet, fmt_ts, parse_ts
+from aurumplan.plan.render import human_duration
+from aurumplan.quality import (
+    CHECKS,
+    DatasetFrame,
+    compare_frames,
+    compare_versions,
+    coverage,
+    coverage_to_dicts,
+    evaluate,
+    evaluate_frame,
+    load_frame,
+    normalize_checks,
+    quality_to_dict,
+)
+from aurumplan.quality.compare import displaced_frame
+from aurumplan.state import Checkpoint, Operation, open_state
+from aurumplan.warehouse import Load, Warehouse, open_warehouse
+from aurumplan.warehouse.schema import observations_active
+
+FORMATS = ("markdown", "json", "html")
+
+
+def parse_window(text: str) -> Interval:
+    """`A:B` or `A..B` as half-open UTC seconds: a date B is inclusive (the whole day), a datetime B exclusive."""
+    sep = ".." if ".." in text else ":"
+    a, _, b = text.partition(sep)
+    try:
+        if sep == ":" and text.count(":") != 1:
+            raise ValueError
+        start, end = parse_ts(a), parse_ts(b) + (DAY if len(b.strip()) == 10 else 0)
+    except ValueError:
+        raise AurumError(f"invalid --window '{text}': use START:END dates (END inclusive), e.g. "
+                         "2024-01-01:2024-12-31, or START..END datetimes (END exclusive)") from None
+    if end <= start:
+        raise AurumError(f"invalid --window '{text}': END is before START")
+    return start, end
+
+
+def _sqlite_missing(url: str) -> bool:
+    prefix = "sqlite:///"
+    return url.startswith(prefix) and ":memory:" not in url and not Path(url[len(prefix):]).exists()
+
+
+def _warehouse(config: Config) -> Warehouse | None:
+    """The warehouse for reading; None when its SQLite file does not exist (nothing loaded, nothing created)."""
+    return None if _sqlite_missing(config.warehouse_url) else open_warehouse(config.warehouse_url)
+
+
+def _loaded_series(wh: Warehouse, source: str) -> dict[str, set[str]]:
+    """dataset -> series with any active row (read from the active index, not the wide view)."""
+    a = observations_active
+    q = sa.select(a.c.dataset, a.c.series_id).where(a.c.source == source).distinct()
+    out: dict[str, set[str]] = {}
+    with wh.connect() as conn:
+        for ds, sid in conn.execute(q):
+            out.setdefault(ds, set()).add(sid)
+    return out
+
+
+def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dataset: str | None = None,
+                 checks: Sequence[str] | None = None, *, series: Sequence[str] | None = None,
+                 threshold: float = 0.95) -> dict[str, Any]:
+    """Quality of the active version in the window, per dataset; `passed` only if every judged one passes."""
+    src = catalog.source(source)
+    names = [catalog.dataset(source, dataset).name] if dataset else sorted(src.datasets)
+    span = parse_window(window)
+    selected = normalize_checks(checks or ["all"])
+    qualities, judged_series, skipped = [], [], []
+    known: set[str] = set()
+    wh = _warehouse(config)
+    try:
+        loaded = _loaded_series(wh, source) if wh else {}
+        for name in names:
+            ds, have = src.datasets[name], loaded.get(name, set())
+            known |= set(ds.series) | have
+            if series:
+                judged = sorted(set(series) & ((set(ds.series) | have) if dataset else have))
+            else:
+                judged = sorted(have) or (list(ds.series) if dataset else [])
+            if not judged:
+                skipped.append({"dataset": name, "reason": "nothing loaded"})
+                continue
+            if wh is None:
+                q = evaluate_frame(ds, DatasetFrame(source, name, span), selected, series=judged)
+            else:
+                with wh.connect() as conn:
+                    q = evaluate(conn, catalog, source, name, span, selected, series=judged)
+            qualities.append(q)
+            judged_series.append(judged)
+    finally:
+        if wh is not None:
+            wh.close()
+    unknown = sorted(set(series or ()) - known)
+    if unknown:
+        raise CatalogError(f"unknown series {', '.join(unknown)} of source '{source}'"
+                           + (f" dataset '{dataset}'" if dataset else ""))
+    out = quality_to_dict(qualities, threshold)
+    for d, judged in zip(out["datasets"], judged_series, strict=True):
+        d["series"] = judged
+    out.update(source=source, window=[fmt_ts(span[0]), fmt_ts(span[1])], checks=list(selected),
+               score=round(min(q.score for q in qualities), 6) if qualities else None,
+               passed=bool(qualities) and bool(out["passed"]), skipped=skipped)
+    return out
+
+
+def coverage_report(config: Config, catalog: Catalog, source: str, monthly: bool = False,
+                    dataset: str | None = None, *, window: str | None = None) -> dict[str, Any]:
+    """Active records per dataset and day (or month) against what the catalog expects there."""
+    catalog.source(source)
+    if dataset is not None:
+        catalog.dataset(source, dataset)
+    span = parse_window(window) if window else None
+    rows = []
+    wh = _warehouse(config)
+    if wh is not None:
+        with wh, wh.connect() as conn:
+            rows = coverage(conn, catalog, source, monthly, dataset, span)
+    per: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        d = per.setdefault(r.dataset, {"dataset": r.dataset, "records": 0, "with_value": 0, "expected": 0,
+                                       "buckets": 0, "complete_buckets": 0, "empty_buckets": 0,
+                                       "first": r.bucket, "last": r.bucket})
+        d["records"] += r.records
+        d["with_value"] += r.with_value
+        d["expected"] += r.expected
+        d["buckets"] += 1
+        d["complete_buckets"] += int(r.share is not None and r.share >= 1)
+        d["empty_buckets"] += int(r.records == 0 and r.expected > 0)
+        d["last"] = r.bucket
+    for d in per.values():
+        d["share"] = round(d["records"] / d["expected"], 6) if d["expected"] else None
+    return {"source": source, "bucket": "month" if monthly else "day",
+            "window": [fmt_ts(span[0]), fmt_ts(span[1])] if span else None,
+            "datasets": list(per.values()), "rows": coverage_to_dicts(rows)}
+
+
+# ---- operation report ----------------------------------------------------------------------------
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _seconds(c: Checkpoint) -> float | None:
+    return round(c.finished_at - c.started_at, 3) if c.started_at and c.finished_at else None
+
+
+def _periods(nodes: dict[str, dict[str, Any]], cps: dict[str, Checkpoint], catalog: Catalog, source: str,
+             planned: dict[str, Any]) -> dict[str, int]:
+    """Periods loaded (committed) and failed, from the checkpoints, the way apply counts them."""
+    src = catalog.sources.get(source)
+    out = {"loaded": 0, "failed": 0,
+           "skipped": int(planned.get("unchanged", 0)) + int(planned.get("missing", 0))}
+    for nid, n in nodes.items():
+        cp = cps.get(nid)
+        if cp is None or n["kind"] not in ("extract", "derive") or src is None or n["dataset"] not in src.datasets:
+            continue
+        if n["kind"] == "extract":
+            s, e = IntervalSet.from_json([n["window"]]).span or (0, 0)
+            periods = Grain(src.datasets[n["dataset"]].grain).count(s, e) * len(n["series"])
+        else:
+            periods = int(n.get("expected_rows", 0))
+        key = {"committed": "loaded", "failed": "failed"}.get(cp.status)
+        if key:
+            out[key] += periods
+    return out
+
+
+def _figures(op: Operation, plan: dict[str, Any], cps: list[Checkpoint], catalog: Catalog) -> dict[str, Any]:
+    """The operation's counters: from its summary (written when apply ends), else from its checkpoints."""
+    s = op.summary or {}
+    nodes = {n["id"]: n for n in plan.get("graph", {}).get("nodes", [])}
+    by_id = {c.node_id: c for c in cps}
+    data_cps = [c for c in cps if nodes.get(c.node_id, {}).get("kind", "extract") in ("extract", "derive")]
+    starts = [c.started_at for c in cps if c.started_at]
+    ends = [c.finished_at for c in cps if c.finished_at]
+    planned = s.get("planned") or plan.get("summary") or {}
+    status_counts = Counter(by_id[n].status if n in by_id else "pending" for n in nodes)
+    return {
+        "periods": s.get("periods") or _periods(nodes, by_id, catalog, op.source, planned),
+        "records": s.get("records", sum(c.records for c in data_cps)),
+        "requests": s.get("requests", sum(c.requests for c in cps)),
+        "bytes": s.get("bytes", sum(c.bytes for c in cps)),
+        "throttles": s.get("throttles", sum(int(c.detail.get("throttles", 0)) for c in cps)),
+        "retries": s.get("retries", sum(int(c.detail.get("retries", 0)) for c in cps)),
+        "duration_seconds": s.get("duration_seconds", round(max(ends) - min(starts), 3) if starts and ends else 0.0),
+        "nodes": dict(sorted((s.get("nodes") or status_counts).items())),
+        "failures": s.get("failures") or [f"{c.node_id}: {c.error}" for c in cps if c.error],
+        "failure_log": s.get("failure_log"),
+        "planned": planned,
+        "estimates": s.get("estimates") or plan.get("estimates") or {},
+    }
+
+
+def _performance(fig: dict[str, Any], cps: list[Checkpoint], top_n: int) -> dict[str, Any]:
+    dur = float(fig["duration_seconds"] or 0)
+    timed = sorted((c for c in cps if _seconds(c) is not None), key=lambda c: -(_seconds(c) or 0))
+    busy = sum(_seconds(c) or 0 for c in timed)
+    est = fig["estimates"]
+    return {"records_per_second": round(fig["records"] / dur, 3) if dur else None,
+            "requests_per_second": round(fig["requests"] / dur, 3) if dur else None,
+            "seconds_per_request": round(busy / fig["requests"], 3) if fig["requests"] else None,
+            "vs_estimate": {k: {"estimated": est.get(e), "actual": fig[a]} for k, e, a in
+                            (("requests", "requests", "requests"), ("records", "records", "records"),
+                             ("bytes", "bytes", "bytes"),
+                             ("min_duration_seconds", "min_duration_seconds", "duration_seconds")) if e in est},
+            "slowest_nodes": [{"node": c.node_id, "seconds": _seconds(c), "requests": c.requests,
+                               "records": c.records, "attempts": c.attempts} for c in timed[:top_n]]}
+
+
+def _gate(op: Operation, qrs: list[Any], cps: list[Checkpoint], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The quality gate's verdict per dataset: score, per-check scores, decision, first findings."""
+    per_check = {q["dataset"]: q.get("checks") or {} for q in (op.summary or {}).get("quality", [])}
+    decisions = {c.node_id.rsplit("/", 1)[0]: c.detail.get("decision") for c in cps if c.node_id.endswith("/validate")}
+    latest = {q.dataset: q for q in qrs}
+    out = []
+    for name, q in latest.items():
+        parts = q.detail.get("ranges") or [q.detail]
+        checks = per_check.get(name) or {k: v.get("score") for k, v in (parts[0].get("checks") or {}).items()}
+        findings = [f"{k}: {f['series_id']}: {f['message']} "
+                    f"[{', '.join(f'{a}..{b}' for a, b in f['periods'][:2])}{' ...' if len(f['periods']) > 2 else ''}]"
+                    for p in parts for k, v in (p.get("checks") or {}).items() for f in v.get("findings", [])]
+        out.append({"dataset": name, "score": round(q.score, 6), "passed": q.passed,
+                    "threshold": (settings.get("validation") or {}).get("threshold"),
+                    "decision": decisions.get(name),
+                    "checks": {k: v if v is None else round(v, 6) for k, v in checks.items()},
+                    "findings": findings[:20], "more_findings": max(0, len(findings) - 20)})
+    return out
+
+
+def _loads(loads: list[Load]) -> list[dict[str, Any]]:
+    by: dict[str, list[Load]] = {}
+    for x in loads:
+        by.setdefault(x.dataset, []).append(x)
+    return [{"dataset": d, "loads": len(g), "records": sum(x.records for x in g),
+             "status": dict(Counter(x.status for x in g)),
+             "window": [fmt_ts(min(x.period_start for x in g)), fmt_ts(max(x.period_end for x in g))]}
+            for d, g in sorted(by.items())]
+
+
+def _comparisons(wh: Warehouse, catalog: Catalog, source: str, loads: list[Load], settings: dict[str, Any],
+                 top_n: int) -> list[dict[str, Any]]:
+    """Before/after per dataset of a Replay or Reprocess: committed loads against what they displaced,
+    staged ones (halted at the gate) against the active version, rolled-back ones against what they had displaced."""
+    checks = (settings.get("validation") or {}).get("checks") or CHECKS
+    params = gate_params(settings)
+    out = []
+    known = catalog.source(source).datasets
+    for name in sorted({x.dataset for x in loads} & set(known)):
+        group = [x for x in loads if x.dataset == name]
+        state = next((s for s in ("committed", "staged", "rolled_back") if any(x.status == s for x in group)), None)
+        if state is None:
+            continue
+        chosen = [x for x in group if x.status == state]
+        ids = [x.load_id for x in chosen]
+        span = (min(x.period_start for x in chosen), max(x.period_end for x in chosen))
+        with wh.connect() as conn:
+            if state == "rolled_back":
+                before = displaced_frame(conn, source, name, span, ids)
+                after = load_frame(conn, source, name, span, load_ids=ids)
+                c = compare_frames(known[name], before, after, top_n=top_n, checks=checks, params=params)
+            else:
+                c = compare_versions(conn, catalog, source, name, span, ids, top_n=top_n, checks=checks,
+                                     params=params)
+        out.append({**c.to_dict(), "state": state})
+    return out
+
+
+def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int = 10) -> dict[str, Any]:
+    """What an operation did: figures, performance, quality gate, loads, and for Replay/Reprocess before/after."""
+    if _sqlite_missing(config.state_url):
+        raise OperationError(f"no operation {op_id}", hint="`aurumplan ops list` shows them")
+    with open_state(config.state_url, create=True) as store:
+        op = store.get_operation(op_id)
+        cps = store.checkpoints(op_id)
+        qrs = store.quality_results(op_id)
+    plan = json.loads(op.plan) if op.plan else {}
+    settings = plan.get("settings") or {}
+    fig = _figures(op, plan, cps, catalog)
+    nodes = {n["id"]: n for n in plan.get("graph", {}).get("nodes", [])}
+    data: dict[str, Any] = {
+        "operation": {"id": op.id, "kind": op.kind, "source": op.source, "status": op.status,
+                      "reason": op.reason, "owner": op.owner, "labels": op.labels, "parent_id": op.parent_id,
+                      "name": (plan.get("operation") or {}).get("name"),
+                      "created_at": _iso(op.created_at), "updated_at": _iso(op.updated_at)},
+        "figures": fig, "performance": _performance(fig, cps, top_n), "quality": _gate(op, qrs, cps, settings),
+        "nodes": [{"node": c.node_id, "kind": nodes.get(c.node_id, {}).get("kind"), "status": c.status,
+                   "requests": c.requests, "records": c.records, "bytes": c.bytes, "attempts": c.attempts,
+                   "seconds": _seconds(c), "error": c.error} for c in sorted(cps, key=lambda c: c.node_id)],
+        "loads": [], "comparison": None}
+    wh = _warehouse(config)
+    if wh is not None:
+        with wh:
+            loads = wh.loads_for_operation(op_id)
+            data["loads"] = _loads(loads)
+            if op.kind in ("Replay", "Reprocess"):
+                data["comparison"] = _comparisons(wh, catalog, op.source, loads, settings, top_n)
+    return data
+
+
+# ---- rendering -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Table:
+    head: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass(frozen=True)
+class Pre:
+    text: str
+
+
+Block = str | Table | Pre
+Section = tuple[int, str, list[Block]]
+
+
+def _pct(x: Any) -> str:
+    return "–" if x is None else f"{x:.2%}"
+
+
+def _num(x: Any) -> str:
+    return "–" if x is None else f"{x:,}" if isinstance(x, int) else f"{x:,.6g}"
+
+
+def _comparison_sections(c: dict[str, Any]) -> list[Section]:
+    w = c["window"]
+    blocks: list[Block] = [
+        f"{w[0]} – {w[1]}, {c['state']} loads. {c['changed']:,} rows changed, {c['added']:,} added, "
+        f"{c['removed']:,} removed, {c['unchanged']:,} unchanged.",
+        Table(["check", "before", "after", "change"],
+              [[k, _pct(s["before"]), _pct(s["after"]), f"{(s['after'] - s['before']) * 100:+.2f} pts"]
+               for k, s in c["scores"].items()]),
+        Table(["series", "changed", "added", "removed", "unchanged", "largest change"],
+              [[sid, v["changed"], v["added"], v["removed"], v["unchanged"], _num(v["max_abs_change"])]
+               for sid, v in sorted(c["per_series"].items())])]
+    if c["largest"]:
+        blocks += ["Largest changes:", Table(["series", "period", "before", "after", "diff"],
+                                             [[x["series_id"], x["period"], _num(x["before"]), _num(x["after"]),
+                                               "–" if x["diff"] is None else f"{x['diff']:+,.6g}"]
+                                              for x in c["largest"]])]
+    blocks.append(Pre("\n".join(c["diff"])))
+    return [(3, c["dataset"], blocks)]
+
+
+def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
+    op, fig, perf = data["operation"], data["figures"], data["performance"]
+    head = [f"Source `{op['source']}`, status **{op['status']}**, created {op['created_at']}, "
+            f"updated {op['updated_at']}."]
+    head += [f"{k.capitalize()}: {op[k]}." for k in ("reason", "owner") if op.get(k)]
+    if op.get("labels"):
+        head.append("Labels: " + ", ".join(f"{k}={v}" for k, v in sorted(op["labels"].items())) + ".")
+    p = fig["periods"]
+    figures = Table(["figure", "value"], [
+        ["periods loaded", _num(p.get("loaded"))], ["periods failed", _num(p.get("failed"))],
+        ["periods skipped", _num(p.get("skipped"))], ["records", _num(fig["records"])],
+        ["requests", _num(fig["requests"])], ["bytes", _num(fig["bytes"])], ["throttles", _num(fig["throttles"])],
+        ["retries", _num(fig["retries"])], ["failures", _num(len(fig["failures"]))],
+        ["duration", human_duration(fig["duration_seconds"] or 0)],
+        ["nodes", ", ".join(f"{k} {v}" for k, v in fig["nodes"].items()) or "–"]])
+    vs = perf["vs_estimate"]
+    perf_blocks: list[Block] = [
+        f"{_num(perf['records_per_second'])} records/s, {_num(perf['requests_per_second'])} requests/s, "
+        f"{_num(perf['seconds_per_request'])} s of node time per request.",
+        Table(["figure", "estimated", "actual"], [[k, _num(v["estimated"]), _num(v["actual"])] for k, v in vs.items()])]
+    if perf["slowest_nodes"]:
+        perf_blocks += ["Slowest nodes:", Table(["node", "seconds", "requests", "records", "attempts"],
+                                                [[n["node"], _num(n["seconds"]), n["requests"], n["records"],
+                                                  n["attempts"]] for n in perf["slowest_nodes"]])]
+    sections: list[Section] = [(2, "Operation", list(head)), (2, "Figures", [figures]),
+                               (2, "Performance", perf_blocks)]
+    if data["quality"]:
+        checks = [c for c in CHECKS if any(c in q["checks"] for q in data["quality"])]
+        gate: list[Block] = [Table(["dataset", "score", "threshold", "passed", "decision", *checks],
+                                   [[q["dataset"], _pct(q["score"]), _pct(q["threshold"]),
+                                     "yes" if q["passed"] else "**no**", q["decision"] or "–",
+                                     *(_pct(q["checks"].get(c)) for c in checks)] for q in data["quality"]])]
+        gate += [f"- {q['dataset']}: {f}" for q in data["quality"] for f in q["findings"]]
+        sections.append((2, "Quality gate", gate))
+    if data["loads"]:
+        sections.append((2, "Loads", [Table(["dataset", "loads", "records", "status", "window"], [
+            [x["dataset"], x["loads"], _num(x["records"]), ", ".join(f"{k} {v}" for k, v in x["status"].items()),
+             f"{x['window'][0]} – {x['window'][1]}"] for x in data["loads"]])]))
+    if data["comparison"] is not None:
+        sections.append((2, "Before and after", [] if data["comparison"] else ["No loads to compare."]))
+        for c in data["comparison"]:
+            sections += _comparison_sections(c)
+    if fig["failures"]:
+        fails: list[Block] = [f"- {f}" for f in fig["failures"][:50]]
+        if fig.get("failure_log"):
+            fails.append(f"Failure log: `{fig['failure_log']}` (a Reprocess spec can take it as failedRecords).")
+        sections.append((2, "Failures", fails))
+    return f"{op['kind']} {op['id']}: {op['status']}", sections
+
+
+def _md_cell(x: Any) -> str:
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(title: str, sections: list[Section]) -> str:
+    out = [f"# {title}", ""]
+    for level, name, blocks in sections:
+        out += [f"{'#' * level} {name}", ""]
+        for b in blocks:
+            if isinstance(b, Table):
+                out += ["| " + " | ".join(b.head) + " |", "|" + "---|" * len(b.head)]
+                out += ["| " + " | ".join(_md_cell(x) for x in r) + " |" for r in b.rows]
+            elif isinstance(b, Pre):
+                out += ["```", b.text, "```"]
+            else:
+                out.append(b)
+            if not (isinstance(b, str) and b.startswith("- ")):
+                out.append("")
+        if out[-1] != "":
+            out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+_CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;"
+        "margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}th{background:#f4f4f4}"
+        "pre{background:#f7f7f7;padding:.6em;overflow:auto}")
+
+
+def _inline(text: str) -> str:
+    """Escaped text with the two Markdown marks the sections use: **bold** and `code`."""
+    parts = html.escape(text, quote=True).split("**")
+    text = "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    parts = text.split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _html(title: str, sections: list[Section]) -> str:
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>"]
+    for level, name, blocks in sections:
+        out.append(f"<h{level}>{html.escape(name)}</h{level}>")
+        items: list[str] = []
+        for b in [*blocks, ""]:
+            if isinstance(b, str) and b.startswith("- "):
+                items.append(f"<li>{_inline(b[2:])}</li>")
+                continue
+            if items:
+                out += ["<ul>", *items, "</ul>"]
+                items = []
+            if isinstance(b, Table):
+                out.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in b.head) + "</tr>")
+                out += ["<tr>" + "".join(f"<td>{_inline(str(x))}</td>" for x in r) + "</tr>" for r in b.rows]
+                out.append("</table>")
+            elif isinstance(b, Pre):
+                out.append(f"<pre>{html.escape(b.text)}</pre>")
+            elif b:
+                out.append(f"<p>{_inline(b)}</p>")
+    return "\n".join([*out, "</body></html>"]) + "\n"
+
+
+def render_report(data: dict[str, Any], fmt: str = "markdown") -> str:
+    """The report of `operation_report` as markdown, json or html."""
+    if fmt == "json":
+        return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    if fmt not in FORMATS:
+        raise AurumError(f"unknown report format '{fmt}'; use one of {', '.join(FORMATS)}")
+    title, sections = _sections(data)
+    return _markdown(title, sections) if fmt == "markdown" else _html(title, sections)
