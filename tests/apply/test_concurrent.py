@@ -30,7 +30,7 @@ spec:
 
 @pytest.fixture()
 def slow_server() -> Iterator[EiaServer]:
-    with EiaServer(data=Synth(seed=3), quota=None, until=1_900_000_000, delay=3.0) as srv:
+    with EiaServer(data=Synth(seed=3), quota=None, until=1_900_000_000, delay=8.0) as srv:
         yield srv
 
 
