@@ -18,6 +18,7 @@ from aurumplan.catalog.check import validate_files
 from aurumplan.compile.graph import to_dot, to_mermaid
 from aurumplan.config import CONFIG_NAME, Config, load_config
 from aurumplan.errors import AurumError, Diagnostic, OperationError
+from aurumplan.executors.compile_jobs import compile_plan
 from aurumplan.executors.record import record_plan
 from aurumplan.hashing import canonical_json
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
@@ -290,3 +291,10 @@ def record(spec: str | Path, ctx: Context, out: str | Path) -> dict[str, Any]:
     source = ctx.catalog.source(planned.plan["operation"]["source"]).model_copy(update={"recordings": None})
     counters = record_plan(planned.plan, source, Path(out))
     return {"requests": counters.requests, "records": counters.records, "out": str(out)}
+
+
+def compile_jobs(spec: str | Path, ctx: Context, out: str | Path) -> list[dict[str, Any]]:
+    """The SeaTunnel job configs of a spec's plan (against the current state)."""
+    planned = plan(spec, ctx)
+    source = ctx.catalog.source(planned.plan["operation"]["source"])
+    return compile_plan(planned.plan, source, ctx.config, Path(out))

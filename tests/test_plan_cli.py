@@ -139,7 +139,7 @@ def test_replay_replaces_loaded_and_reports_missing(project: Path) -> None:
 def test_reprocess_hours_dst_day(project: Path) -> None:
     (project / "rp.yaml").write_text(
         "apiVersion: aurumplan/v1\nkind: Reprocess\nmetadata: {name: r, reason: fix}\nspec:\n  source: iso\n"
-        "  series: [PECO]\n  timezone: America/New_York\n  date: 2024-11-03\n  hours: [0, 1, 2]\n")
+        "  series: [BC]\n  timezone: America/New_York\n  date: 2024-11-03\n  hours: [0, 1, 2]\n")
     _code, out, _ = run(project, "plan", str(project / "rp.yaml"), "--json")
     plan = json.loads(out)
     create = plan["datasets"][0]["actions"][0]

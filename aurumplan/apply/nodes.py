@@ -21,6 +21,7 @@ from typing import Any
 from aurumplan.apply.faults import crash_point
 from aurumplan.catalog import DatasetDef, SourceDef
 from aurumplan.errors import QualityGateError
+from aurumplan.executors.base import load_id_of
 from aurumplan.intervals import IntervalMap, IntervalSet
 from aurumplan.state import StateStore, WatermarkRef
 from aurumplan.warehouse import LoadInfo, Warehouse
@@ -39,10 +40,6 @@ class NodeRun:
     settings: dict[str, Any]
     schema_version: Callable[[DatasetDef], str]
     log: Callable[[str], None] = field(default=lambda _m: None)
-
-
-def load_id_of(operation_id: str, node_id: str) -> str:
-    return f"{operation_id}/{node_id}"
 
 
 def fence_scope(source: str, dataset: str) -> str:

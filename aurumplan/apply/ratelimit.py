@@ -9,6 +9,10 @@ rate (multiplicative decrease, as pacing on top of the windows); each success ad
 (additive increase) until the full rate is reached again. With `reserve` set (shared mode) each
 grant is also booked in the state store, so several processes using one key stay under the quota
 together.
+
+`margin` (seconds) lengthens every window a little: a request reaches the server some
+milliseconds after its grant, and that delay varies, so without it two bursts granted exactly
+one window apart can land inside one window of the server's own log.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from aurumplan.config import Quota
+from aurumplan.executors.http import backoff_delay
 
 Reserve = Callable[[str, list[tuple[float, float]], float], float]
 """reserve(source, windows, now) -> 0 when the request is booked, else seconds to wait."""
@@ -46,8 +52,9 @@ class RateLimiter:
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  reserve: Reserve | None = None, decrease: float = 0.5, recovery: float = 0.05,
                  min_factor: float = 0.05, default_pause: float = 1.0, max_sleep: float = 0.5,
-                 keep_history: bool = False) -> None:
+                 keep_history: bool = False, margin: float = 0.1) -> None:
         self.windows = [(float(w), max(1, int(n))) for w, n in windows]
+        self.margin = margin
         self.source = source
         self._clock, self._sleep, self._reserve = clock, sleep, reserve
         self.decrease, self.recovery, self.min_factor = decrease, recovery, min_factor
@@ -63,15 +70,15 @@ class RateLimiter:
 
     @classmethod
     def for_source(cls, quota: Quota, headroom: float, rate: float | str | None = "auto",
-                   **kw: object) -> RateLimiter:
+                   **kw: Any) -> RateLimiter:
         """The limiter for a source: quota x headroom windows, or an explicit rate under the raw quota.
 
         An explicit rate still never exceeds the API's own quota windows (validate_quotas reports
         a rate above the quota as an error).
         """
         if rate in (None, "auto"):
-            return cls(quota_caps(quota, headroom), **kw)  # type: ignore[arg-type]
-        return cls([rate_window(float(rate)), *quota_caps(quota, 1.0)], **kw)  # type: ignore[arg-type, arg-type]
+            return cls(quota_caps(quota, headroom), **kw)
+        return cls([rate_window(float(rate)), *quota_caps(quota, 1.0)], **kw)
 
     @property
     def base_rate(self) -> float:
@@ -84,7 +91,8 @@ class RateLimiter:
 
     def _wait(self, now: float) -> float:
         wait = self._paused_until - now
-        for (w, cap), log in zip(self.windows, self._logs, strict=True):
+        for (span, cap), log in zip(self.windows, self._logs, strict=True):
+            w = span + self.margin
             while log and log[0] + w <= now:
                 log.popleft()
             if len(log) >= cap:
@@ -123,7 +131,9 @@ class RateLimiter:
         """A request went through: win back a little of the rate lost to throttling."""
         with self._lock:
             if self.factor < 1.0:
-                self.factor = min(1.0, self.factor + self.recovery)
+                self.factor = self.factor + self.recovery
+                if self.factor >= 1.0 - 1e-9:
+                    self.factor = 1.0
 
     def grants(self) -> list[list[float]]:
         """Grant times still in each window's log (for tests and diagnostics)."""
@@ -133,16 +143,5 @@ class RateLimiter:
 
 def retry_delays(max_retries: int, backoff: float, max_backoff: float, retry_after: float | None = None,
                  rng: random.Random | None = None) -> list[float]:
-    """Delays before retries 1..max: exponential backoff with full jitter, never below Retry-After.
-
-    Retry i waits uniform(0, min(max_backoff, backoff x 2^i)); a Retry-After from the API raises
-    that to at least retry_after (it may exceed max_backoff: the API's word wins).
-    """
-    rng = rng or random.Random()
-    out: list[float] = []
-    for i in range(max(0, max_retries)):
-        delay = rng.uniform(0.0, min(max_backoff, backoff * (2 ** i)))
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        out.append(delay)
-    return out
+    """Delays before retries 1..max, as the executors wait them (executors.http.backoff_delay)."""
+    return [backoff_delay(i, backoff, max_backoff, retry_after, rng) for i in range(max(0, max_retries))]

@@ -175,3 +175,25 @@ def schema(out: str) -> None:
     for p in api.write_schemas(out):
         click.echo(f"wrote {p}")
 
+
+
+@cli.command("compile")
+@click.argument("spec", type=click.Path())
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="folder for the job configs")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+@handle_errors
+def compile_cmd(obj: Obj, spec: str, out_dir: str, as_json: bool) -> None:
+    """Write the SeaTunnel job configs (HOCON .conf and JSON) of a spec, one per extract node."""
+    jobs = api.compile_jobs(spec, obj.ctx, out_dir)
+    if as_json:
+        echo_json(jobs)
+    else:
+        for j in jobs:
+            click.echo(f"{j['conf']}  ({j['requests']} Http source(s))")
+        click.echo(f"Wrote {len(jobs)} SeaTunnel job(s) to {out_dir}.")
+    if any(j["problems"] for j in jobs):
+        for j in jobs:
+            for p in j["problems"]:
+                click.echo(f"{j['conf']}: {p}", err=True)
+        sys.exit(1)

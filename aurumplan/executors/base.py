@@ -11,6 +11,11 @@ from aurumplan.catalog import DatasetDef, SourceDef
 from aurumplan.sources.base import Driver, RequestSpec
 
 
+def load_id_of(operation_id: str, node_id: str) -> str:
+    """The node's load id: deterministic (a retry or resume writes the same load), SeaTunnel-safe."""
+    return f"{operation_id}:{node_id.replace('/', ':')}"
+
+
 @dataclass
 class Counters:
     """Figures of one node, summed into the operation's progress."""

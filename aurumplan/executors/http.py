@@ -44,13 +44,12 @@ def make_client(source: SourceDef, timeout: float, root: Path | None = None) -> 
                         headers={"User-Agent": "aurumplan"})
 
 
-def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter, never shorter than Retry-After."""
-    base = min(policy.max_backoff, policy.backoff * (2 ** attempt))
-    delay = random.uniform(base / 2, base)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return min(delay, max(policy.max_backoff, retry_after or 0.0))
+def backoff_delay(attempt: int, backoff: float, max_backoff: float, retry_after: float | None = None,
+                  rng: random.Random | None = None) -> float:
+    """Wait before retry attempt+1: full jitter over min(max_backoff, backoff x 2^attempt), never below
+    Retry-After (the API's word wins, even past max_backoff)."""
+    delay = (rng or random).uniform(0.0, min(max_backoff, backoff * (2 ** attempt)))
+    return max(delay, retry_after) if retry_after is not None else delay
 
 
 def fetch_page(client: httpx.Client, driver: Driver, source: SourceDef, dataset: DatasetDef, request: RequestSpec,
@@ -87,7 +86,8 @@ def fetch_page(client: httpx.Client, driver: Driver, source: SourceDef, dataset:
             last = TransientSourceError(f"connection error calling {call.url}: {type(exc).__name__}")
         if attempt < policy.max:
             counters.retries += 1
-            _sleep_unless_stopped(backoff_delay(attempt, policy, retry_after), stopped, sleep)
+            _sleep_unless_stopped(backoff_delay(attempt, policy.backoff, policy.max_backoff, retry_after), stopped,
+                                  sleep)
     assert last is not None
     raise TransientSourceError(f"gave up after {policy.max + 1} attempts: {last}")
 

@@ -15,11 +15,11 @@ import networkx as nx
 
 from aurumplan import __version__
 from aurumplan.catalog import SourceDef
+from aurumplan.catalog.quotas import days_needed, min_duration_seconds
 from aurumplan.compile.graph import graph_to_json
 from aurumplan.diff import ChangeSet
 from aurumplan.hashing import fingerprint, sha256_hex
 from aurumplan.intervals import IntervalSet, fmt_ts
-from aurumplan.plan.estimate import days_needed, min_duration_seconds
 
 FORMAT_VERSION = 1
 HASHED_EXCLUDE = ("created_at", "plan_id")
