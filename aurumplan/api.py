@@ -15,6 +15,7 @@ from aurumplan.apply.runner import Applier, plan_of_operation
 from aurumplan.apply.staleness import stale_ranges
 from aurumplan.catalog import Catalog, load_catalog
 from aurumplan.catalog.check import validate_files
+from aurumplan.catalog.quotas import validate_quotas
 from aurumplan.compile.graph import to_dot, to_mermaid
 from aurumplan.config import CONFIG_NAME, Config, load_config
 from aurumplan.errors import AurumError, Diagnostic, OperationError
@@ -298,3 +299,21 @@ def compile_jobs(spec: str | Path, ctx: Context, out: str | Path) -> list[dict[s
     planned = plan(spec, ctx)
     source = ctx.catalog.source(planned.plan["operation"]["source"])
     return compile_plan(planned.plan, source, ctx.config, Path(out))
+
+
+def quotas_validate(ctx: Context, concurrency: int = 3, specs: tuple[str | Path, ...] = ()) -> list[dict[str, Any]]:
+    """Per source: quotas, effective rate, concurrency against each window, a day's budget, errors.
+
+    Specs given are planned, so their request counts and explicit rate limits are checked too.
+    """
+    planned: dict[str, int] = {}
+    rates: dict[str, Any] = {}
+    for spec in specs:
+        p = plan(spec, ctx).plan
+        src = p["operation"]["source"]
+        planned[src] = planned.get(src, 0) + p["estimates"]["requests"]
+        rates[src] = p["settings"]["rateLimit"]
+        concurrency = max(concurrency, p["settings"]["concurrency"])
+    reports = validate_quotas(ctx.catalog, ctx.config, concurrency=concurrency, planned_requests=planned or None,
+                              rate_limits=rates or None)
+    return [r.to_dict() for r in reports]

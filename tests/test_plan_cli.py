@@ -166,3 +166,13 @@ def test_every_example_and_plan_validates_and_plans(project: Path) -> None:
         code, _out, err = run(project, "plan", str(spec))
         assert code == 0, f"{spec}: {err}"
 
+
+
+def test_quotas_validate(project: Path) -> None:
+    code, out, _ = run(project, "quotas", "validate", "--format", "json")
+    reports = {r["source"]: r for r in json.loads(out)}
+    assert code == 0 and reports["eia"]["effective_rate"] == pytest.approx(2.0)
+    (project / "aurumplan.yaml").write_text(
+        "state: sqlite:///state.db\nwarehouse: sqlite:///warehouse.db\nsources:\n  eia:\n    headroom: 0.3\n")
+    code, _, err = run(project, "quotas", "validate")
+    assert code == 1 and "headroom" in err
