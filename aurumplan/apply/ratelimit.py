@@ -52,7 +52,7 @@ class RateLimiter:
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  reserve: Reserve | None = None, decrease: float = 0.5, recovery: float = 0.05,
                  min_factor: float = 0.05, default_pause: float = 1.0, max_sleep: float = 0.5,
-                 keep_history: bool = False, margin: float = 0.1) -> None:
+                 keep_history: bool = False, margin: float = 0.15) -> None:
         self.windows = [(float(w), max(1, int(n))) for w, n in windows]
         self.margin = margin
         self.source = source
@@ -108,7 +108,7 @@ class RateLimiter:
                 now = self._clock()
                 wait = self._wait(now)
                 if wait <= 0 and self._reserve is not None:
-                    wait = self._reserve(self.source, list(self.windows), now)
+                    wait = self._reserve(self.source, [(w + self.margin, n) for w, n in self.windows], now)
                 if wait <= 0:
                     for log in self._logs:
                         log.append(now)

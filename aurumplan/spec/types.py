@@ -20,6 +20,7 @@ from aurumplan.yamlpos import did_you_mean
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DURATION_SECONDS = 100 * 366 * 86400.0  # a century: anything longer is a typo
 DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"
 WHEN_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
 DATETIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
@@ -36,12 +37,16 @@ def parse_duration(value: Any) -> dt.timedelta:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"invalid duration {value!r}: must not be negative")
-        return dt.timedelta(seconds=float(value))
-    m = _DURATION.match(value) if isinstance(value, str) else None
-    if not m:
-        raise ValueError(f"invalid duration {value!r}: use a number with a unit ms, s, m, h or d "
-                         "(e.g. 500ms, 10s, 5m, 1h, 1d)")
-    return dt.timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"])
+        seconds = float(value)
+    else:
+        m = _DURATION.match(value) if isinstance(value, str) else None
+        if not m:
+            raise ValueError(f"invalid duration {value!r}: use a number with a unit ms, s, m, h or d "
+                             "(e.g. 500ms, 10s, 5m, 1h, 1d)")
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"invalid duration {value!r}: longer than a century; use a shorter one (e.g. 5m)")
+    return dt.timedelta(seconds=seconds)
 
 
 def format_duration(value: dt.timedelta) -> str:

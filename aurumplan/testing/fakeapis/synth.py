@@ -59,6 +59,11 @@ PROFILES: dict[tuple[str, str], Profile] = {
     ("noaa", "GHCND"): Profile(120, 140, _YEAR, 25, 0),
     ("pjm", "hrl_load_metered"): Profile(3000, 900, 86400, 80, 3),
 }
+SERIES_PROFILES: dict[tuple[str, str], Profile] = {
+    # series whose real values live far from their dataset's shape (FRED serves every series on one route)
+    ("fred", "UNRATE"): Profile(5.5, 1.2, 4 * _YEAR, 0.1, 1),
+    ("fred", "DGS10"): Profile(3.0, 1.0, 3 * _YEAR, 0.05, 2),
+}
 DEFAULT_PROFILE = Profile(100, 10, 86400, 1, 3)
 _EPOCH_2000 = 946684800
 
@@ -90,7 +95,9 @@ class Synth:
         self._series: dict[tuple[str, str, str], tuple[int, float, float]] = {}
         self._lock = threading.Lock()
 
-    def profile(self, source: str, dataset: str) -> Profile:
+    def profile(self, source: str, dataset: str, series: str | None = None) -> Profile:
+        if series is not None and (source, series) in SERIES_PROFILES:
+            return SERIES_PROFILES[(source, series)]
         return self.profiles.get((source, dataset), DEFAULT_PROFILE)
 
     def _params(self, source: str, dataset: str, series: str) -> tuple[int, float, float]:
@@ -106,7 +113,7 @@ class Synth:
 
     def series(self, source: str, dataset: str, series: str) -> Callable[[int], Override]:
         """A fast ts -> value function for one series (overrides included), for building big pages."""
-        p = self.profile(source, dataset)
+        p = self.profile(source, dataset, series)
         h, scale, phase = self._params(source, dataset, series)
         level, trend, amp, omega, noise, dec = (scale * p.level, scale * p.trend, scale * p.amplitude,
                                                 2 * math.pi / p.cycle, p.noise, p.decimals)
@@ -129,7 +136,7 @@ class Synth:
 
     def base(self, source: str, dataset: str, series: str, ts: int) -> float:
         """The generated value before overrides, rounded to the decimals the API shows."""
-        p = self.profile(source, dataset)
+        p = self.profile(source, dataset, series)
         h, scale, phase = self._params(source, dataset, series)
         u = (_mix(h ^ (ts & 0xFFFFFFFFFFFF)) >> 11) / float(1 << 53) * 2.0 - 1.0
         v = scale * (p.level + p.trend * (ts - _EPOCH_2000)

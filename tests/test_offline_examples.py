@@ -1,0 +1,118 @@
+"""The examples run offline: every example spec applies from examples/recordings with no key and no network.
+
+This is the README's promise (`cd examples && aurumplan apply quickstart.yaml --auto-approve` works on a
+machine with nothing configured), extended to one spec per source. A request the recordings do not hold
+must fail as one clear line naming it, never with a traceback and never showing a key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from aurumplan.catalog import load_catalog
+from aurumplan.cli.main import cli
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SECRET = "k-offline-secret-0042"
+
+# spec -> (source, records it loads): every series over its whole window, so a partial recording fails.
+SPECS = {
+    "quickstart.yaml": ("eia", 3 * 168),                  # 3 BAs x 7 days x 24 h
+    "backfill-eia.yaml": ("eia", 3 * 168 + 14 * 168),     # demand + 14 respondent.fuel series of ELEC.GEN
+    "backfill-fred.yaml": ("fred", 2 * 120),              # 2 series x 10 years x 12 months
+    "backfill-cpi.yaml": ("cpi", 2 * 240),                # 2 series x 20 years x 12 months
+    "backfill-noaa.yaml": ("noaa", 4 * 366),              # 4 station.datatype series x 366 days of 2024
+    "backfill-iso.yaml": ("iso", 4 * (91 * 24 - 1)),      # 4 load areas x Q1 2024 EPT hours (spring forward)
+}
+
+OUTSIDE = """\
+apiVersion: aurumplan/v1
+kind: Backfill
+metadata: {name: outside-recordings, reason: "A window the recordings do not hold"}
+spec:
+  source: eia
+  datasets: [ELEC.DEMAND]
+  series: [PJM, MISO, ERCO]
+  window: {start: 2023-06-01, end: 2023-06-02}
+"""
+
+
+def _refuse_network(*_: Any, **__: Any) -> None:
+    raise AssertionError("an offline example opened a network connection")
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of examples/ with no key, no AURUMPLAN_* override and every socket connect refused."""
+    for var in {s.api_key_env for s in load_catalog().sources.values()}:
+        monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("AURUMPLAN_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setattr(socket.socket, "connect", _refuse_network)
+    monkeypatch.setattr(socket.socket, "connect_ex", _refuse_network)
+    dest = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns(".aurumplan"))
+    monkeypatch.chdir(dest)
+    return dest
+
+
+def run(project: Path, *args: str) -> tuple[int, str, str]:
+    res = CliRunner().invoke(cli, ["--config", str(project / "aurumplan.yaml"), *args], catch_exceptions=False)
+    return res.exit_code, res.stdout, res.stderr
+
+
+def loaded(project: Path, source: str) -> list[dict[str, Any]]:
+    code, out, _ = run(project, "state", "list", "--json")
+    assert code == 0
+    return [e for e in json.loads(out) if e["source"] == source]
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS))
+def test_example_applies_offline_without_keys(project: Path, spec: str) -> None:
+    source, records = SPECS[spec]
+    code, out, err = run(project, "apply", str(project / spec), "--auto-approve")
+    assert code == 0, out + err
+    code, ops_out, _ = run(project, "ops", "list", "--json")
+    ops = json.loads(ops_out)
+    assert [(op["source"], op["status"]) for op in ops] == [(source, "succeeded")]
+    series = loaded(project, source)
+    assert series, f"nothing loaded for {source}"
+    assert sum(e["records"] for e in series) == records
+    assert all(e["ranges"] == 1 for e in series), "a series was loaded with holes"
+
+
+def test_quickstart_then_backfill_eia_share_the_recordings(project: Path) -> None:
+    """The README order: quickstart first, then the bigger EIA example fetches only what is new."""
+    assert run(project, "apply", "quickstart.yaml", "--auto-approve")[0] == 0
+    code, out, err = run(project, "apply", "backfill-eia.yaml", "--auto-approve")
+    assert code == 0, out + err
+    assert "2352 records, 2 requests" in out  # ELEC.GEN only: the demand week is already loaded
+    assert [op["status"] for op in json.loads(run(project, "ops", "list", "--json")[1])] == ["succeeded"] * 2
+
+
+def test_request_outside_the_recordings_fails_in_one_line_without_the_key(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EIA_API_KEY", SECRET)
+    (project / "outside.yaml").write_text(OUTSIDE)
+    code, out, err = run(project, "apply", "outside.yaml", "--auto-approve")
+    assert code == 1
+    text = out + err
+    miss = [line for line in text.splitlines() if "no recorded response in" in line]
+    assert miss, text
+    assert all("GET /v2/electricity/rto/region-data/data?" in line and "start=2023-06-01T01" in line
+               for line in miss)
+    assert "Traceback" not in text
+    logs = "".join(p.read_text() for p in (project / ".aurumplan" / "logs").glob("*.jsonl"))
+    for where in (text, logs):
+        assert SECRET not in where
+        assert "api_key" not in where
+    assert [op["status"] for op in json.loads(run(project, "ops", "list", "--json")[1])] == ["failed"]
+    assert loaded(project, "eia") == []
