@@ -22,6 +22,7 @@ from aurumplan.apply.faults import crash_point
 from aurumplan.catalog import DatasetDef, SourceDef
 from aurumplan.errors import QualityGateError
 from aurumplan.executors.base import load_id_of
+from aurumplan.hashing import sha256_hex
 from aurumplan.intervals import IntervalMap, IntervalSet
 from aurumplan.state import StateStore, WatermarkRef
 from aurumplan.warehouse import LoadInfo, Warehouse
@@ -39,11 +40,22 @@ class NodeRun:
     kind: str
     settings: dict[str, Any]
     schema_version: Callable[[DatasetDef], str]
+    fence_scopes: dict[str, str] = field(default_factory=dict)
     log: Callable[[str], None] = field(default=lambda _m: None)
 
+    def fence(self, dataset: str) -> tuple[str, int]:
+        return self.fence_scopes.get(dataset, fence_scope(self.source.name, dataset, [])), self.token
 
-def fence_scope(source: str, dataset: str) -> str:
-    return f"{source}/{dataset}"
+
+def fence_scope(source: str, dataset: str, ranges: list[tuple[str, int, int]]) -> str:
+    """The warehouse fence of the ranges an operation leases in a dataset.
+
+    A resumed (or taken-over) operation leases the same ranges, so it gets the same scope and a
+    higher token: the earlier holder is fenced out. Operations on disjoint ranges get different
+    scopes and never fence each other; an overlapping takeover by another operation is refused by
+    the lease check just before the commit (check_fence).
+    """
+    return f"{source}/{dataset}/{sha256_hex(repr(sorted(ranges)))[:16]}"
 
 
 def stage(run: NodeRun, node: dict[str, Any], series: list[str], start: int, end: int) -> str:
@@ -51,7 +63,7 @@ def stage(run: NodeRun, node: dict[str, Any], series: list[str], start: int, end
     lid = load_id_of(run.operation_id, node["id"])
     ds = node["dataset"]
     run.warehouse.stage_load(LoadInfo(lid, run.operation_id, run.source.name, ds, start, end, tuple(series),
-                                      node_id=node["id"], fence_scope=fence_scope(run.source.name, ds),
+                                      node_id=node["id"], fence_scope=run.fence(ds)[0],
                                       fence_token=run.token))
     load = run.warehouse.load(lid)
     if load is not None and load.status != "committed" and load.records:
@@ -97,7 +109,7 @@ def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], replaced: di
                                     detail={"replaced": replaced})
     run.store.check_fence(run.operation_id, run.token)
     crash_point("before-commit")
-    run.warehouse.commit([lid for _, lid in loads], fence=(fence_scope(run.source.name, dataset), run.token),
+    run.warehouse.commit([lid for _, lid in loads], fence=run.fence(dataset),
                          replace_range=run.kind in ("Replay", "Reprocess"))
     crash_point("after-warehouse-commit")
     schema = run.schema_version(ds)
@@ -108,7 +120,7 @@ def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], replaced: di
             where = node_where(n, sid)
             run.store.set_watermarks(run.source.name, dataset, sid, where,
                                      WatermarkRef(lid, run.operation_id, load.checksum if load else None, schema),
-                                     counts.get(sid, 0), fence=(fence_scope(run.source.name, dataset), run.token))
+                                     counts.get(sid, 0), fence=run.fence(dataset))
             crash_point("mid-watermarks")
     return replaced
 

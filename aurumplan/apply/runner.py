@@ -99,6 +99,7 @@ class Applier:
         self.store: SqlStateStore = open_state(config.state_url, create=True)
         self.warehouse: Warehouse = open_warehouse(config.warehouse_url)
         self.token = 0
+        self.fence_scopes: dict[str, str] = {}
         self.failures = FailureLog(config.path(config.logs), self.op_id)
         self.result.failure_log = str(self.failures.path)
 
@@ -158,6 +159,10 @@ class Applier:
     def _lease(self) -> None:
         ranges = [(self.source.name, ds, sid, s, e)
                   for (ds, sid), where in sorted(written(self.plan).items()) for s, e in where]
+        per_dataset: dict[str, list[tuple[str, int, int]]] = {}
+        for _, ds, sid, s, e in ranges:
+            per_dataset.setdefault(ds, []).append((sid, s, e))
+        self.fence_scopes = {ds: N.fence_scope(self.source.name, ds, r) for ds, r in per_dataset.items()}
         self.token = self.store.acquire_leases(self.op_id, ranges, socket.gethostname(), os.getpid(),
                                                ttl_seconds=self.lease_ttl)
 
@@ -267,7 +272,7 @@ class Applier:
     def _node_run(self) -> N.NodeRun:
         target = (self.settings.get("replay") or {}).get("schemaVersion")
         return N.NodeRun(self.op_id, self.source, self.store, self.warehouse, self.token, self.kind, self.settings,
-                         lambda ds: target or ds.schema_version)
+                         lambda ds: target or ds.schema_version, self.fence_scopes)
 
     def _node(self, node: dict[str, Any], executor: Any, checkpoint: Any) -> None:
         kind = node["kind"]

@@ -48,8 +48,8 @@ def test_overlapping_refused_disjoint_both_run(tmp_path: Path, db_url: str, slow
     a.write_text(SPEC.format(name="a", series="PJM, MISO"))
     b.write_text(SPEC.format(name="b", series="MISO"))
     c.write_text(SPEC.format(name="c", series="ERCO"))
+    store = open_state(db_url)  # created before any apply runs: no schema work under their write load
     first = start(tmp_path, a)
-    store = open_state(db_url)
     deadline = time.monotonic() + 20
     while not store.leases(active_only=True) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aurumplan import api
+from aurumplan.apply.nodes import fence_scope
 from aurumplan.errors import FencedError
 from aurumplan.intervals import parse_ts
 from aurumplan.state import open_state
@@ -39,9 +40,10 @@ def test_taken_over_writer_cannot_commit(tmp_path: Path, db_url: str, monkeypatc
         ctx = api.context(tmp_path / "aurumplan.yaml", tmp_path)
         plan = api.plan(tmp_path / "spec.yaml", ctx).plan
         results: list[object] = []
+        store = open_state(db_url)  # opened before the writer runs: no schema check under its write load
+        wh = open_warehouse(db_url)
         writer = threading.Thread(target=lambda: results.append(api.apply_plan(plan, ctx)))
         writer.start()
-        store = open_state(db_url)
         deadline = time.monotonic() + 10
         while not store.leases(active_only=True) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -53,10 +55,11 @@ def test_taken_over_writer_cannot_commit(tmp_path: Path, db_url: str, monkeypatc
         token = store.acquire_leases("BACKFILL_OTHER", [("eia", "ELEC.DEMAND", "PJM", start, start + 86400)],
                                      "other-host", 1)
         assert token > old[0].token
-        wh = open_warehouse(db_url)  # ...and another writer commits the range with its newer token
+        # ...and the same ranges are committed by a writer holding the newer token
         wh.stage_load(LoadInfo("OTHER/1", "BACKFILL_OTHER", "eia", "ELEC.DEMAND", start, start + 86400, ("PJM",)))
         wh.write_batch("OTHER/1", [("eia", "ELEC.DEMAND", "PJM", start, 1.0, "MWh", None)])
-        wh.commit(["OTHER/1"], fence=("eia/ELEC.DEMAND", token))
+        scope = fence_scope("eia", "ELEC.DEMAND", [("PJM", start, start + 86400)])  # the writer's range
+        wh.commit(["OTHER/1"], fence=(scope, token))
         writer.join(timeout=60)
         result = results[0]
         assert result.status != "succeeded"  # type: ignore[attr-defined]
@@ -64,4 +67,4 @@ def test_taken_over_writer_cannot_commit(tmp_path: Path, db_url: str, monkeypatc
         assert [r.load_id for r in current] == ["OTHER/1"]
         with pytest.raises(FencedError):
             wh.commit([ld.load_id for ld in wh.loads_for_operation(plan["operation"]["id"])],
-                      fence=("eia/ELEC.DEMAND", old[0].token))
+                      fence=(scope, old[0].token))

@@ -57,19 +57,16 @@ def test_pause_then_resume(tmp_path: Path, server: EiaServer) -> None:
 
     url = f"sqlite:///{tmp_path / 'p.db'}"
     proj = make(tmp_path / "p", url, server)
+    store = open_state(url)  # created before the apply runs: no schema work under its write load
     running = subprocess.Popen([sys.executable, "-m", "aurumplan.cli.main", "--config",
                                 str(proj / "aurumplan.yaml"), "apply", str(proj / "spec.yaml"), "--auto-approve"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "EIA_API_KEY": "k"})
-    store = None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if (tmp_path / "p.db").exists():
-            store = open_state(url)
-            if any(c.status == "staged" for o in store.list_operations() for c in store.checkpoints(o.id)):
-                break
+        if any(c.status == "staged" for o in store.list_operations() for c in store.checkpoints(o.id)):
+            break
         time.sleep(0.1)
-    assert store is not None
     op_id = store.list_operations()[0].id
     paused = cli(proj, "pause", op_id)
     assert paused.returncode == 0, paused.stderr
