@@ -24,7 +24,7 @@ from aurumplan.executors.record import record_plan
 from aurumplan.hashing import canonical_json
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
 from aurumplan.plan.make import Planned, plan_spec
-from aurumplan.plan.planfile import read_plan, write_plan
+from aurumplan.plan.planfile import read_plan
 from aurumplan.spec.reference import write_reference
 from aurumplan.spec.schema import write_schemas as spec_write_schemas
 from aurumplan.state import SqlStateStore, open_state
@@ -116,7 +116,7 @@ def plan(spec: str | Path, ctx: Context, out: str | Path | None = None) -> Plann
     """Plan a spec against the current state; `out` saves the plan file."""
     planned = plan_spec(spec, ctx.catalog, open_reader(ctx), cwd=ctx.cwd)
     if out is not None:
-        write_plan(planned.plan, out)
+        Path(out).write_text(planned.text)
     return planned
 
 
@@ -282,7 +282,7 @@ def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,
     changed = stale_ranges(old, state)
     planned = plan_spec(spec, ctx.catalog, state, cwd=ctx.cwd)
     if out is not None:
-        write_plan(planned.plan, out)
+        Path(out).write_text(planned.text)
     return planned, changed
 
 

@@ -144,6 +144,11 @@ class IntervalSet:
         self._iv = _normalize(intervals)
 
     @classmethod
+    def from_normalized(cls, ivs: Iterable[Interval]) -> IntervalSet:
+        """From intervals already sorted, disjoint and non-adjacent (e.g. another set's slices)."""
+        return cls._raw(tuple(ivs))
+
+    @classmethod
     def _raw(cls, ivs: tuple[Interval, ...]) -> IntervalSet:
         obj = cls.__new__(cls)
         obj._iv = ivs
@@ -305,6 +310,9 @@ class IntervalMap(Generic[V]):
     def __iter__(self) -> Iterator[tuple[int, int, V]]:
         return iter(self._items)
 
+    def items(self) -> tuple[tuple[int, int, V], ...]:
+        return self._items
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -315,7 +323,14 @@ class IntervalMap(Generic[V]):
         return hash(self._items)
 
     def domain(self) -> IntervalSet:
-        return IntervalSet((s, e) for s, e, _ in self._items)
+        """The instants the map covers (items are sorted and disjoint: one linear pass)."""
+        out: list[Interval] = []
+        for s, e, _ in self._items:
+            if out and out[-1][1] == s:
+                out[-1] = (out[-1][0], e)
+            else:
+                out.append((s, e))
+        return IntervalSet._raw(tuple(out))
 
     def values(self) -> set[V]:
         return {v for _, _, v in self._items}

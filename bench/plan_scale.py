@@ -20,7 +20,6 @@ from aurumplan.catalog import load_catalog
 from aurumplan.config import load_config
 from aurumplan.intervals import HOUR, parse_ts
 from aurumplan.plan.make import plan_spec
-from aurumplan.plan.planfile import dumps
 from aurumplan.state import open_state
 from aurumplan.state.schema import watermarks
 
@@ -73,7 +72,7 @@ def main() -> int:
         store = open_state(config.state_url, create=False)
         planned = plan_spec(spec, catalog, store, cwd=folder)
         t_plan = time.perf_counter() - t1
-        text = dumps(planned.plan)
+        text = planned.text
         t_total = time.perf_counter() - t1
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         e = planned.plan["estimates"]

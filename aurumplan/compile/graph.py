@@ -53,13 +53,14 @@ def _extract_attrs(source: SourceDef, req: RequestSpec) -> dict[str, Any]:
     attrs = {"kind": "extract", "dataset": req.dataset, "series": list(req.series), "start": req.start,
              "end": req.end, "expected_rows": req.expected_rows, "request": call.public()}
     if req.targets:
-        attrs["targets"] = IntervalSet(req.targets).to_json()
+        attrs["targets"] = IntervalSet.from_normalized(req.targets).to_json()
     return attrs
 
 
 def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True, bridge_gaps: bool = False) -> nx.DiGraph:
     """The job graph for work (dataset -> series -> intervals to load)."""
     g = nx.DiGraph()
+    order: list[str] = []  # a topological order, built as the nodes are added (inputs before outputs)
     for name in sorted(work, key=lambda n: (bool(source.datasets[n].derive), n)):
         targets = {sid: where for sid, where in work[name].items() if where}
         if not targets:
@@ -69,6 +70,7 @@ def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True, br
         g.add_node(validate, kind="validate", dataset=name)
         g.add_node(commit, kind="commit", dataset=name)
         g.add_edge(validate, commit)
+        ends = [validate, commit]
         if ds.derive is not None:
             node = f"{name}/derive"
             span = IntervalSet([iv for w in targets.values() for iv in w])
@@ -81,6 +83,7 @@ def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True, br
             upstream = f"{ds.derive.source_dataset}/commit"
             if upstream in g:
                 g.add_edge(upstream, node)
+            order.extend([node, *ends])
             continue
         for i, req in enumerate(plan_requests(source, name, targets, bridge_gaps)):
             node = f"{name}/extract/{i:05d}"
@@ -90,6 +93,9 @@ def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True, br
                 g.add_node(node, kind="extract", dataset=name, series=list(req.series), start=req.start,
                            end=req.end, expected_rows=req.expected_rows, request=None)
             g.add_edge(node, validate)
+            order.append(node)
+        order.extend(ends)
+    g.graph["order"] = order
     if not nx.is_directed_acyclic_graph(g):
         raise ValueError("job graph has a cycle; check depends_on in the catalog")
     return g
@@ -97,7 +103,7 @@ def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True, br
 
 def graph_to_json(g: nx.DiGraph) -> dict[str, Any]:
     """Nodes in topological order (ties by id) with their attributes and edges: stable output."""
-    order = list(nx.lexicographical_topological_sort(g))
+    order = g.graph.get("order") or list(nx.lexicographical_topological_sort(g))
     return {"nodes": [{"id": n, **g.nodes[n]} for n in order],
             "edges": sorted([a, b] for a, b in g.edges)}
 

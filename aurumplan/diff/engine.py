@@ -77,10 +77,10 @@ def _ref_parts(ref: Any) -> tuple[str, str, str]:
 def range_fingerprint(loaded: IntervalMap[Any], wanted: IntervalSet) -> str:
     """What the state holds inside wanted: load versions and checksums, as one hash.
 
-    The repr of a list of int/str tuples is stable across runs and machines, and much cheaper
-    than canonical JSON on this hot path (one per planned series).
+    The repr of (start, end, WatermarkRef) tuples (ints, strings, a dataclass) is stable across
+    runs and machines, and much cheaper than canonical JSON on this hot path (one per series).
     """
-    return sha256_hex(repr([(s, e, *_ref_parts(v)) for s, e, v in loaded.restrict(wanted)]))
+    return sha256_hex(repr(loaded.restrict(wanted).items()))
 
 
 def _lease_conflicts(leases: list[Any], source: str, dataset: str, series_id: str, wanted: IntervalSet,
@@ -143,9 +143,9 @@ def _classify(change: SeriesChange, where: IntervalSet, reason: str, loaded: Int
         else:
             change.actions.append(Action("create", missing, reason))
     if kind == "Backfill" or (kind == "Reprocess" and policy == "keep_existing"):
-        mismatched = IntervalMap._raw(tuple((s, e, v) for s, e, v in here
-                                            if kind == "Backfill" and _ref_parts(v)[2]
-                                            and _ref_parts(v)[2] != expected_schema))
+        mismatched = IntervalMap._raw(tuple(
+            (s, e, v) for s, e, v in here.items()
+            if kind == "Backfill" and getattr(v, "schema_version", None) not in (None, "", expected_schema)))
         for ref, ivs in sorted(mismatched.by_value().items(), key=lambda kv: kv[1].intervals):
             load_id, _, schema = _ref_parts(ref)
             change.actions.append(Action("conflict", ivs, f"loaded as schema {schema} by {load_id}; "

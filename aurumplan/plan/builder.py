@@ -18,7 +18,7 @@ from aurumplan.catalog import SourceDef
 from aurumplan.catalog.quotas import days_needed, min_duration_seconds
 from aurumplan.compile.graph import graph_to_json
 from aurumplan.diff import ChangeSet
-from aurumplan.hashing import fingerprint, sha256_hex
+from aurumplan.hashing import canonical_json, fingerprint, sha256_hex
 from aurumplan.intervals import IntervalSet, fmt_ts
 
 FORMAT_VERSION = 1
@@ -127,8 +127,19 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
         "estimates": estimates,
         "warnings": warnings,
     }
-    plan["plan_id"] = plan_hash(plan)
     return plan
+
+
+def seal(plan: dict[str, Any]) -> str:
+    """Set plan_id (the hash of the canonical JSON of everything else) and return the file text.
+
+    The body is encoded once: the file is that body with plan_id appended, which read_plan
+    verifies by hashing the rest again.
+    """
+    body = canonical_json({k: v for k, v in plan.items() if k not in HASHED_EXCLUDE})
+    plan["plan_id"] = sha256_hex(body)
+    return body[:-1] + f',"plan_id":"{plan["plan_id"]}"}}\n'
+
 
 
 def plan_hash(plan: dict[str, Any]) -> str:

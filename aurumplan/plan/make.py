@@ -17,7 +17,7 @@ from aurumplan.diff import ChangeSet, diff
 from aurumplan.diff.engine import WatermarkReader
 from aurumplan.errors import SpecError
 from aurumplan.intervals import IntervalSet, local_to_ts
-from aurumplan.plan.builder import build_plan, spec_relative
+from aurumplan.plan.builder import build_plan, seal, spec_relative
 from aurumplan.spec.loader import LoadedSpec, load_spec
 
 
@@ -29,6 +29,7 @@ class Planned:
     changes: ChangeSet
     graph: nx.DiGraph
     plan: dict[str, Any]
+    text: str  # the plan file's exact bytes (canonical JSON)
 
 
 def _seconds(value: Any) -> float:
@@ -108,4 +109,4 @@ def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, *,
     plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
                       embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
                       settings=settings_of(op))
-    return Planned(loaded, changes, graph, plan)
+    return Planned(loaded, changes, graph, plan, seal(plan))

@@ -7,17 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from aurumplan.errors import PlanError
-from aurumplan.hashing import canonical_json
 from aurumplan.plan.builder import FORMAT_VERSION, plan_hash
-
-
-def dumps(plan: dict[str, Any]) -> str:
-    """The bytes written to disk: canonical JSON plus a newline."""
-    return canonical_json(plan) + "\n"
-
-
-def write_plan(plan: dict[str, Any], path: str | Path) -> None:
-    Path(path).write_text(dumps(plan))
 
 
 def read_plan(path: str | Path) -> dict[str, Any]:

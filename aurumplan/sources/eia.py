@@ -81,6 +81,9 @@ class EiaDriver:
 
     name = "eia"
 
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str, tuple[str, ...]], tuple[DatasetDef, list[tuple[str, str]]]] = {}
+
     def plan_requests(self, source: SourceDef, dataset: DatasetDef,
                       targets: Mapping[str, IntervalSet]) -> list[RequestSpec]:
         """Series are asked as facet cross products, so multi-field series are grouped to exact products."""
@@ -101,18 +104,27 @@ class EiaDriver:
             out.extend(plan_windows(source, dataset, {sid: where for sid in sids}))
         return out
 
-    def first_call(self, source: SourceDef, dataset: DatasetDef, request: RequestSpec) -> Call:
-        grain = dataset.grain
-        params: list[tuple[str, str]] = [("frequency", _FREQ[grain]), ("data[0]", dataset.data_field)]
+    def _selection(self, dataset: DatasetDef, series: tuple[str, ...]) -> list[tuple[str, str]]:
+        """frequency, data column and facets of a request: the same for every window of a group."""
+        params: list[tuple[str, str]] = [("frequency", _FREQ[dataset.grain]), ("data[0]", dataset.data_field)]
         for facet, values in sorted(dataset.selectors.items()):
             for v in values if isinstance(values, list) else [values]:
                 params.append((f"facets[{facet}][]", str(v)))
         facets: dict[str, set[str]] = {}
-        for sid in request.series:
+        for sid in series:
             for f, v in split_series(dataset, sid).items():
                 facets.setdefault(f, set()).add(v)
         for f in template_fields(dataset):
             params.extend((f"facets[{f}][]", v) for v in sorted(facets.get(f, ())))
+        return params
+
+    def first_call(self, source: SourceDef, dataset: DatasetDef, request: RequestSpec) -> Call:
+        grain = dataset.grain
+        key = (source.name, dataset.name, request.series)
+        cached = self._cache.get(key)
+        if cached is None or cached[0] is not dataset:
+            cached = self._cache[key] = (dataset, self._selection(dataset, request.series))
+        params = list(cached[1])
         if grain is Grain.HOURLY and dataset.period_convention == "hour-ending-utc":
             start, end = label(grain, request.start + HOUR), label(grain, request.end)
         else:
