@@ -323,7 +323,11 @@ class Applier:
             self._failed(node, start, end, str(exc), attempts)
             raise
         crash_point("before-staged")
-        records, checksum = self.warehouse.load_stats(lid)
+        if getattr(executor, "name", "") == "local":  # rows went through write_batch: the running totals
+            load = self.warehouse.load(lid)           # in `loads` were updated with them, atomically
+            records, checksum = (load.records, load.checksum) if load else self.warehouse.load_stats(lid)
+        else:  # another engine wrote the rows: count and hash what is stored
+            records, checksum = self.warehouse.load_stats(lid)
         self.store.upsert_checkpoint(self.op_id, nid, status="staged", requests=counters.requests, records=records,
                                      bytes=counters.bytes, checksum=checksum, finished_at=time.time(),
                                      detail={"throttles": counters.throttles, "retries": counters.retries})

@@ -13,6 +13,7 @@ bodies `{"error": ..., "code": 400}` also inside HTTP 200 (before v2.1.10); API 
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 import re
@@ -60,13 +61,10 @@ def parse_period(grain: Grain, convention: str, text: str) -> int:
     """A period label as the UTC start of the period it covers."""
     text = str(text)
     if grain is Grain.HOURLY:
-        if len(text) > 13:  # local-hourly: YYYY-MM-DDTHH-07
-            base, sign, off = text[:13], text[13], int(text[14:16])
-            moment = dt.datetime.strptime(base, "%Y-%m-%dT%H").replace(
-                tzinfo=dt.timezone(dt.timedelta(hours=off if sign == "+" else -off)))
-        else:
-            moment = dt.datetime.strptime(text, "%Y-%m-%dT%H").replace(tzinfo=dt.UTC)
-        ts = int(moment.timestamp())
+        ts = calendar.timegm((int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), 0, 0))
+        if len(text) > 13:  # local-hourly: YYYY-MM-DDTHH-07 is local time at that UTC offset
+            off = int(text[14:16]) * HOUR
+            ts += -off if text[13] == "+" else off
         return ts - HOUR if convention in ("hour-ending-utc", "local-hourly") else ts
     if grain is Grain.MONTHLY:
         return int(dt.datetime.strptime(text[:7], "%Y-%m").replace(tzinfo=dt.UTC).timestamp())
