@@ -20,36 +20,54 @@ def quality_params(settings: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+CHUNK_ROWS = 200_000
+
+
+def _chunks(staged: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Nodes in time order, grouped so one group holds at most about CHUNK_ROWS rows (bounded memory)."""
+    ordered = sorted(staged, key=lambda n: (n.get("window") or [""])[0])
+    out: list[list[dict[str, Any]]] = [[]]
+    rows = 0
+    for n in ordered:
+        if out[-1] and rows + n.get("expected_rows", 0) > CHUNK_ROWS:
+            out.append([])
+            rows = 0
+        out[-1].append(n)
+        rows += n.get("expected_rows", 0)
+    return out
+
+
 def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -> dict[str, Any]:
     """Quality of the staged version of one dataset over exactly the periods its loads cover.
 
     A Backfill node may bridge loaded gaps; only its targets are judged, one evaluation per
-    coalesced range, the scores weighted by the range's length.
+    coalesced range. Large datasets are judged in chunks of nodes so memory stays bounded; the
+    scores are weighted by the length each range covers.
     """
     settings = applier.settings
     threshold = settings["validation"]["threshold"]
     checks = settings["validation"]["checks"]
-    where = IntervalSet()
-    series: set[str] = set()
-    for n in staged:
-        for sid in n["series"]:
-            where = where | node_where(n, sid)
-        series.update(n["series"])
-    load_ids = [load_id_of(applier.op_id, n["id"]) for n in staged]
-    total = where.duration()
-    score = 0.0
-    per_check: dict[str, float] = {}
-    details = []
+    parts: list[tuple[int, float, dict[str, float], dict[str, Any]]] = []
     with applier.warehouse.connect() as conn:
-        for s, e in where:
-            q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), checks, load_id=load_ids,
-                         params=quality_params(settings), series=sorted(series))
-            weight = (e - s) / total
-            score += q.score * weight
-            for k, r in q.results.items():
-                per_check[k] = per_check.get(k, 0.0) + r.score * weight
-            details.append(q.to_dict(threshold))
-    detail = details[0] if len(details) == 1 else {"ranges": details[:50], "score": score}
+        for chunk in _chunks(staged):
+            where = IntervalSet()
+            series: set[str] = set()
+            for n in chunk:
+                for sid in n["series"]:
+                    where = where | node_where(n, sid)
+                series.update(n["series"])
+            load_ids = [load_id_of(applier.op_id, n["id"]) for n in chunk]
+            for s, e in where:
+                q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), checks, load_id=load_ids,
+                             params=quality_params(settings), series=sorted(series))
+                parts.append((e - s, q.score, {k: r.score for k, r in q.results.items()}, q.to_dict(threshold)))
+    total = sum(p[0] for p in parts) or 1
+    score = sum(w * sc for w, sc, _, _ in parts) / total
+    per_check: dict[str, float] = {}
+    for w, _, checks_, _ in parts:
+        for k, v in checks_.items():
+            per_check[k] = per_check.get(k, 0.0) + v * w / total
+    detail = parts[0][3] if len(parts) == 1 else {"ranges": [p[3] for p in parts[:50]], "score": score}
     applier.store.add_quality_result(applier.op_id, dataset, score, score >= threshold,
                                      node_id=f"{dataset}/validate", detail=detail)
     return {"dataset": dataset, "score": score, "checks": per_check}
