@@ -176,3 +176,17 @@ def test_quotas_validate(project: Path) -> None:
         "state: sqlite:///state.db\nwarehouse: sqlite:///warehouse.db\nsources:\n  eia:\n    headroom: 0.3\n")
     code, _, err = run(project, "quotas", "validate")
     assert code == 1 and "headroom" in err
+
+
+def test_refresh_from_reports_only_changed_ranges(project: Path) -> None:
+    run(project, "plan", str(project / "spec.yaml"), "-o", str(project / "a.json"))
+    loaded(project, "PJM", "2024-01-05", "2024-01-06", op="BACKFILL_OTHER_X")
+    loaded(project, "CISO", "2024-01-05", "2024-01-06")  # not in the plan
+    code, out, _ = run(project, "plan", str(project / "spec.yaml"), "--refresh-from", str(project / "a.json"),
+                       "-o", str(project / "b.json"))
+    assert code == 0
+    changed = [line for line in out.splitlines() if "changed since the saved plan" in line]
+    assert len(changed) == 1 and "PJM" in changed[0] and "BACKFILL_OTHER_X" in changed[0]
+    a, b = (json.loads((project / f).read_text()) for f in ("a.json", "b.json"))
+    assert a["fingerprints"]["ELEC.DEMAND|MISO"] == b["fingerprints"]["ELEC.DEMAND|MISO"]
+    assert b["summary"]["unchanged"] == 24
