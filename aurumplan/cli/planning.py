@@ -111,8 +111,8 @@ def gaps(obj: Obj, source: str, dataset: str | None, days: int | None, window: s
     for r in rows:
         ranges = ", ".join(f"{a} .. {b}" for a, b in r["intervals"][:3])
         more = f" (+{r['ranges'] - 3} more)" if r["ranges"] > 3 else ""
-        click.echo(f"{r['dataset']:<20} {','.join(r['series']):<30} {r['periods']:>8} {r['grain']} periods  "
-                   f"{ranges}{more}")
+        series = ",".join(r["series"][:6]) + (f",+{len(r['series']) - 6}" if len(r["series"]) > 6 else "")
+        click.echo(f"{r['dataset']:<20} {series:<30} {r['periods']:>8} {r['grain']} periods  {ranges}{more}")
 
 
 @cli.group()
