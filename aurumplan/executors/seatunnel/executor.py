@@ -34,7 +34,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -229,6 +229,21 @@ def _in(expr: str, values: tuple[str, ...]) -> str:
     return f"{expr} IN ({', '.join(_lit(v) for v in values)})"
 
 
+def _kept(job: ExtractJob) -> list[tuple[int, int]]:
+    """The periods the node keeps: its window, or the targets inside it when it bridges loaded gaps."""
+    req = job.request
+    spans = [(max(s, req.start), min(e, req.end)) for s, e in (req.targets or ((req.start, req.end),))]
+    return [(s, e) for s, e in spans if s < e] or [(req.start, req.start)]
+
+
+def _windows(spans: list[tuple[int, int]], label: Callable[[int], str], ending: bool,
+             col: str = "`period`") -> str:
+    """Label comparisons for [start, end) spans; hour-ending labels name the end of their hour."""
+    lo, hi = (">", "<=") if ending else (">=", "<")
+    parts = [f"({col} {lo} {label(s)} AND {col} {hi} {label(e)})" for s, e in spans]
+    return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
 def _day(ts: int) -> str:
     return from_ts(ts).strftime("%Y-%m-%d")
 
@@ -246,12 +261,10 @@ def normalising_sql(job: ExtractJob, call: Call) -> str:
     if kind == "eia":
         fmt, pattern = _LABELS.get(ds.grain, _LABELS[Grain.MONTHLY])
         period = f"PARSEDATETIME(`period`, {pattern})"
-        first, last = from_ts(req.start).strftime(fmt), from_ts(req.end).strftime(fmt)
-        if ds.period_convention == "hour-ending-utc":
+        ending = ds.period_convention == "hour-ending-utc"
+        if ending:
             period = f"DATEADD({period}, -1, 'HOUR')"
-            window = f"`period` > {_lit(first)} AND `period` <= {_lit(last)}"
-        else:
-            window = f"`period` >= {_lit(first)} AND `period` < {_lit(last)}"
+        window = _windows(_kept(job), lambda ts: _lit(from_ts(ts).strftime(fmt)), ending)
         sid, v = _series_expr(ds.series_template), _col(ds.data_field)
         missing = _blank(ds.data_field, EIA_MISSING)
         attrs = f"CASE WHEN {missing} THEN CONCAT('{{\"marker\":\"', COALESCE({v}, 'null'), '\"}}') END"
@@ -262,7 +275,7 @@ def normalising_sql(job: ExtractJob, call: Call) -> str:
         sid = dict(call.params).get("series_id", req.series[0])
         return (f"{head}{_lit(sid)} AS series_id, PARSEDATETIME(`date`, 'yyyy-MM-dd') AS period, "
                 f"{_number('value', ('.',))} AS value, {_lit(ds.unit)} AS unit, {null_attrs} FROM raw "
-                f"WHERE `date` >= {_lit(_day(req.start))} AND `date` < {_lit(_day(req.end))}")
+                f"WHERE {_windows(_kept(job), lambda ts: _lit(_day(ts)), False, '`date`')}")
     if kind == "bls":
         sid = (call.json_body or {}).get("seriesid", req.series)[0]
         return (f"{head}{_lit(sid)} AS series_id, PARSEDATETIME(CONCAT(`year`, '-', SUBSTRING(`period`, 2, 2), "
