@@ -66,8 +66,8 @@ def stage(run: NodeRun, node: dict[str, Any], series: list[str], start: int, end
                                       node_id=node["id"], fence_scope=run.fence(ds)[0],
                                       fence_token=run.token))
     load = run.warehouse.load(lid)
-    if load is not None and load.status != "committed" and load.records:
-        run.warehouse.discard_staged(lid, restage=True)
+    if load is not None and load.status != "committed" and (load.records or run.warehouse.load_stats(lid)[0]):
+        run.warehouse.discard_staged(lid, restage=True)  # rows a crashed attempt left (any engine wrote them)
     return lid
 
 

@@ -7,6 +7,7 @@ limiter about a throttle so every worker slows, give up on a terminal one.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -20,6 +21,11 @@ from aurumplan.errors import SourceError, SuspendedError, TerminalSourceError, T
 from aurumplan.executors.base import Counters, RetryPolicy, Stopped
 from aurumplan.sources.base import Call, Driver, Page, RequestSpec
 from aurumplan.sources.cassette import CassetteTransport
+
+# httpx logs every request URL at INFO, and some APIs (EIA, FRED) take the key in the query string:
+# keep those loggers quiet so a user's INFO logging never carries a key.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 class Limiter:

@@ -135,6 +135,15 @@ class WritesMixin(WarehouseBase):
                 for p in params:
                     cp.write_row(p)
 
+    def refresh_load(self, load_id: str) -> tuple[int, str]:
+        """Set a staged load's records/checksum from its stored rows (an engine such as SeaTunnel's Jdbc
+        sink wrote them without write_batch, so the running totals were not kept)."""
+        n, cs = self.load_stats(load_id)
+        with self._write(locked=False) as conn:
+            self._staged(conn, load_id)
+            conn.execute(loads.update().where(loads.c.load_id == load_id).values(records=n, checksum=cs))
+        return n, cs
+
     def load_stats(self, load_id: str) -> tuple[int, str]:
         """(records, checksum) recomputed from the load's stored rows."""
         o = observations

@@ -364,6 +364,7 @@ class SeaTunnelExecutor:
         if staged != written:
             raise ExecutorError(f"SeaTunnel job {job_id} reports {written} rows written but {staged} are staged for "
                                 f"load {job.load_id}; not accepted")
+        self.warehouse.refresh_load(job.load_id)  # the Jdbc sink bypassed write_batch's running totals
         counters = Counters(requests=requests, records=staged, bytes=received_bytes)
         if job.on_progress is not None:
             job.on_progress(counters)
