@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import json
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -27,6 +26,7 @@ from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.errors import SuspendedError, TerminalSourceError, ThrottledError, TransientSourceError
 from aurumplan.intervals import HOUR, Grain, IntervalSet, from_ts
 from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_windows
+from aurumplan.sources.responses import as_int, json_body, retry_after, with_param
 
 _FIELD = re.compile(r"\{(\w+)\}")
 _FREQ = {Grain.HOURLY: "hourly", Grain.DAILY: "daily", Grain.MONTHLY: "monthly", Grain.QUARTERLY: "quarterly"}
@@ -134,7 +134,7 @@ class EiaDriver:
 
     def parse(self, source: SourceDef, dataset: DatasetDef, request: RequestSpec, call: Call,
               response: httpx.Response) -> Page:
-        body = _json(response)
+        body = json_body(response, "EIA")
         _raise_for(response, body, source)
         resp = body.get("response") if isinstance(body, dict) else None
         if not isinstance(resp, dict) or not isinstance(resp.get("data"), list):
@@ -162,31 +162,18 @@ class EiaDriver:
                 attrs = {"marker": "null" if raw is None else str(raw)}
             unit = row.get(units_key) or row.get("units") or dataset.unit
             append((sid, parse_period(grain, conv, row["period"]), value, unit, attrs))
-        total = _int(resp.get("total"))
+        total = as_int(resp.get("total"))
         params = dict(call.params)
         offset = int(params.get("offset", "0"))
         nxt = None
         if rows and total is not None and offset + len(rows) < total:
-            new = tuple((k, str(offset + len(rows)) if k == "offset" else v) for k, v in call.params)
-            nxt = Call(call.method, call.url, new, call.headers, call.json_body, call.secret_in, call.page + 1)
+            nxt = with_param(call, "offset", str(offset + len(rows)))
         warnings = [w.get("warning", "") for w in resp.get("warnings", []) if isinstance(w, dict)]
         return Page(records, nxt, total, warnings)
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        if response.status_code >= 500:
-            raise TransientSourceError(f"EIA answered HTTP {response.status_code}") from None
-        raise TransientSourceError(f"malformed EIA response (HTTP {response.status_code}, not JSON)") from None
 
 
 def _raise_for(response: httpx.Response, body: Any, source: SourceDef) -> None:
@@ -195,7 +182,7 @@ def _raise_for(response: httpx.Response, body: Any, source: SourceDef) -> None:
     if isinstance(err, dict):
         code = str(err.get("code", ""))
         if code == "OVER_RATE_LIMIT" or status == 429:
-            raise ThrottledError("EIA throttled the key (OVER_RATE_LIMIT)", retry_after=_retry_after(response))
+            raise ThrottledError("EIA throttled the key (OVER_RATE_LIMIT)", retry_after=retry_after(response))
         if code == "API_KEY_DISABLED":
             raise SuspendedError(f"EIA suspended the key in {source.api_key_env}; the operation pauses "
                                  "until the cool-down ends")
@@ -203,7 +190,7 @@ def _raise_for(response: httpx.Response, body: Any, source: SourceDef) -> None:
             raise TerminalSourceError(f"EIA rejected the key in environment variable {source.api_key_env} ({code})")
         raise TerminalSourceError(f"EIA error {code}: {err.get('message', '')}")
     if status == 429:
-        raise ThrottledError("EIA answered 429 Too Many Requests", retry_after=_retry_after(response))
+        raise ThrottledError("EIA answered 429 Too Many Requests", retry_after=retry_after(response))
     if status >= 500:
         raise TransientSourceError(f"EIA answered HTTP {status}")
     if isinstance(err, str):
@@ -214,11 +201,6 @@ def _raise_for(response: httpx.Response, body: Any, source: SourceDef) -> None:
         raise TerminalSourceError(f"EIA answered HTTP {status}")
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers["Retry-After"])
-    except (KeyError, ValueError):
-        return None
 
 
 DRIVER = EiaDriver()

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from aurumplan.cli.main import cli
 from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
+from tests.apply.common import run, write_config
 
 BACKFILL = """\
 apiVersion: aurumplan/v1
@@ -52,19 +51,10 @@ def server() -> Iterator[EiaServer]:
 @pytest.fixture()
 def project(tmp_path: Path, db_url: str, server: EiaServer, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EIA_API_KEY", "test-key-abc")
-    (tmp_path / "aurumplan.yaml").write_text(
-        f"state: '{db_url}'\nwarehouse: '{db_url}'\nsources:\n  eia:\n    base_url: {server.base_url}\n"
-        f"    quota: {{per_second: 1000}}\n")
+    write_config(tmp_path, db_url, server.base_url)
     (tmp_path / "backfill.yaml").write_text(BACKFILL.format(start="2024-01-01", end="2024-01-03"))
     (tmp_path / "replay.yaml").write_text(REPLAY.format(start="2024-01-02", end="2024-01-02"))
     return tmp_path
-
-
-def run(project: Path, *args: str) -> tuple[int, str, str]:
-    res = CliRunner().invoke(cli, ["--config", str(project / "aurumplan.yaml"), *args])
-    if res.exception and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return res.exit_code, res.stdout, res.stderr
 
 
 def current(db_url: str) -> list[tuple]:

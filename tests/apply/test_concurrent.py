@@ -13,6 +13,7 @@ import pytest
 
 from aurumplan.state import open_state
 from aurumplan.testing.fakeapis import EiaServer, Synth
+from tests.apply.common import write_config
 
 SPEC = """\
 apiVersion: aurumplan/v1
@@ -41,9 +42,7 @@ def start(project: Path, spec: Path) -> subprocess.Popen[str]:
 
 
 def test_overlapping_refused_disjoint_both_run(tmp_path: Path, db_url: str, slow_server: EiaServer) -> None:
-    (tmp_path / "aurumplan.yaml").write_text(
-        f"state: '{db_url}'\nwarehouse: '{db_url}'\nsources:\n  eia:\n    base_url: {slow_server.base_url}\n"
-        "    quota: {per_second: 1000}\n")
+    write_config(tmp_path, db_url, slow_server.base_url)
     a, b, c = (tmp_path / f"{n}.yaml" for n in "abc")
     a.write_text(SPEC.format(name="a", series="PJM, MISO"))
     b.write_text(SPEC.format(name="b", series="MISO"))

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
+from tests.apply.common import write_config
 from tests.state.dburl import pg_schema_url, pg_unreachable
 
 SPEC = """\
@@ -39,9 +40,7 @@ def server() -> Iterator[EiaServer]:
 
 def make_project(folder: Path, url: str, server: EiaServer) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "aurumplan.yaml").write_text(
-        f"state: '{url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {server.base_url}\n"
-        "    quota: {per_second: 1000}\n")
+    write_config(folder, url, server.base_url)
     (folder / "spec.yaml").write_text(SPEC)
     return folder
 

@@ -15,6 +15,7 @@ from aurumplan.intervals import parse_ts
 from aurumplan.state import open_state
 from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import LoadInfo, open_warehouse
+from tests.apply.common import write_config
 
 SPEC = """\
 apiVersion: aurumplan/v1
@@ -33,9 +34,7 @@ spec:
 def test_taken_over_writer_cannot_commit(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EIA_API_KEY", "k")
     with EiaServer(data=Synth(seed=1), quota=None, until=1_900_000_000, delay=2.0) as srv:
-        (tmp_path / "aurumplan.yaml").write_text(
-            f"state: '{db_url}'\nwarehouse: '{db_url}'\nsources:\n  eia:\n    base_url: {srv.base_url}\n"
-            "    quota: {per_second: 1000}\n")
+        write_config(tmp_path, db_url, srv.base_url)
         (tmp_path / "spec.yaml").write_text(SPEC)
         ctx = api.context(tmp_path / "aurumplan.yaml", tmp_path)
         plan = api.plan(tmp_path / "spec.yaml", ctx).plan

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from aurumplan.cli.main import cli
 from aurumplan.intervals import HOUR, parse_ts
 from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
+from tests.apply.common import run, write_config
 
 SPEC = """\
 apiVersion: aurumplan/v1
@@ -39,18 +38,9 @@ def server() -> Iterator[EiaServer]:
 
 
 def project(tmp_path: Path, db_url: str, server: EiaServer, datasets: str, on_failure: str) -> Path:
-    (tmp_path / "aurumplan.yaml").write_text(
-        f"state: '{db_url}'\nwarehouse: '{db_url}'\nsources:\n  eia:\n    base_url: {server.base_url}\n"
-        "    quota: {per_second: 1000}\n")
+    write_config(tmp_path, db_url, server.base_url)
     (tmp_path / "spec.yaml").write_text(SPEC.format(datasets=datasets, on_failure=on_failure))
     return tmp_path
-
-
-def run(project: Path, *args: str) -> tuple[int, str, str]:
-    res = CliRunner().invoke(cli, ["--config", str(project / "aurumplan.yaml"), *args])
-    if res.exception and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return res.exit_code, res.stdout, res.stderr
 
 
 def ops(project: Path) -> list[dict]:

@@ -15,6 +15,7 @@ import pytest
 from aurumplan.state import open_state
 from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
+from tests.apply.common import write_config
 
 SPEC = """\
 apiVersion: aurumplan/v1
@@ -43,9 +44,7 @@ def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def make(folder: Path, url: str, server: EiaServer) -> Path:
     folder.mkdir()
-    (folder / "aurumplan.yaml").write_text(
-        f"state: '{url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {server.base_url}\n"
-        "    quota: {per_second: 1000}\n")
+    write_config(folder, url, server.base_url)
     (folder / "spec.yaml").write_text(SPEC)
     return folder
 

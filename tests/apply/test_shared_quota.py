@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from aurumplan.testing.fakeapis import EiaServer, Synth
+from tests.apply.common import write_config
 
 SPEC = """\
 apiVersion: aurumplan/v1
@@ -30,9 +31,7 @@ spec:
 
 def test_two_processes_stay_under_one_quota(tmp_path: Path, db_url: str) -> None:
     with EiaServer(data=Synth(seed=2), quota={"per_second": 5}, until=1_900_000_000) as srv:
-        (tmp_path / "aurumplan.yaml").write_text(
-            f"state: '{db_url}'\nwarehouse: '{db_url}'\nsources:\n  eia:\n    base_url: {srv.base_url}\n"
-            "    quota: {per_second: 5, per_hour: null}\n    headroom: 0.6\n")
+        write_config(tmp_path, db_url, srv.base_url, "{per_second: 5, per_hour: null}\n    headroom: 0.6")
         procs = []
         for name, series in (("a", "PJM"), ("b", "MISO")):
             (tmp_path / f"{name}.yaml").write_text(SPEC.format(name=name, series=series))
