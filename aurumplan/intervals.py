@@ -12,7 +12,6 @@ import bisect
 import datetime as dt
 import enum
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -37,10 +36,19 @@ def from_ts(ts: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, _UTC)
 
 
-@lru_cache(maxsize=1 << 17)
+_FMT: dict[int, str] = {}
+
+
+def _fmt_new(ts: int) -> str:
+    if len(_FMT) > 1 << 18:
+        _FMT.clear()
+    text = _FMT[ts] = dt.datetime.fromtimestamp(ts, _UTC).isoformat()[:16] + "Z"
+    return text
+
+
 def fmt_ts(ts: int) -> str:
     """`2024-01-01T00:00Z`: the form plans and views show (cached: boundaries repeat across series)."""
-    return dt.datetime.fromtimestamp(ts, _UTC).isoformat()[:16] + "Z"
+    return _FMT.get(ts) or _fmt_new(ts)
 
 
 def parse_ts(text: str) -> int:
@@ -249,6 +257,9 @@ class IntervalSet:
 
     def periods(self, grain: Grain) -> int:
         """How many periods of grain start inside the set."""
+        step = {Grain.HOURLY: HOUR, Grain.DAILY: DAY}.get(grain)
+        if step is not None:  # fixed-length periods: ceil(end) - ceil(start), inline
+            return sum((s // -step) - (e // -step) for s, e in self._iv)
         return sum(grain.count(s, e) for s, e in self._iv)
 
     def chunks(self, grain: Grain, max_periods: int) -> list[Interval]:
@@ -268,7 +279,9 @@ class IntervalSet:
         return out
 
     def to_json(self) -> list[list[str]]:
-        return [[fmt_ts(s), fmt_ts(e)] for s, e in self._iv]
+        """[[start, end], ...] as `2024-01-01T00:00Z` strings (the plan file's form)."""
+        get = _FMT.get
+        return [[get(s) or _fmt_new(s), get(e) or _fmt_new(e)] for s, e in self._iv]
 
     @classmethod
     def from_json(cls, data: Iterable[Iterable[str]]) -> IntervalSet:

@@ -66,12 +66,14 @@ class ChangeSet:
                 for a in s.actions if a.action == "conflict"]
 
 
-def _ref_parts(ref: Any) -> tuple[str, str, str]:
+def _ref_parts(ref: Any) -> tuple[Any, ...]:
     """(load_id, checksum, schema_version) of a watermark value, whatever its shape."""
     if isinstance(ref, tuple):
         return str(ref[0]), str(ref[1] if len(ref) > 1 else ""), str(ref[2] if len(ref) > 2 else "")
-    return (str(getattr(ref, "load_id", ref)), str(getattr(ref, "checksum", "")),
-            str(getattr(ref, "schema_version", "")))
+    try:
+        return ref.load_id, ref.checksum, ref.schema_version
+    except AttributeError:
+        return str(ref), "", ""
 
 
 def range_fingerprint(loaded: IntervalMap[Any], wanted: IntervalSet) -> str:
@@ -80,7 +82,7 @@ def range_fingerprint(loaded: IntervalMap[Any], wanted: IntervalSet) -> str:
     The repr of (start, end, WatermarkRef) tuples (ints, strings, a dataclass) is stable across
     runs and machines, and much cheaper than canonical JSON on this hot path (one per series).
     """
-    return sha256_hex(repr(loaded.restrict(wanted).items()))
+    return sha256_hex(repr([(s, e, *_ref_parts(v)) for s, e, v in loaded.restrict(wanted).items()]))
 
 
 def _lease_conflicts(leases: list[Any], source: str, dataset: str, series_id: str, wanted: IntervalSet,

@@ -54,13 +54,16 @@ def cli(project: Path, *args: str, crash: str | None = None) -> subprocess.Compl
                            *args], capture_output=True, text=True, env=env, timeout=120)
 
 
-def state_matches_warehouse(url: str) -> None:
-    """Watermarks equal what is current: every current row lies in a watermark of its load."""
+def state_matches_warehouse(url: str, state_url: str | None = None) -> None:
+    """No duplicate current row, and the watermarks name exactly the loads that are current."""
     eng = sa.create_engine(url)
     with eng.connect() as c:
         dup = c.execute(sa.text("SELECT COUNT(*) FROM (SELECT series_id, period FROM observations_current "
                                 "GROUP BY series_id, period HAVING COUNT(*) > 1) d")).scalar()
         loads = {r[0] for r in c.execute(sa.text("SELECT DISTINCT load_id FROM observations_current"))}
+    eng.dispose()
+    eng = sa.create_engine(state_url or url)
+    with eng.connect() as c:
         marks = {r[0] for r in c.execute(sa.text("SELECT DISTINCT load_id FROM watermarks"))}
     eng.dispose()
     assert dup == 0
@@ -102,3 +105,37 @@ def test_kill_9_then_resume_gives_uninterrupted_result(point: str, urls: tuple[s
     state_matches_warehouse(crash_url)
     again = cli(proj, "plan", str(proj / "spec.yaml"), "--detailed-exitcode")
     assert again.returncode == 0, again.stdout
+
+
+@pytest.fixture(params=["two-sqlite-files", pytest.param("postgresql-state", marks=pytest.mark.postgres)])
+def split(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(state url, warehouse url) in different databases: no transaction can span both."""
+    warehouse = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    if request.param == "two-sqlite-files":
+        yield f"sqlite:///{tmp_path / 'state.db'}", warehouse
+        return
+    if pg_unreachable():
+        pytest.fail("PostgreSQL unreachable", pytrace=False)
+    gen = pg_schema_url()
+    yield next(gen), warehouse
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+@pytest.mark.parametrize("point", ["before-commit", "after-warehouse-commit", "mid-watermarks"])
+def test_kill_9_with_state_and_warehouse_in_different_databases(point: str, split: tuple[str, str],
+                                                                tmp_path: Path, server: EiaServer) -> None:
+    ref = make_project(tmp_path / "ref", f"sqlite:///{tmp_path / 'ref.db'}", server)
+    assert cli(ref, "apply", str(ref / "spec.yaml"), "--auto-approve").returncode == 0
+    expected = open_warehouse(f"sqlite:///{tmp_path / 'ref.db'}").current_checksum("eia")
+    state_url, warehouse_url = split
+    proj = make_project(tmp_path / "crash", warehouse_url, server)
+    (proj / "aurumplan.yaml").write_text((proj / "aurumplan.yaml").read_text().replace(
+        f"state: '{warehouse_url}'", f"state: '{state_url}'"))
+    killed = cli(proj, "apply", str(proj / "spec.yaml"), "--auto-approve", crash=point)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    op_id = json.loads(cli(proj, "ops", "list", "--json").stdout)[0]["id"]
+    resumed = cli(proj, "resume", op_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert open_warehouse(warehouse_url).current_checksum("eia") == expected
+    state_matches_warehouse(warehouse_url, state_url)
