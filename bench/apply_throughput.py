@@ -35,7 +35,7 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
-def project(folder: Path, url: str, base_url: str, records: int, batch: int) -> Path:
+def project(folder: Path, url: str, base_url: str, records: int, batch: int, concurrency: int = 3) -> Path:
     hours = records // len(SERIES)
     start = parse_ts("2016-01-01")
     end = start + hours * HOUR
@@ -46,7 +46,8 @@ def project(folder: Path, url: str, base_url: str, records: int, batch: int) -> 
     window = f"{{start: '{fmt_ts(start)[:-1]}', end: '{fmt_ts(end)[:-1]}'}}"
     spec.write_text("apiVersion: aurumplan/v1\nkind: Backfill\nmetadata: {name: bench}\nspec:\n  source: eia\n"
                     f"  datasets: [ELEC.DEMAND]\n  window: {window}\n"
-                    f"  concurrency: 3\n  batchSize: {batch}\n  validation: {{checks: [schema], threshold: 0.5}}\n")
+                    f"  concurrency: {concurrency}\n  batchSize: {batch}\n"
+                    "  validation: {checks: [schema], threshold: 0.5}\n")
     return spec
 
 
@@ -66,7 +67,7 @@ def drop_pg_schema(schema: str) -> None:
     eng.dispose()
 
 
-def run(db: str, records: int, base_url: str, batch: int) -> dict[str, float]:
+def run(db: str, records: int, base_url: str, batch: int, concurrency: int = 3) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         schema = None
@@ -76,7 +77,7 @@ def run(db: str, records: int, base_url: str, batch: int) -> dict[str, float]:
             schema = pg_schema()
             url = f"{PG}?options=-csearch_path%3D{schema}"
         try:
-            spec = project(folder, url, base_url, records, batch)
+            spec = project(folder, url, base_url, records, batch, concurrency)
             ctx = api.context(folder / "aurumplan.yaml", folder)
             planned = api.plan(spec, ctx)
             stamps: dict[str, float] = {}
@@ -104,12 +105,13 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--concurrency", type=int, default=3)
     args = ap.parse_args()
     os.environ.setdefault("EIA_API_KEY", "bench-key")
     proc, base_url = start_server()
     try:
         for db in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
-            r = run(db, args.records, base_url, args.batch)
+            r = run(db, args.records, base_url, args.batch, args.concurrency)
             print(f"{db:10} records={r['records']:,} requests={r['requests']} "
                   f"fetch+stage {r['extract_s']:.1f}s ({r['extract_rate']:,.0f} rec/s), "
                   f"whole apply incl. validate+commit {r['total_s']:.1f}s ({r['total_rate']:,.0f} rec/s), "
