@@ -84,6 +84,12 @@ class StateStore(StateReader):
         """Map every instant of `where` to ref, splitting what it overlaps; returns the new serial."""
 
     @abstractmethod
+    def set_watermarks_many(self, source: str, dataset: str,
+                            items: Iterable[tuple[str, IntervalSet, WatermarkRef, int]], *,
+                            fence: tuple[str, int] | None = None, now: float | None = None) -> int:
+        """set_watermarks for (series_id, where, ref, records) items in one transaction."""
+
+    @abstractmethod
     def remove_watermarks(self, source: str, dataset: str, series_id: str, where: IntervalSet, *,
                           now: float | None = None) -> int:
         """Forget `where` (e.g. after a rollback); returns the new serial."""

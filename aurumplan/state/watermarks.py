@@ -108,6 +108,24 @@ class WatermarksMixin(SqlBase):
                 conn.execute(wm.insert(), new)
             return self._bump(conn)
 
+    def set_watermarks_many(self, source: str, dataset: str,
+                            items: Iterable[tuple[str, IntervalSet, WatermarkRef, int]], *,
+                            fence: tuple[str, int] | None = None, now: float | None = None) -> int:
+        """set_watermarks for many series in ONE transaction (a commit node's whole dataset)."""
+        at = self._now(now)
+        with self._write() as conn:
+            self._advance_fence(conn, fence)
+            for series_id, where, ref, records in items:
+                counts = _records_for(where, records)
+                self._cut(conn, source, dataset, series_id, where)
+                new = [{"source": source, "dataset": dataset, "series_id": series_id, "start": s, "end": e,
+                        "load_id": ref.load_id, "operation_id": ref.operation_id, "records": n,
+                        "checksum": ref.checksum, "schema_version": ref.schema_version, "committed_at": at}
+                       for (s, e), n in zip(where, counts, strict=True)]
+                if new:
+                    conn.execute(wm.insert(), new)
+            return self._bump(conn)
+
     def remove_watermarks(self, source: str, dataset: str, series_id: str, where: IntervalSet, *,
                           now: float | None = None) -> int:
         with self._write() as conn:
