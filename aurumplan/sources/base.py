@@ -196,3 +196,12 @@ def plan_windows(source: SourceDef, dataset: DatasetDef,
 
 def estimate_bytes(source: SourceDef, rows: int) -> int:
     return rows * source.avg_response_bytes_per_row
+
+
+def plan_capped(source: SourceDef, dataset: DatasetDef, targets: Mapping[str, IntervalSet],
+                **caps: int) -> list[RequestSpec]:
+    """plan_windows with each named limit held at or under the API's hard cap (config may lower it)."""
+    limits = source.dataset_limits(dataset)
+    update = {name: min(getattr(limits, name) or cap, cap) for name, cap in caps.items()}
+    src = source.model_copy(update={"limits": limits.model_copy(update=update)})
+    return plan_windows(src, dataset.model_copy(update={"limits": None}), targets)

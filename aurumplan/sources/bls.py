@@ -25,7 +25,7 @@ import httpx
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.errors import SuspendedError, TerminalSourceError, ThrottledError, TransientSourceError
 from aurumplan.intervals import IntervalSet, from_ts
-from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_windows
+from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_capped
 from aurumplan.sources.periods import bls_period_start
 from aurumplan.sources.responses import json_body, retry_after
 
@@ -41,11 +41,7 @@ class BlsDriver:
     def plan_requests(self, source: SourceDef, dataset: DatasetDef,
                       targets: Mapping[str, IntervalSet]) -> list[RequestSpec]:
         """Series chunks of <= 50 x calendar-year chunks of <= 20 years."""
-        limits = source.dataset_limits(dataset)
-        update = {"max_series": min(limits.max_series or MAX_SERIES, MAX_SERIES),
-                  "max_years": min(limits.max_years or MAX_YEARS, MAX_YEARS)}
-        src = source.model_copy(update={"limits": limits.model_copy(update=update)})
-        return plan_windows(src, dataset.model_copy(update={"limits": None}), targets)
+        return plan_capped(source, dataset, targets, max_series=MAX_SERIES, max_years=MAX_YEARS)
 
     def first_call(self, source: SourceDef, dataset: DatasetDef, request: RequestSpec) -> Call:
         body = {"seriesid": list(request.series), "startyear": str(from_ts(request.start).year),

@@ -27,7 +27,7 @@ import httpx
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.errors import TerminalSourceError, ThrottledError, TransientSourceError
 from aurumplan.intervals import IntervalSet
-from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_windows
+from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_capped
 from aurumplan.sources.periods import date_label, date_start, last_period_start
 from aurumplan.sources.responses import as_int, json_body, param, retry_after, with_param
 
@@ -48,9 +48,7 @@ class FredDriver:
     def plan_requests(self, source: SourceDef, dataset: DatasetDef,
                       targets: Mapping[str, IntervalSet]) -> list[RequestSpec]:
         """One series per request; windows as long as one page allows."""
-        limits = source.dataset_limits(dataset).model_copy(update={"max_series": 1})
-        return plan_windows(source.model_copy(update={"limits": limits}), dataset.model_copy(update={"limits": None}),
-                            targets)
+        return plan_capped(source, dataset, targets, max_series=1)
 
     def first_call(self, source: SourceDef, dataset: DatasetDef, request: RequestSpec) -> Call:
         (series,) = request.series

@@ -24,7 +24,7 @@ import httpx
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.errors import TerminalSourceError, ThrottledError, TransientSourceError
 from aurumplan.intervals import IntervalSet
-from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_windows
+from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_capped
 from aurumplan.sources.periods import date_label, date_start, last_period_start
 from aurumplan.sources.responses import as_int, json_body, param, retry_after, with_param
 
@@ -49,11 +49,7 @@ class NoaaDriver:
     def plan_requests(self, source: SourceDef, dataset: DatasetDef,
                       targets: Mapping[str, IntervalSet]) -> list[RequestSpec]:
         """Windows of <= 1000 rows and < 1 year (365 days) each."""
-        limits = source.dataset_limits(dataset)
-        update = {"max_rows": min(limits.max_rows or PAGE, PAGE),
-                  "max_span_days": min(limits.max_span_days or MAX_DAYS, MAX_DAYS)}
-        src = source.model_copy(update={"limits": limits.model_copy(update=update)})
-        return plan_windows(src, dataset.model_copy(update={"limits": None}), targets)
+        return plan_capped(source, dataset, targets, max_rows=PAGE, max_span_days=MAX_DAYS)
 
     def first_call(self, source: SourceDef, dataset: DatasetDef, request: RequestSpec) -> Call:
         params: list[tuple[str, str]] = [("datasetid", str(dataset.selectors.get("datasetid", "GHCND")))]

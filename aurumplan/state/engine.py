@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -102,3 +102,26 @@ def unreachable(url: str | sa.URL, exc: BaseException, error: type[StateError] =
     if raw.password:
         first = first.replace(str(raw.password), "***")
     return error(f"cannot use database {mask_url(url)}: {first}")
+
+
+class Database:
+    """An engine opened on a URL, with the URL shown masked; the base of the state store and the warehouse."""
+
+    def __init__(self, url: str) -> None:
+        self._raw_url = url
+        self._url = mask_url(url)
+        self._engine = make_engine(url)
+        self._sqlite = is_sqlite(self._engine)
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -12,13 +12,13 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aurumplan.errors import FencedError, SchemaVersionError, StateError
-from aurumplan.state.engine import is_sqlite, make_engine, mask_url, read_txn, unreachable, write_txn
+from aurumplan.state.engine import Database, read_txn, unreachable, write_txn
 from aurumplan.state.schema import SCHEMA_VERSION, meta, metadata
 
 _DB_ERRORS = (sa.exc.DBAPIError,)
@@ -33,14 +33,11 @@ def loads(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
 
 
-class SqlBase:
+class SqlBase(Database):
     """Engine, locks and meta counters shared by the store's parts."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        self._raw_url = url
-        self._url = mask_url(url)
-        self._engine = make_engine(url)
-        self._sqlite = is_sqlite(self._engine)
+        super().__init__(url)
         try:
             self._open(create)
         except _DB_ERRORS as exc:
@@ -49,19 +46,6 @@ class SqlBase:
         except BaseException:
             self._engine.dispose()
             raise
-
-    @property
-    def url(self) -> str:
-        return self._url
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- opening -----------------------------------------------------------------------------
 

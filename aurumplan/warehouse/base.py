@@ -7,14 +7,14 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aurumplan.errors import StateError
-from aurumplan.state.engine import is_sqlite, make_engine, mask_url, read_txn, unreachable, write_txn
+from aurumplan.state.engine import Database, read_txn, unreachable, write_txn
 from aurumplan.warehouse.rows import epoch
 from aurumplan.warehouse.schema import current_select, metadata
 
@@ -66,32 +66,16 @@ def to_load(row: Mapping[str, Any]) -> Load:
     return Load(**data)
 
 
-class WarehouseBase:
+class WarehouseBase(Database):
     """Engine, transactions and table creation."""
 
     def __init__(self, url: str) -> None:
-        self._raw_url = url
-        self._url = mask_url(url)
-        self._engine = make_engine(url)
-        self._sqlite = is_sqlite(self._engine)
+        super().__init__(url)
         try:
             self._create()
         except _DB_ERRORS as exc:
             self._engine.dispose()
             raise unreachable(url, exc) from None
-
-    @property
-    def url(self) -> str:
-        return self._url
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _create(self) -> None:
         with write_txn(self._engine) as conn:
