@@ -34,7 +34,7 @@ from typing import Any, TextIO
 from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Counters, ExtractJob, Stopped
 from aurumplan.executors.seatunnel.conformance import check_cli_variables
-from aurumplan.executors.seatunnel.executor import Prepared, SeaTunnelExecutor, job_id_for, log, masked
+from aurumplan.executors.seatunnel.executor import Prepared, SeaTunnelExecutor, log, masked, metric
 
 USAGE_EXIT = 234
 FINAL = {"FINISHED", "FAILED", "CANCELED", "SAVEPOINT_DONE", "UNKNOWABLE"}
@@ -46,16 +46,6 @@ _LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
 
 def _safe(name: str) -> str:
     return re.sub(r"[^\w.\-]", "_", name)
-
-
-def metric(metrics: Any, name: str) -> int | None:
-    """A metric read case-insensitively (docs show lower camel, code PascalCase); values are text."""
-    if not isinstance(metrics, dict):
-        return None
-    for k, v in metrics.items():
-        if str(k).lower() == name.lower() and str(v).strip().lstrip("-").isdigit():
-            return int(str(v).strip())
-    return None
 
 
 class _Output:
@@ -115,18 +105,10 @@ class SeaTunnelCliExecutor(SeaTunnelExecutor):
         previous = job.external_id
         if previous and self.mode == "cluster":
             info = self._wait(job, previous)
-            if info is not None and info.get("jobStatus") == "FINISHED":
-                log.info("SeaTunnel job %s of node %s already finished; accepting its rows", previous, job.node_id)
-                try:
-                    return self.accept(job, previous, metric(info.get("metrics"), "SinkWriteCount"),
-                                       prepared.requests, metric(info.get("metrics"), "SourceReceivedBytes") or 0)
-                except ExecutorError as exc:
-                    log.warning("%s; running the node again", exc)
-        self.restart(job)
-        job_id = job_id_for(job.load_id, previous)
-        if job.record_external_id is not None:
-            job.record_external_id(job_id)
-        self.throttle(prepared)
+            adopted = self.adopt_finished(job, previous, info, prepared)
+            if adopted is not None:
+                return adopted
+        job_id = self.fresh_job_id(job, previous, prepared)
         return self._submit(job, job_id, conf, prepared)
 
     def _command(self, *args: str) -> list[str]:

@@ -294,6 +294,16 @@ def normalising_sql(job: ExtractJob, call: Call) -> str:
     raise ExecutorError(f"no SeaTunnel normalisation for driver {job.source.driver!r}; use executor: local")
 
 
+def metric(metrics: Any, name: str) -> int | None:
+    """A metric read case-insensitively (docs show lower camel, code PascalCase); values are text."""
+    if not isinstance(metrics, dict):
+        return None
+    for k, v in metrics.items():
+        if str(k).lower() == name.lower() and str(v).strip().lstrip("-").isdigit():
+            return int(str(v).strip())
+    return None
+
+
 def job_id_for(load_id: str, previous: str | None = None) -> str:
     """A deterministic SeaTunnel job id (a positive long above 2**53, kept as text)."""
     digest = hashlib.sha256(f"{load_id}|{previous or ''}".encode()).hexdigest()
@@ -347,6 +357,30 @@ class SeaTunnelExecutor:
         if acquire is not None:
             for _ in range(prepared.requests):
                 acquire()
+
+    def adopt_finished(self, job: ExtractJob, previous: str, info: Mapping[str, Any] | None,
+                       prepared: Prepared) -> Counters | None:
+        """The job recorded before a crash FINISHED: accept its staged rows, or None to run the node again."""
+        if info is None or info.get("jobStatus") != "FINISHED":
+            return None
+        metrics = info.get("metrics")
+        log.info("SeaTunnel job %s of node %s already finished (%s rows read, %s written); accepting its rows",
+                 previous, job.node_id, metric(metrics, "SourceReceivedCount"), metric(metrics, "SinkWriteCount"))
+        try:
+            return self.accept(job, previous, metric(metrics, "SinkWriteCount"), prepared.requests,
+                               metric(metrics, "SourceReceivedBytes") or 0)
+        except ExecutorError as exc:
+            log.warning("%s; running the node again", exc)
+            return None
+
+    def fresh_job_id(self, job: ExtractJob, previous: str | None, prepared: Prepared) -> str:
+        """Clear what an earlier attempt staged, record the new job id BEFORE submitting, take the rate tokens."""
+        self.restart(job)
+        job_id = job_id_for(job.load_id, previous)
+        if job.record_external_id is not None:
+            job.record_external_id(job_id)
+        self.throttle(prepared)
+        return job_id
 
     def restart(self, job: ExtractJob) -> None:
         """Rows of an earlier, unaccepted attempt must go before a new job writes."""

@@ -22,8 +22,8 @@ import httpx
 
 from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Counters, ExtractJob, Stopped
-from aurumplan.executors.seatunnel.cli import FINAL, metric
-from aurumplan.executors.seatunnel.executor import Prepared, SeaTunnelExecutor, job_id_for, log, masked
+from aurumplan.executors.seatunnel.cli import FINAL
+from aurumplan.executors.seatunnel.executor import Prepared, SeaTunnelExecutor, log, masked, metric
 from aurumplan.executors.seatunnel.render import fill_secret_refs
 
 STOP_WAIT = 120.0
@@ -75,17 +75,10 @@ class SeaTunnelRestExecutor(SeaTunnelExecutor):
                 log.info("SeaTunnel job %s of node %s is still %s; following it", previous, job.node_id,
                          info["jobStatus"])
                 return self._follow(job, previous, prepared)
-            if info is not None and info["jobStatus"] == "FINISHED":
-                log.info("SeaTunnel job %s of node %s already finished; accepting its rows", previous, job.node_id)
-                try:
-                    return self._finished(job, previous, info, prepared)
-                except ExecutorError as exc:
-                    log.warning("%s; running the node again", exc)
-        self.restart(job)
-        job_id = job_id_for(job.load_id, previous)
-        if job.record_external_id is not None:
-            job.record_external_id(job_id)
-        self.throttle(prepared)
+            adopted = self.adopt_finished(job, previous, info, prepared)
+            if adopted is not None:
+                return adopted
+        job_id = self.fresh_job_id(job, previous, prepared)
         self._submit(job, job_id, prepared)
         return self._follow(job, job_id, prepared)
 
