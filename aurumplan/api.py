@@ -11,6 +11,7 @@ from typing import Any
 import networkx as nx
 
 from aurumplan.apply import lifecycle, rollback
+from aurumplan.apply.ratelimit import RateLimiter
 from aurumplan.apply.runner import Applier, plan_of_operation
 from aurumplan.apply.staleness import stale_ranges
 from aurumplan.catalog import Catalog, load_catalog
@@ -290,7 +291,9 @@ def record(spec: str | Path, ctx: Context, out: str | Path) -> dict[str, Any]:
     """Record the responses a spec's requests get, for offline runs (`recordings:`)."""
     planned = plan_spec(spec, ctx.catalog, EmptyState(), cwd=ctx.cwd)
     source = ctx.catalog.source(planned.plan["operation"]["source"]).model_copy(update={"recordings": None})
-    counters = record_plan(planned.plan, source, Path(out))
+    limiter = RateLimiter.for_source(source.quota, source.headroom, planned.plan["settings"]["rateLimit"],
+                                     source=source.name)
+    counters = record_plan(planned.plan, source, Path(out), limiter)
     return {"requests": counters.requests, "records": counters.records, "out": str(out)}
 
 

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -28,7 +28,7 @@ for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
-class Limiter:
+class Limiter(Protocol):
     """What the executor needs of a rate limiter (apply.ratelimit.RateLimiter provides it)."""
 
     def acquire(self) -> None: ...

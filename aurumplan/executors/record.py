@@ -13,7 +13,7 @@ import httpx
 
 from aurumplan.catalog import SourceDef
 from aurumplan.executors.base import Counters, RetryPolicy
-from aurumplan.executors.http import fetch_page
+from aurumplan.executors.http import Limiter, fetch_page
 from aurumplan.intervals import IntervalSet
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.cassette import RecordingTransport
@@ -21,19 +21,8 @@ from aurumplan.sources.keys import require_key
 from aurumplan.sources.registry import get_driver
 
 
-class _NoLimit:
-    def acquire(self) -> None:
-        return None
-
-    def on_throttle(self, retry_after: float | None = None) -> None:
-        return None
-
-    def on_success(self) -> None:
-        return None
-
-
-def record_plan(plan: dict[str, Any], source: SourceDef, out: Path, limiter: Any = None) -> Counters:
-    """Fetch every page of every extract node of the plan through a recording transport."""
+def record_plan(plan: dict[str, Any], source: SourceDef, out: Path, limiter: Limiter) -> Counters:
+    """Fetch every page of every extract node of the plan through a recording transport, within the quota."""
     driver = get_driver(source.driver)
     key = require_key(source)
     counters = Counters()
@@ -50,7 +39,7 @@ def record_plan(plan: dict[str, Any], source: SourceDef, out: Path, limiter: Any
             req = RequestSpec(source.name, ds.name, tuple(node["series"]), start, end, node["expected_rows"])
             call = driver.first_call(source, ds, req)
             while call is not None:
-                page = fetch_page(client, driver, source, ds, req, call, key, limiter or _NoLimit(), policy,
+                page = fetch_page(client, driver, source, ds, req, call, key, limiter, policy,
                                   counters, lambda: False)
                 counters.records += len(page.records)
                 call = page.next_call

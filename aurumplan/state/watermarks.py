@@ -95,21 +95,11 @@ class WatermarksMixin(SqlBase):
     def set_watermarks(self, source: str, dataset: str, series_id: str, where: IntervalSet,
                        ref: WatermarkRef, records: int | Mapping[Interval, int] = 0, *,
                        fence: tuple[str, int] | None = None, now: float | None = None) -> int:
-        at = self._now(now)
-        counts = _records_for(where, records)
-        new = [{"source": source, "dataset": dataset, "series_id": series_id, "start": s, "end": e,
-                "load_id": ref.load_id, "operation_id": ref.operation_id, "records": n,
-                "checksum": ref.checksum, "schema_version": ref.schema_version, "committed_at": at}
-               for (s, e), n in zip(where, counts, strict=True)]
-        with self._write() as conn:
-            self._advance_fence(conn, fence)
-            self._cut(conn, source, dataset, series_id, where)
-            if new:
-                conn.execute(wm.insert(), new)
-            return self._bump(conn)
+        return self.set_watermarks_many(source, dataset, [(series_id, where, ref, records)], fence=fence, now=now)
 
     def set_watermarks_many(self, source: str, dataset: str,
-                            items: Iterable[tuple[str, IntervalSet, WatermarkRef, int]], *,
+                            items: Iterable[tuple[str, IntervalSet, WatermarkRef, int | Mapping[Interval, int]]],
+                            *,
                             fence: tuple[str, int] | None = None, now: float | None = None) -> int:
         """set_watermarks for many series in ONE transaction (a commit node's whole dataset)."""
         at = self._now(now)
