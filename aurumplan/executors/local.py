@@ -7,7 +7,6 @@ transaction, and nothing is held in memory beyond one page and one batch.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -45,43 +44,41 @@ class LocalExecutor:
 
     def run_extract(self, job: ExtractJob) -> Counters:
         counters = Counters()
-        src, ds = job.source.name, job.dataset.name
-        wanted = set(job.request.series)
+        wanted = frozenset(job.request.series)
         lo, hi = job.request.start, job.request.end
         keep = IntervalSet(job.request.targets).contains if job.request.targets else None
-        batch: list[tuple[Any, ...]] = []
+        batch: list[Record] = []
         client = self.client(job)
         call = job.driver.first_call(job.source, job.dataset, job.request)
         while call is not None:
             page = fetch_page(client, job.driver, job.source, job.dataset, job.request, call, job.api_key,
                               self.limiter, job.retry, counters, job.stop.is_set)
-            for rec in page.records:
-                row = _row(src, ds, rec, job)
-                if row is None or row[2] not in wanted or not lo <= row[3] < hi or (keep and not keep(row[3])):
-                    continue
-                batch.append(row)
-                if len(batch) >= job.batch_size:
-                    self._flush(job, batch, counters)
-                    batch = []
+            records = page.records if job.transform is None else _transformed(page.records, job)
+            batch += [r for r in records if r[0] in wanted and lo <= r[1] < hi and (keep is None or keep(r[1]))]
+            while len(batch) >= job.batch_size:
+                self._flush(job, batch[:job.batch_size], counters)
+                del batch[:job.batch_size]
             call = page.next_call
         if batch:
             self._flush(job, batch, counters)
         return counters
 
-    def _flush(self, job: ExtractJob, batch: list[tuple[Any, ...]], counters: Counters) -> None:
-        self.warehouse.write_batch(job.load_id, batch)
+    def _flush(self, job: ExtractJob, batch: list[Record], counters: Counters) -> None:
+        self.warehouse.write_records(job.load_id, job.source.name, job.dataset.name, batch)
         counters.records += len(batch)
         if job.on_progress is not None:
             job.on_progress(counters)
 
 
-def _row(source: str, dataset: str, rec: Record, job: ExtractJob) -> tuple[Any, ...] | None:
-    sid, period, value, unit, attrs = rec
-    if job.transform is None:
-        return (source, dataset, sid, period, value, unit, attrs)
-    out = job.transform({"source": source, "dataset": dataset, "series_id": sid, "period": period,
-                         "value": value, "unit": unit, "attributes": attrs})
-    if out is None:
-        return None
-    return (source, dataset, out.get("series_id", sid), int(out.get("period", period)), out.get("value"),
-            out.get("unit", unit), out.get("attributes", attrs))
+def _transformed(records: list[Record], job: ExtractJob) -> list[Record]:
+    """The user's transform over each record; one returning None drops the record."""
+    assert job.transform is not None
+    src, ds = job.source.name, job.dataset.name
+    out: list[Record] = []
+    for sid, period, value, unit, attrs in records:
+        row = job.transform({"source": src, "dataset": ds, "series_id": sid, "period": period,
+                             "value": value, "unit": unit, "attributes": attrs})
+        if row is not None:
+            out.append((row.get("series_id", sid), int(row.get("period", period)), row.get("value"),
+                        row.get("unit", unit), row.get("attributes", attrs)))
+    return out

@@ -74,6 +74,18 @@ def parse_period(grain: Grain, convention: str, text: str) -> int:
     return int(dt.datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=dt.UTC).timestamp())
 
 
+_PERIODS: dict[tuple[Grain, str], dict[Any, int]] = {}
+
+
+def _period_cache(grain: Grain, convention: str) -> dict[Any, int]:
+    """Label -> period start for one grain and convention: labels repeat across series and pages,
+    and a dict lookup is the cheapest per-record step. Bounded: emptied when it grows large."""
+    cache = _PERIODS.setdefault((grain, convention), {})
+    if len(cache) > 1 << 17:
+        cache.clear()
+    return cache
+
+
 class EiaDriver:
     """EIA API v2."""
 
@@ -146,12 +158,19 @@ class EiaDriver:
         grain, conv = dataset.grain, dataset.period_convention
         fields = template_fields(dataset)
         single = fields[0] if len(fields) == 1 else None
+        periods = _period_cache(grain, conv)
         append = records.append
         for row in rows:
             if single is not None:
-                sid = str(row.get(single, ""))
+                sid = row.get(single, "")
+                if sid.__class__ is not str:
+                    sid = str(sid)
             else:
                 sid = ".".join(str(row.get(f, "")) for f in fields) if fields else str(row.get("series", ""))
+            text = row["period"]
+            ts = periods.get(text)
+            if ts is None:
+                ts = periods[text] = parse_period(grain, conv, text)
             raw = row.get(field)
             attrs: dict[str, Any] | None = None
             try:
@@ -160,8 +179,7 @@ class EiaDriver:
                 value = None
             if value is None:
                 attrs = {"marker": "null" if raw is None else str(raw)}
-            unit = row.get(units_key) or row.get("units") or dataset.unit
-            append((sid, parse_period(grain, conv, row["period"]), value, unit, attrs))
+            append((sid, ts, value, row.get(units_key) or row.get("units") or dataset.unit, attrs))
         total = as_int(resp.get("total"))
         params = dict(call.params)
         offset = int(params.get("offset", "0"))
@@ -170,10 +188,6 @@ class EiaDriver:
             nxt = with_param(call, "offset", str(offset + len(rows)))
         warnings = [w.get("warning", "") for w in resp.get("warnings", []) if isinstance(w, dict)]
         return Page(records, nxt, total, warnings)
-
-
-
-
 
 
 def _raise_for(response: httpx.Response, body: Any, source: SourceDef) -> None:
@@ -199,8 +213,6 @@ def _raise_for(response: httpx.Response, body: Any, source: SourceDef) -> None:
         raise TerminalSourceError(f"EIA rejected the request: {err}")
     if status >= 400:
         raise TerminalSourceError(f"EIA answered HTTP {status}")
-
-
 
 
 DRIVER = EiaDriver()

@@ -6,13 +6,22 @@ import json
 from typing import Any
 
 import httpx
+import orjson
 
 from aurumplan.errors import TransientSourceError
 from aurumplan.sources.base import Call, Record, RequestSpec
 
 
 def json_body(response: httpx.Response, api: str) -> Any:
-    """The decoded body; a non-JSON body is transient (gateways send HTML under load, bodies get cut)."""
+    """The decoded body; a non-JSON body is transient (gateways send HTML under load, bodies get cut).
+
+    orjson decodes a page about twice as fast as the standard library (this is the per-request hot
+    path); what it refuses (NaN literals, bodies in another charset) goes through httpx's decoder.
+    """
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -4,10 +4,15 @@ SQLite's own transaction handling in pysqlite starts transactions lazily and can
 write lock up front; two processes that both read then write would deadlock into SQLITE_BUSY.
 So pysqlite's BEGIN is switched off and every write transaction here starts with
 `BEGIN IMMEDIATE`, which takes the database write lock first and waits (busy timeout) for it.
+Writers of one process (threads, and the state store and warehouse when they share a file)
+queue on a lock per database file first: SQLite's busy handler sleeps in growing steps (up to
+100 ms) instead of waking when the lock frees, which starves concurrent writers of one process.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +27,17 @@ from aurumplan.errors import StateError
 
 BUSY_TIMEOUT_S = 60.0
 _WRITE = "aurum_write"
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_FILE_LOCKS: dict[str, threading.RLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: str | None) -> threading.RLock:
+    """The in-process writer lock of one SQLite file (a fresh one for an in-memory database)."""
+    if path is None:
+        return threading.RLock()
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(path, threading.RLock())
 
 
 def mask_url(url: str | sa.URL) -> str:
@@ -68,6 +84,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cur.execute("PRAGMA temp_store=MEMORY")
+        cur.execute("PRAGMA wal_autocheckpoint=16384")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -75,13 +92,21 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         immediate = conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    _WRITERS[engine] = _file_lock(None if memory else str(Path(db).expanduser().resolve()))
     return engine
 
 
 @contextmanager
 def write_txn(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds SQLite's write lock from its start (a plain one on PostgreSQL)."""
-    with engine.connect() as conn:
+    writers = _WRITERS.get(engine)
+    if writers is None:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+        return
+    with writers, engine.connect() as conn:
         conn = conn.execution_options(**{_WRITE: True})
         with conn.begin():
             yield conn

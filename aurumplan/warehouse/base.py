@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from aurumplan.state.engine import Database, read_txn, unreachable, write_txn
 from aurumplan.warehouse.rows import epoch
 from aurumplan.warehouse.schema import current_select, metadata
 
-_DB_ERRORS = (sa.exc.DBAPIError, psycopg.Error)
+_DB_ERRORS = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error)
 _PG_LOCK_KEY = 0x77617265  # pg_advisory_xact_lock key serialising creation, commits and rollbacks
 
 

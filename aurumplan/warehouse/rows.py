@@ -21,6 +21,8 @@ ZERO = "0" * 16
 
 Row = tuple[str, str, str, int, float | None, str | None, Any]
 """(source, dataset, series_id, period epoch seconds, value, unit, attributes dict|str|None)."""
+Record = tuple[str, int, float | None, str | None, Any]
+"""A row of a known load without its source and dataset: what a source driver's parser yields."""
 
 
 class ObsRow(NamedTuple):

@@ -33,7 +33,7 @@ spec:
 
 @pytest.fixture()
 def server() -> Iterator[EiaServer]:
-    with EiaServer(data=Synth(seed=4), quota=None, until=1_900_000_000, delay=0.4) as srv:
+    with EiaServer(data=Synth(seed=4), quota=None, until=1_900_000_000, delay=1.0) as srv:
         yield srv
 
 
