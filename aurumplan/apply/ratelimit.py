@@ -10,9 +10,13 @@ rate (multiplicative decrease, as pacing on top of the windows); each success ad
 grant is also booked in the state store, so several processes using one key stay under the quota
 together.
 
-`margin` (seconds) lengthens every window a little: a request reaches the server some
-milliseconds after its grant, and that delay varies, so without it two bursts granted exactly
-one window apart can land inside one window of the server's own log.
+Grants are spread evenly over the shortest window (cap 4 per second: one every 0.25 s). A request
+reaches the server some milliseconds after its grant, and that delay varies (a busy worker sends
+late); two full bursts granted exactly one window apart could then land inside one window of the
+server's own log and draw a 429. Evenly spaced grants tolerate a delay of up to one spacing and
+cost no throughput: the 13th request of a 4-per-second cap still goes at 3.0 s. Longer windows
+(minute, hour, day) keep their bursts; `margin` (seconds) lengthens each of them a little instead,
+which costs nothing measurable at their scale.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ class RateLimiter:
                  keep_history: bool = False, margin: float = 0.15) -> None:
         self.windows = [(float(w), max(1, int(n))) for w, n in windows]
         self.margin = margin
+        shortest = min(range(len(self.windows)), key=lambda i: self.windows[i][0], default=None)
+        self._paced = shortest
+        self.spacing = self.windows[shortest][0] / self.windows[shortest][1] if shortest is not None else 0.0
         self.source = source
         self._clock, self._sleep, self._reserve = clock, sleep, reserve
         self.decrease, self.recovery, self.min_factor = decrease, recovery, min_factor
@@ -89,16 +96,21 @@ class RateLimiter:
     def effective_rate(self) -> float:
         return self.base_rate * self.factor
 
+    def _span(self, i: int) -> float:
+        """Window i as enforced: the paced one exactly, the others lengthened by the margin."""
+        return self.windows[i][0] + (0.0 if i == self._paced else self.margin)
+
     def _wait(self, now: float) -> float:
-        wait = self._paused_until - now
-        for (span, cap), log in zip(self.windows, self._logs, strict=True):
-            w = span + self.margin
+        spacing = self.spacing
+        if self.factor < 1.0 and math.isfinite(self.base_rate):
+            spacing = max(spacing, 1.0 / (self.base_rate * self.factor))
+        wait = max(self._paused_until - now, self._last_grant + spacing - now)
+        for i, log in enumerate(self._logs):
+            w, cap = self._span(i), self.windows[i][1]
             while log and log[0] + w <= now:
                 log.popleft()
             if len(log) >= cap:
                 wait = max(wait, log[len(log) - cap] + w - now)
-        if self.factor < 1.0 and math.isfinite(self.base_rate):
-            wait = max(wait, self._last_grant + 1.0 / (self.base_rate * self.factor) - now)
         return wait
 
     def acquire(self) -> None:
@@ -108,7 +120,8 @@ class RateLimiter:
                 now = self._clock()
                 wait = self._wait(now)
                 if wait <= 0 and self._reserve is not None:
-                    wait = self._reserve(self.source, [(w + self.margin, n) for w, n in self.windows], now)
+                    wait = self._reserve(self.source, [(self._span(i), n) for i, (_, n) in enumerate(self.windows)],
+                                         now)
                 if wait <= 0:
                     for log in self._logs:
                         log.append(now)

@@ -71,14 +71,32 @@ class CommitsMixin(WarehouseBase):
         return done
 
     @staticmethod
-    def _commit_one(conn: Connection, load: Any, replace_range: bool) -> None:
+    def _anything_active(conn: Connection, load: Any) -> bool:
+        """Whether any active row shares a series and period span with the load's rows.
+
+        A Backfill writes where nothing is active; this probe (one index range per series) lets
+        its commit skip matching every row against the active versions.
+        """
+        spans = conn.execute(sa.select(_o.c.series_id, sa.func.min(_o.c.period), sa.func.max(_o.c.period))
+                             .where(_o.c.load_id == load["load_id"]).group_by(_o.c.series_id)).all()
+        for sid, lo, hi in spans:
+            hit = conn.execute(sa.select(sa.literal(1)).where(
+                _a.c.source == load["source"], _a.c.dataset == load["dataset"], _a.c.series_id == sid,
+                _a.c.period >= lo, _a.c.period <= hi).limit(1)).first()
+            if hit is not None:
+                return True
+        return False
+
+    @classmethod
+    def _commit_one(cls, conn: Connection, load: Any, replace_range: bool) -> None:
         lid = load["load_id"]
         scope = (_a.c.source == load["source"]) & (_a.c.dataset == load["dataset"])
-        same = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
-                .select_from(_o.join(_a, _same_key(_o, _a)))
-                .where(_o.c.load_id == lid, _a.c.load_id != lid))
         cols = ["load_id", *_KEY, "prev_load_id"]
-        conn.execute(_d.insert().from_select(cols, same))
+        if cls._anything_active(conn, load):
+            same = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
+                    .select_from(_o.join(_a, _same_key(_o, _a)))
+                    .where(_o.c.load_id == lid, _a.c.load_id != lid))
+            conn.execute(_d.insert().from_select(cols, same))
         if replace_range:
             lacking = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
                        .where(scope, _a.c.series_id.in_(json.loads(load["series"])),
