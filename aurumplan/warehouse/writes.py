@@ -58,6 +58,7 @@ def _params(load_id: str, source: str, dataset: str, records: Sequence[Record],
     head = f"{source}\x1f{dataset}\x1f"
     prefix: dict[str, tuple[int, int]] = {}
     texts: dict[int, str | None] = {}
+    stamps: dict[int, Any] = {}  # periods repeat across series: convert each once per batch
     crc32, adler32 = zlib.crc32, zlib.adler32
     for sid, period, value, unit, attrs in records:
         if attrs is None or attrs.__class__ is str:
@@ -76,7 +77,10 @@ def _params(load_id: str, source: str, dataset: str, records: Sequence[Record],
             pre = prefix[sid] = (crc32(head_bytes), adler32(head_bytes))
         tail = f"{period}\x1f{'' if value is None else repr(value)}\x1f{unit or ''}\x1f{text or ''}".encode()
         total += (crc32(tail, pre[0]) << 32) | adler32(tail, pre[1])
-        add((load_id, source, dataset, sid, to_ts(period), value, unit, text))
+        stamp = stamps.get(period)
+        if stamp is None:
+            stamp = stamps[period] = to_ts(period)
+        add((load_id, source, dataset, sid, stamp, value, unit, text))
     return flat, total & MASK
 
 
