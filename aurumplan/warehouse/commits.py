@@ -23,6 +23,13 @@ _o, _a, _d = observations, observations_active, load_displaced
 _KEY = ("source", "dataset", "series_id", "period")
 
 
+_ACTIVE_PROBE = sa.text(
+    "SELECT 1 FROM (SELECT series_id, MIN(period) AS lo, MAX(period) AS hi FROM observations "
+    "WHERE load_id = :lid GROUP BY series_id) AS spans WHERE EXISTS (SELECT 1 FROM observations_active AS a "
+    "WHERE a.source = :source AND a.dataset = :dataset AND a.series_id = spans.series_id "
+    "AND a.period >= spans.lo AND a.period <= spans.hi) LIMIT 1")
+
+
 def _same_key(x: sa.Table, y: sa.Table) -> sa.ColumnElement[bool]:
     return sa.and_(*(x.c[k] == y.c[k] for k in _KEY))
 
@@ -74,18 +81,12 @@ class CommitsMixin(WarehouseBase):
     def _anything_active(conn: Connection, load: Any) -> bool:
         """Whether any active row shares a series and period span with the load's rows.
 
-        A Backfill writes where nothing is active; this probe (one index range per series) lets
-        its commit skip matching every row against the active versions.
+        A Backfill writes where nothing is active; this probe (one index range per series, in
+        one statement) lets its commit skip matching every row against the active versions.
         """
-        spans = conn.execute(sa.select(_o.c.series_id, sa.func.min(_o.c.period), sa.func.max(_o.c.period))
-                             .where(_o.c.load_id == load["load_id"]).group_by(_o.c.series_id)).all()
-        for sid, lo, hi in spans:
-            hit = conn.execute(sa.select(sa.literal(1)).where(
-                _a.c.source == load["source"], _a.c.dataset == load["dataset"], _a.c.series_id == sid,
-                _a.c.period >= lo, _a.c.period <= hi).limit(1)).first()
-            if hit is not None:
-                return True
-        return False
+        hit = conn.execute(_ACTIVE_PROBE, {"lid": load["load_id"], "source": load["source"],
+                                           "dataset": load["dataset"]}).first()
+        return hit is not None
 
     @classmethod
     def _commit_one(cls, conn: Connection, load: Any, replace_range: bool) -> None:
