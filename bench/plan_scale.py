@@ -2,7 +2,9 @@
 
 Goal (issue 2): under 2 s and under 300 MB. Prints the time of each phase and the peak memory.
 
-    .venv/bin/python bench/plan_scale.py [--datasets 1000] [--intervals 100000]
+    .venv/bin/python bench/plan_scale.py [--datasets 1000] [--intervals 100000] [--save PLAN.json]
+
+--save writes the plan file text, so a change can be checked to keep the plan byte-for-byte identical.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 
 from aurumplan.catalog import load_catalog
 from aurumplan.config import load_config
+from aurumplan.hashing import sha256_hex
 from aurumplan.intervals import HOUR, parse_ts
 from aurumplan.plan.make import plan_spec
 from aurumplan.state import open_state
@@ -59,6 +62,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--datasets", type=int, default=1000)
     ap.add_argument("--intervals", type=int, default=100_000)
+    ap.add_argument("--save", type=Path, help="write the plan file text here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -76,6 +80,9 @@ def main() -> int:
         t_total = time.perf_counter() - t1
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         e = planned.plan["estimates"]
+        if args.save:
+            args.save.write_text(text)
+            print(f"plan written to {args.save} (sha256 {sha256_hex(text)})")
         print(f"datasets={args.datasets} watermark_rows={args.intervals} (state filled in {t_fill:.2f}s)")
         print(f"plan: {t_plan:.2f}s, with plan file serialisation: {t_total:.2f}s")
         print(f"nodes={len(planned.plan['graph']['nodes'])} requests={e['requests']} records={e['records']} "
