@@ -11,8 +11,9 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import enum
+import operator
 from collections.abc import Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 Interval = tuple[int, int]
@@ -143,6 +144,31 @@ def _normalize(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
     return tuple(out)
 
 
+_START = operator.itemgetter(0)
+_END = operator.itemgetter(1)
+
+
+def _clip(items: tuple[tuple[Any, ...], ...], start: int, end: int) -> tuple[Any, ...]:
+    """The sorted, disjoint items (intervals, or intervals with values) cut to [start, end).
+
+    Sorted and disjoint means sorted by end too, so two bisections find the overlapping run;
+    only its first and last item can stick out.
+    """
+    if start >= end:
+        return ()
+    i = bisect.bisect_right(items, start, key=_END)
+    j = bisect.bisect_left(items, end, lo=i, key=_START)
+    if i >= j:
+        return ()
+    run = items[i:j]
+    if run[0][0] < start or run[-1][1] > end:
+        run = list(run)
+        run[0] = (max(run[0][0], start), *run[0][1:])
+        run[-1] = (run[-1][0], min(run[-1][1], end), *run[-1][2:])
+        run = tuple(run)
+    return run
+
+
 class IntervalSet:
     """An immutable set of instants stored as sorted, disjoint, non-adjacent intervals."""
 
@@ -203,6 +229,8 @@ class IntervalSet:
         return IntervalSet._raw(tuple(out))
 
     def __sub__(self, other: IntervalSet) -> IntervalSet:
+        if not other._iv:
+            return self
         out: list[Interval] = []
         b = other._iv
         j = 0
@@ -223,16 +251,8 @@ class IntervalSet:
         return IntervalSet._raw(tuple(out))
 
     def clip(self, start: int, end: int) -> IntervalSet:
-        """self & [start, end), by bisection: cheap for one window of a long set."""
-        ivs = self._iv
-        i = max(0, bisect.bisect_right(ivs, (start, start)) - 1)
-        out = []
-        while i < len(ivs) and ivs[i][0] < end:
-            s, e = max(ivs[i][0], start), min(ivs[i][1], end)
-            if s < e:
-                out.append((s, e))
-            i += 1
-        return IntervalSet._raw(tuple(out))
+        """self & [start, end), by bisection: a slice of the set with its two ends trimmed."""
+        return IntervalSet._raw(_clip(self._iv, start, end))
 
     def contains(self, ts: int) -> bool:
         i = bisect.bisect_right(self._iv, (ts, float("inf"))) - 1
@@ -315,6 +335,11 @@ class IntervalMap(Generic[V]):
         return cls._raw(tuple(out))
 
     @classmethod
+    def from_normalized(cls, items: Iterable[tuple[int, int, V]]) -> IntervalMap[V]:
+        """From items sorted, disjoint and already coalesced (e.g. built by a store read): no pass."""
+        return cls._raw(tuple(items))
+
+    @classmethod
     def _raw(cls, items: tuple[tuple[int, int, V], ...]) -> IntervalMap[V]:
         obj = cls.__new__(cls)
         obj._items = items
@@ -369,21 +394,11 @@ class IntervalMap(Generic[V]):
         return IntervalMap._raw(tuple(out))
 
     def restrict(self, where: IntervalSet) -> IntervalMap[V]:
-        """The map on the instants of where only (a linear sweep of both)."""
-        out: list[tuple[int, int, V]] = []
+        """The map on the instants of where only (bisection per interval of where)."""
         w = where.intervals
-        items = self._items
-        i = j = 0
-        while i < len(items) and j < len(w):
-            s, e, v = items[i]
-            lo, hi = max(s, w[j][0]), min(e, w[j][1])
-            if lo < hi:
-                out.append((lo, hi, v))
-            if e < w[j][1]:
-                i += 1
-            else:
-                j += 1
-        return IntervalMap._raw(tuple(out))
+        if len(w) == 1:
+            return IntervalMap._raw(_clip(self._items, *w[0]))
+        return IntervalMap._raw(tuple(item for s, e in w for item in _clip(self._items, s, e)))
 
     def assign(self, where: IntervalSet, value: V) -> IntervalMap[V]:
         """A new map where every instant of `where` maps to value (overwriting)."""

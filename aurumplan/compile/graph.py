@@ -2,8 +2,8 @@
 
 One extract node per planned request (the driver cuts windows to one page each, so the
 number of extract nodes is the number of requests). A derived dataset gets a derive node
-that waits for its input's commit. Node attributes are plain data, so the graph goes into
-the plan file as is.
+that waits for its input's commit. Node attributes are plain data already in the plan file's
+shape (windows as `fmt_ts` strings), so the graph goes into the plan file as is.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import networkx as nx
 
-from aurumplan.catalog import SourceDef
-from aurumplan.intervals import IntervalSet
-from aurumplan.sources.base import RequestSpec, bridge, group_series, periods_cap
+from aurumplan.catalog import DatasetDef, SourceDef
+from aurumplan.intervals import IntervalSet, fmt_ts
+from aurumplan.sources.base import Driver, RequestSpec, bridge, group_series, periods_cap
 from aurumplan.sources.registry import get_driver
 
 Work = Mapping[str, Mapping[str, IntervalSet]]
@@ -47,19 +47,31 @@ def plan_requests(source: SourceDef, dataset: str, targets: Mapping[str, Interva
     return out
 
 
-def _extract_attrs(source: SourceDef, req: RequestSpec) -> dict[str, Any]:
-    ds = source.datasets[req.dataset]
-    call = get_driver(source.driver).first_call(source, ds, req)
-    attrs = {"kind": "extract", "dataset": req.dataset, "series": list(req.series), "start": req.start,
-             "end": req.end, "expected_rows": req.expected_rows, "request": call.public()}
-    if req.targets:
-        attrs["targets"] = IntervalSet.from_normalized(req.targets).to_json()
+def _extract_attrs(source: SourceDef, driver: Driver | None, req: RequestSpec) -> dict[str, Any]:
+    """An extract node's attributes; without a driver, the request itself is left out."""
+    attrs: dict[str, Any] = {"kind": "extract", "dataset": req.dataset, "series": list(req.series),
+                             "window": [fmt_ts(req.start), fmt_ts(req.end)], "expected_rows": req.expected_rows,
+                             "request": None}
+    if driver is not None:
+        attrs["request"] = driver.first_call(source, source.datasets[req.dataset], req).public()
+        if req.targets:
+            attrs["targets"] = IntervalSet.from_normalized(req.targets).to_json()
     return attrs
+
+
+def _derive_attrs(ds: DatasetDef, source_dataset: str, targets: Mapping[str, IntervalSet]) -> dict[str, Any]:
+    """A derive node covers the span of all its series' targets."""
+    span = IntervalSet([iv for w in targets.values() for iv in w]).span or (0, 0)
+    return {"kind": "derive", "dataset": ds.name, "series": sorted(targets),
+            "window": [fmt_ts(span[0]), fmt_ts(span[1])],
+            "expected_rows": sum(w.periods(ds.grain) for w in targets.values()), "request": None,
+            "intervals": {sid: w.to_json() for sid, w in sorted(targets.items())}, "input": source_dataset}
 
 
 def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True, bridge_gaps: bool = False) -> nx.DiGraph:
     """The job graph for work (dataset -> series -> intervals to load)."""
     g = nx.DiGraph()
+    driver = get_driver(source.driver) if with_requests else None
     order: list[str] = []  # a topological order, built as the nodes are added (inputs before outputs)
     for name in sorted(work, key=lambda n: (bool(source.datasets[n].derive), n)):
         targets = {sid: where for sid, where in work[name].items() if where}
@@ -73,32 +85,29 @@ def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True, br
         ends = [validate, commit]
         if ds.derive is not None:
             node = f"{name}/derive"
-            span = IntervalSet([iv for w in targets.values() for iv in w])
-            g.add_node(node, kind="derive", dataset=name, series=sorted(targets), start=span.span[0] if span.span
-                       else 0, end=span.span[1] if span.span else 0, expected_rows=sum(
-                           w.periods(ds.grain) for w in targets.values()), request=None,
-                       intervals={sid: w.to_json() for sid, w in sorted(targets.items())},
-                       input=ds.derive.source_dataset)
+            g.add_node(node, **_derive_attrs(ds, ds.derive.source_dataset, targets))
             g.add_edge(node, validate)
             upstream = f"{ds.derive.source_dataset}/commit"
             if upstream in g:
                 g.add_edge(upstream, node)
             order.extend([node, *ends])
             continue
-        for i, req in enumerate(plan_requests(source, name, targets, bridge_gaps)):
-            node = f"{name}/extract/{i:05d}"
-            if with_requests:
-                g.add_node(node, **_extract_attrs(source, req))
-            else:
-                g.add_node(node, kind="extract", dataset=name, series=list(req.series), start=req.start,
-                           end=req.end, expected_rows=req.expected_rows, request=None)
-            g.add_edge(node, validate)
-            order.append(node)
+        extract = [(f"{name}/extract/{i:05d}", _extract_attrs(source, driver, req))
+                   for i, req in enumerate(plan_requests(source, name, targets, bridge_gaps))]
+        g.add_nodes_from(extract)
+        g.add_edges_from((node, validate) for node, _ in extract)
+        order.extend(node for node, _ in extract)
         order.extend(ends)
+    _check_order(g, order)
     g.graph["order"] = order
-    if not nx.is_directed_acyclic_graph(g):
-        raise ValueError("job graph has a cycle; check depends_on in the catalog")
     return g
+
+
+def _check_order(g: nx.DiGraph, order: list[str]) -> None:
+    """Every edge must run forward in order: then order is topological and the graph has no cycle."""
+    pos = {n: i for i, n in enumerate(order)}
+    if len(pos) != len(g) or any(pos[a] >= pos[b] for a, b in g.edges):
+        raise ValueError("job graph has a cycle; check depends_on in the catalog")
 
 
 def graph_to_json(g: nx.DiGraph) -> dict[str, Any]:

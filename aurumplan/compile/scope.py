@@ -34,10 +34,10 @@ class DatasetScope:
     cascade_from: str | None = None
 
     def wanted(self, series_id: str) -> IntervalSet:
-        out = IntervalSet()
-        for sel in self.series.get(series_id, []):
-            out = out | sel.where
-        return out
+        sels = self.series.get(series_id, [])
+        if len(sels) == 1:  # the usual case: one selection, already aligned and normalized
+            return sels[0].where
+        return IntervalSet([iv for sel in sels for iv in sel.where])
 
     def add(self, series_id: str, where: IntervalSet, reason: str) -> None:
         aligned = where.align(self.dataset.grain)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
 from aurumplan.compile.scope import Scope
@@ -43,7 +44,10 @@ class SeriesChange:
     fingerprint: str = ""
 
     def where(self, *kinds: str) -> IntervalSet:
-        return IntervalSet([iv for a in self.actions if a.action in kinds for iv in a.where])
+        parts = [a.where for a in self.actions if a.action in kinds]
+        if len(parts) == 1:
+            return parts[0]
+        return IntervalSet([iv for w in parts for iv in w])
 
 
 @dataclass
@@ -66,23 +70,31 @@ class ChangeSet:
                 for a in s.actions if a.action == "conflict"]
 
 
+_REF_ATTRS = attrgetter("load_id", "checksum", "schema_version")
+
+
 def _ref_parts(ref: Any) -> tuple[Any, ...]:
     """(load_id, checksum, schema_version) of a watermark value, whatever its shape."""
     if isinstance(ref, tuple):
         return str(ref[0]), str(ref[1] if len(ref) > 1 else ""), str(ref[2] if len(ref) > 2 else "")
     try:
-        return ref.load_id, ref.checksum, ref.schema_version
+        return _REF_ATTRS(ref)
     except AttributeError:
         return str(ref), "", ""
 
 
 def range_fingerprint(loaded: IntervalMap[Any], wanted: IntervalSet) -> str:
-    """What the state holds inside wanted: load versions and checksums, as one hash.
+    """What the state holds inside wanted: load versions and checksums, as one hash."""
+    return _held_fingerprint(loaded.restrict(wanted))
+
+
+def _held_fingerprint(held: IntervalMap[Any]) -> str:
+    """The hash of watermarks already restricted to the wanted range.
 
     The repr of (start, end, WatermarkRef) tuples (ints, strings, a dataclass) is stable across
     runs and machines, and much cheaper than canonical JSON on this hot path (one per series).
     """
-    return sha256_hex(repr([(s, e, *_ref_parts(v)) for s, e, v in loaded.restrict(wanted).items()]))
+    return sha256_hex(repr([(s, e, *_ref_parts(v)) for s, e, v in held.items()]))
 
 
 def _lease_conflicts(leases: list[Any], source: str, dataset: str, series_id: str, wanted: IntervalSet,
@@ -117,7 +129,8 @@ def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "lates
             loaded: IntervalMap[Any] = loaded_all.get((name, sid), IntervalMap())
             change = SeriesChange(sid)
             wanted = ds_scope.wanted(sid)
-            change.fingerprint = range_fingerprint(loaded, wanted)
+            held = loaded.restrict(wanted)  # restricted once: every selection lies inside wanted
+            change.fingerprint = _held_fingerprint(held)
             blocked = IntervalSet()
             if src.frozen:
                 change.actions.append(Action("conflict", wanted, f"source '{src.name}' is frozen in the config"))
@@ -126,18 +139,20 @@ def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "lates
                 change.actions.append(a)
                 blocked = blocked | a.where
             for sel in selections:
-                _classify(change, sel.where - blocked, sel.reason, loaded, scope.kind, conflicts_policy,
-                          expected_schema)
+                where = sel.where - blocked if blocked else sel.where
+                here = held if where == wanted else held.restrict(where)
+                _classify(change, where, sel.reason, here, scope.kind, conflicts_policy, expected_schema)
             change.actions = _coalesce(change.actions)
             dchange.series[sid] = change
         cs.datasets[name] = dchange
     return cs
 
 
-def _classify(change: SeriesChange, where: IntervalSet, reason: str, loaded: IntervalMap[Any], kind: str,
+def _classify(change: SeriesChange, where: IntervalSet, reason: str, here: IntervalMap[Any], kind: str,
               policy: str, expected_schema: str) -> None:
-    here = loaded.restrict(where)
-    missing = where - here.domain()
+    """Actions for one selection; `here` is the watermark map already restricted to `where`."""
+    held = here.domain()
+    missing = where - held
     if missing:
         if kind == "Replay":
             change.actions.append(Action("missing", missing, "not loaded: a Replay does not create data "
@@ -152,7 +167,7 @@ def _classify(change: SeriesChange, where: IntervalSet, reason: str, loaded: Int
             load_id, _, schema = _ref_parts(ref)
             change.actions.append(Action("conflict", ivs, f"loaded as schema {schema} by {load_id}; "
                                                           f"catalog expects {expected_schema}"))
-        kept = here.domain() - mismatched.domain() if len(mismatched) else here.domain()
+        kept = held - mismatched.domain() if len(mismatched) else held
         reason = "already loaded" if kind == "Backfill" else "kept (conflicts: keep_existing)"
         if kept:
             change.actions.append(Action("unchanged", kept, reason))
@@ -168,9 +183,11 @@ def _classify(change: SeriesChange, where: IntervalSet, reason: str, loaded: Int
 
 def _coalesce(actions: list[Action]) -> list[Action]:
     """Merge actions with the same kind, reason and load into one interval set."""
-    acc: dict[tuple[str, str, str | None], list[tuple[int, int]]] = {}
+    acc: dict[tuple[str, str, str | None], list[IntervalSet]] = {}
     for a in actions:
-        acc.setdefault((a.action, a.reason, a.load_id), []).extend(a.where)
+        if a.where:
+            acc.setdefault((a.action, a.reason, a.load_id), []).append(a.where)
     order = {"conflict": 0, "create": 1, "replace": 2, "missing": 3, "unchanged": 4}
-    out = [Action(k[0], IntervalSet(v), k[1], k[2]) for k, v in acc.items() if v]
+    out = [Action(k[0], v[0] if len(v) == 1 else IntervalSet([iv for w in v for iv in w]), k[1], k[2])
+           for k, v in acc.items()]
     return sorted(out, key=lambda a: (order[a.action], a.where.intervals, a.reason))

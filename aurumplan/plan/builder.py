@@ -43,7 +43,7 @@ def _actions_json(ds_change: Any, grain: Any) -> list[dict[str, Any]]:
             groups.setdefault((a.action, a.where.intervals, a.reason, a.load_id), []).append(sid)
     out = []
     for (action, ivs, reason, load_id), series in groups.items():
-        where = IntervalSet(ivs)
+        where = IntervalSet.from_normalized(ivs)
         entry: dict[str, Any] = {"action": action, "series": series, "intervals": where.to_json(),
                                  "periods": where.periods(grain) * len(series), "reason": reason}
         if load_id:
@@ -51,13 +51,6 @@ def _actions_json(ds_change: Any, grain: Any) -> list[dict[str, Any]]:
         out.append(entry)
     order = {"conflict": 0, "create": 1, "replace": 2, "missing": 3, "unchanged": 4}
     return sorted(out, key=lambda e: (order[e["action"]], e["intervals"], e["series"], e["reason"]))
-
-
-def _node_json(node: dict[str, Any]) -> dict[str, Any]:
-    out = dict(node)
-    if "start" in out and "end" in out:
-        out["window"] = [fmt_ts(out.pop("start")), fmt_ts(out.pop("end"))]
-    return out
 
 
 def operation_id(kind: str, source: str, span_end: int | None, seed: str) -> str:
@@ -73,7 +66,7 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
     datasets = []
     fingerprints: dict[str, str] = {}
     counts = {"create": 0, "replace": 0, "unchanged": 0, "missing": 0, "conflict": 0}
-    span = IntervalSet()
+    last_end: int | None = None  # the end of everything the plan mentions, for the operation id
     for name, dchange in changes.datasets.items():
         grain = source.datasets[name].grain
         actions = _actions_json(dchange, grain)
@@ -84,11 +77,13 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
             counts[k] += v
         for sid, change in sorted(dchange.series.items()):
             fingerprints[f"{name}|{sid}"] = change.fingerprint
-            span = span | change.where("create", "replace", "unchanged", "missing", "conflict")
+            ends = [a.where.span[1] for a in change.actions if a.where]
+            if ends:
+                last_end = max(ends) if last_end is None else max(last_end, *ends)
         datasets.append({"dataset": name, "grain": grain.value, "cascade_from": dchange.cascade_from,
                          "actions": actions, "counts": dcounts})
     gjson = graph_to_json(graph)
-    nodes = [_node_json(n) for n in gjson["nodes"]]
+    nodes = gjson["nodes"]
     extract = [n for n in nodes if n["kind"] == "extract"]
     records = sum(n.get("expected_rows", 0) for n in nodes if n["kind"] in ("extract", "derive"))
     requests = len(extract)
@@ -110,7 +105,7 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
     plan: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "aurumplan_version": __version__,
-        "operation": {"id": operation_id(op.kind, source.name, span.span[1] if span.span else None, seed),
+        "operation": {"id": operation_id(op.kind, source.name, last_end, seed),
                       "kind": op.kind, "name": op.metadata.name, "source": source.name,
                       "reason": op.metadata.reason, "owner": op.metadata.owner,
                       "labels": dict(op.metadata.labels or {})},

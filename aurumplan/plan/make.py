@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,8 +98,37 @@ def plan_spec(path: str | Path, catalog: Catalog, state: WatermarkReader, *, cwd
     return plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=own_operation)
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Planning allocates millions of small, acyclic objects (interval tuples, watermark refs, node
+    dicts); the cyclic collector's passes over them took ~40% of a large plan's time and freed nothing.
+
+    Reference counting still frees everything. At the end the survivors (the plan) are moved straight
+    to the oldest generation (freeze + unfreeze: no traversal), so the first young collection after
+    the pause does not walk them all either (~0.15 s); full collections still see them as usual. Not
+    when the application froze objects itself: unfreeze would release those too.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if not gc.get_freeze_count():
+            gc.freeze()
+            gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
 def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, *, cwd: Path | None = None,
                 own_operation: str | None = None) -> Planned:
+    """Plan an already loaded and checked spec (see plan_spec)."""
+    with _cyclic_gc_paused():
+        return _plan(loaded, catalog, state, cwd, own_operation)
+
+
+def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Path | None,
+          own_operation: str | None) -> Planned:
     op = loaded.op
     scope = build_scope(op, catalog, loaded.path.parent, _incremental_since(op, catalog, state))
     policy = getattr(op.spec, "conflicts", "latest_wins")

@@ -10,9 +10,11 @@ Records are plain tuples for speed on the per-record path:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 import httpx
@@ -21,6 +23,7 @@ from aurumplan.catalog.models import DatasetDef, RequestLimits, SourceDef
 from aurumplan.intervals import Grain, IntervalSet, from_ts, to_ts
 
 Record = tuple[str, int, float | None, str, dict[str, Any] | None]
+_START = itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,13 +145,13 @@ def bridge(where: IntervalSet, grain: Grain, cap: int) -> IntervalSet:
     p = ivs[0][0]
     while i < len(ivs):
         limit = grain.add(grain.floor(p), cap)
-        end = p
-        while i < len(ivs) and ivs[i][0] < limit:
-            end = min(ivs[i][1], limit)
-            if ivs[i][1] > limit:
-                break
-            i += 1
-        out.append((p, end))
+        k = bisect.bisect_left(ivs, limit, lo=i, key=_START)  # ivs[i:k] start inside this window
+        if ivs[k - 1][1] > limit:  # the last one sticks out: the next window goes on with it
+            out.append((p, limit))
+            i = k - 1
+        else:
+            out.append((p, ivs[k - 1][1]))
+            i = k
         if i < len(ivs):
             p = max(ivs[i][0], limit)
     return IntervalSet(out)

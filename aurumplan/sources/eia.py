@@ -24,7 +24,7 @@ import httpx
 
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.errors import SuspendedError, TerminalSourceError, ThrottledError, TransientSourceError
-from aurumplan.intervals import HOUR, Grain, IntervalSet, from_ts
+from aurumplan.intervals import HOUR, Grain, IntervalSet, fmt_ts, from_ts
 from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_windows
 from aurumplan.sources.responses import as_int, json_body, retry_after, with_param
 
@@ -46,9 +46,10 @@ def split_series(ds: DatasetDef, series_id: str) -> dict[str, str]:
 
 
 def label(grain: Grain, ts: int) -> str:
+    """The API's label of the period starting at ts (start/end bounds of a request)."""
+    if grain is Grain.HOURLY:  # `YYYY-MM-DDTHH`: the cached plan stamp `YYYY-MM-DDTHH:MMZ`, cut
+        return fmt_ts(ts)[:13]
     d = from_ts(ts)
-    if grain is Grain.HOURLY:
-        return d.strftime("%Y-%m-%dT%H")
     if grain is Grain.MONTHLY:
         return d.strftime("%Y-%m")
     if grain is Grain.QUARTERLY:

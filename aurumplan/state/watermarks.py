@@ -62,6 +62,11 @@ class WatermarksMixin(SqlBase):
 
     def watermarks(self, source: str, dataset: str | None = None,
                    series: Iterable[str] | None = None) -> dict[SeriesKey, IntervalMap[WatermarkRef]]:
+        """Per series, its rows as an interval map; one ref object per distinct load.
+
+        Rows arrive sorted by series and start and are coalesced here, so the maps are built as
+        they are (planning reads 100,000s of rows: no second pass over them).
+        """
         with self._read() as conn:
             rows = conn.execute(self._select(source, dataset, series, _COLS[:8])).all()
         refs: dict[tuple[str, str, str | None, str | None], WatermarkRef] = {}
@@ -75,14 +80,14 @@ class WatermarksMixin(SqlBase):
                 ref = refs[rk] = WatermarkRef(load_id, op_id, checksum, schema_version)
             if (ds, sid) != key:
                 if key is not None:
-                    out[key] = IntervalMap.from_sorted(items)
+                    out[key] = IntervalMap.from_normalized(items)
                 key, items = (ds, sid), []
             if items and items[-1][1] == start and items[-1][2] is ref:
                 items[-1] = (items[-1][0], end, ref)
             else:
                 items.append((start, end, ref))
         if key is not None:
-            out[key] = IntervalMap.from_sorted(items)
+            out[key] = IntervalMap.from_normalized(items)
         return out
 
     def watermark_rows(self, source: str, dataset: str | None = None,
