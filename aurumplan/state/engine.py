@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Self
 
@@ -84,7 +84,6 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cur.execute("PRAGMA temp_store=MEMORY")
-        cur.execute("PRAGMA wal_autocheckpoint=16384")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -99,14 +98,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 @contextmanager
 def write_txn(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds SQLite's write lock from its start (a plain one on PostgreSQL)."""
-    writers = _WRITERS.get(engine)
-    if writers is None:
-        with engine.connect() as conn:
-            conn = conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
-        return
-    with writers, engine.connect() as conn:
+    with _WRITERS.get(engine) or nullcontext(), engine.connect() as conn:
         conn = conn.execution_options(**{_WRITE: True})
         with conn.begin():
             yield conn

@@ -78,12 +78,6 @@ class CommitsMixin(WarehouseBase):
         return done
 
     @staticmethod
-    def _sqlite_conn(conn: Connection) -> bool:
-        """The probe below is for SQLite: PostgreSQL plans its correlated subquery from statistics
-        taken before the load (an empty table: a scan per load), so there the join runs instead."""
-        return conn.dialect.name == "sqlite"
-
-    @staticmethod
     def _anything_active(conn: Connection, load: Any) -> bool:
         """Whether any active row shares a series and period span with the load's rows.
 
@@ -99,7 +93,9 @@ class CommitsMixin(WarehouseBase):
         lid = load["load_id"]
         scope = (_a.c.source == load["source"]) & (_a.c.dataset == load["dataset"])
         cols = ["load_id", *_KEY, "prev_load_id"]
-        if not cls._sqlite_conn(conn) or cls._anything_active(conn, load):
+        # The probe is for SQLite: PostgreSQL plans its correlated subquery from statistics taken
+        # before the load (an empty table: a scan per load), so there the join always runs.
+        if conn.dialect.name != "sqlite" or cls._anything_active(conn, load):
             same = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
                     .select_from(_o.join(_a, _same_key(_o, _a)))
                     .where(_o.c.load_id == lid, _a.c.load_id != lid))

@@ -60,11 +60,23 @@ def attrs_text(attrs: Any) -> str | None:
     return json.dumps(attrs, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def hash_prefix(source: str, dataset: str, series_id: str) -> tuple[int, int]:
+    """The running CRC-32 and Adler-32 of a row's constant head, reused for every row of a series."""
+    head = f"{source}\x1f{dataset}\x1f{series_id}\x1f".encode()
+    return zlib.crc32(head), zlib.adler32(head)
+
+
+def hash_tail(prefix: tuple[int, int], period: int, value: float | None, unit: str | None,
+              attributes: str | None) -> int:
+    """A row's 64-bit hash: both checksums continued from its series' prefix over the rest of its text."""
+    tail = f"{period}\x1f{'' if value is None else repr(value)}\x1f{unit or ''}\x1f{attributes or ''}".encode()
+    return (zlib.crc32(tail, prefix[0]) << 32) | zlib.adler32(tail, prefix[1])
+
+
 def row_hash(source: str, dataset: str, series_id: str, period: int, value: float | None,
              unit: str | None, attributes: str | None) -> int:
-    text = (f"{source}\x1f{dataset}\x1f{series_id}\x1f{period}\x1f{'' if value is None else repr(value)}"
-            f"\x1f{unit or ''}\x1f{attributes or ''}").encode()
-    return (zlib.crc32(text) << 32) | zlib.adler32(text)
+    """The hash of a row's canonical text (fields joined by 0x1f)."""
+    return hash_tail(hash_prefix(source, dataset, series_id), period, value, unit, attributes)
 
 
 def checksum_of(rows: Iterable[tuple[str, str, str, int, float | None, str | None, str | None]]) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -30,6 +29,8 @@ from aurumplan.warehouse.rows import (
     Row,
     attrs_text,
     epoch,
+    hash_prefix,
+    hash_tail,
     hex64,
     naive_utc,
     row_hash,
@@ -50,16 +51,14 @@ def _sqlite_insert(rows: int) -> str:
 
 def _params(load_id: str, source: str, dataset: str, records: Sequence[Record],
             to_ts: Callable[[int], Any]) -> tuple[list[Any], int]:
-    """The rows' column values, flattened, and their checksum (rows.row_hash, computed with the
-    constant source/dataset/series prefix hashed once per series: CRC-32 and Adler-32 continue)."""
+    """The rows' column values, flattened, and their checksum (rows.row_hash, with each series'
+    constant prefix hashed once per batch)."""
     flat: list[Any] = []
     add = flat.extend
     total = 0
-    head = f"{source}\x1f{dataset}\x1f"
     prefix: dict[str, tuple[int, int]] = {}
     texts: dict[int, str | None] = {}
     stamps: dict[int, Any] = {}  # periods repeat across series: convert each once per batch
-    crc32, adler32 = zlib.crc32, zlib.adler32
     for sid, period, value, unit, attrs in records:
         if attrs is None or attrs.__class__ is str:
             text = attrs
@@ -73,10 +72,8 @@ def _params(load_id: str, source: str, dataset: str, records: Sequence[Record],
                 value = None
         pre = prefix.get(sid)
         if pre is None:
-            head_bytes = f"{head}{sid}\x1f".encode()
-            pre = prefix[sid] = (crc32(head_bytes), adler32(head_bytes))
-        tail = f"{period}\x1f{'' if value is None else repr(value)}\x1f{unit or ''}\x1f{text or ''}".encode()
-        total += (crc32(tail, pre[0]) << 32) | adler32(tail, pre[1])
+            pre = prefix[sid] = hash_prefix(source, dataset, sid)
+        total += hash_tail(pre, period, value, unit, text)
         stamp = stamps.get(period)
         if stamp is None:
             stamp = stamps[period] = to_ts(period)
