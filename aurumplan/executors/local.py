@@ -6,6 +6,7 @@ transaction, and nothing is held in memory beyond one page and one batch.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import httpx
@@ -27,12 +28,16 @@ class LocalExecutor:
         self.limiter = limiter
         self.root = root
         self._clients: dict[str, httpx.Client] = {}
+        self._clients_lock = threading.Lock()
 
     def client(self, job: ExtractJob) -> httpx.Client:
+        """The source's one client (its connection pool), shared by every worker: the lock stops
+        workers that start together from each building one and leaking all but the last."""
         key = job.source.name
-        if key not in self._clients:
-            self._clients[key] = make_client(job.source, job.retry.timeout, self.root)
-        return self._clients[key]
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = make_client(job.source, job.retry.timeout, self.root)
+            return self._clients[key]
 
     def close(self) -> None:
         for c in self._clients.values():
