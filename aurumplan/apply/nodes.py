@@ -113,12 +113,14 @@ def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], replaced: di
                          replace_range=run.kind in ("Replay", "Reprocess"))
     crash_point("after-warehouse-commit")
     schema = run.schema_version(ds)
+    ids = [lid for _, lid in loads]
+    found = run.warehouse.loads_by_id(ids)
+    counts = run.warehouse.series_counts_many(ids)
     items = []
     for n, lid in loads:
-        load = run.warehouse.load(lid)
-        counts = run.warehouse.series_counts(lid)
+        load = found.get(lid)
         ref = WatermarkRef(lid, run.operation_id, load.checksum if load else None, schema)
-        items.extend((sid, node_where(n, sid), ref, counts.get(sid, 0)) for sid in n["series"])
+        items.extend((sid, node_where(n, sid), ref, counts[lid].get(sid, 0)) for sid in n["series"])
     crash_point("mid-watermarks")
     run.store.set_watermarks_many(run.source.name, dataset, items, fence=run.fence(dataset))
     return replaced

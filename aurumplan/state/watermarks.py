@@ -8,6 +8,8 @@ its duration (the exact per-period count is in the warehouse, not here).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import groupby
+from operator import itemgetter
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,6 +21,8 @@ from aurumplan.state.sqlbase import SqlBase
 
 _COLS = (wm.c.dataset, wm.c.series_id, wm.c.start, wm.c.end, wm.c.load_id, wm.c.operation_id,
          wm.c.checksum, wm.c.schema_version, wm.c.records, wm.c.committed_at)
+_SERIES = itemgetter(0, 1)
+_new_ref = tuple.__new__  # WatermarkRef straight from a row slice, without NamedTuple's Python __new__
 
 
 def apportion(total: int, intervals: list[Interval]) -> list[int]:
@@ -69,24 +73,19 @@ class WatermarksMixin(SqlBase):
         """
         with self._read() as conn:
             rows = conn.execute(self._select(source, dataset, series, _COLS[:8])).all()
-        refs: dict[tuple[str, str, str | None, str | None], WatermarkRef] = {}
+        refs: dict[WatermarkRef, WatermarkRef] = {}
         out: dict[SeriesKey, IntervalMap[WatermarkRef]] = {}
-        key: SeriesKey | None = None
-        items: list[tuple[int, int, WatermarkRef]] = []
-        for ds, sid, start, end, load_id, op_id, checksum, schema_version in rows:
-            rk = (load_id, op_id, checksum, schema_version)
-            ref = refs.get(rk)
-            if ref is None:
-                ref = refs[rk] = WatermarkRef(load_id, op_id, checksum, schema_version)
-            if (ds, sid) != key:
-                if key is not None:
-                    out[key] = IntervalMap.from_normalized(items)
-                key, items = (ds, sid), []
-            if items and items[-1][1] == start and items[-1][2] is ref:
-                items[-1] = (items[-1][0], end, ref)
-            else:
-                items.append((start, end, ref))
-        if key is not None:
+        for key, group in groupby(rows, key=_SERIES):
+            items: list[tuple[int, int, WatermarkRef]] = []
+            last = None
+            for row in group:
+                ref = _new_ref(WatermarkRef, row[4:])  # (load_id, operation_id, checksum, schema_version)
+                ref = refs.setdefault(ref, ref)
+                if last is not None and last[1] == row[2] and last[2] is ref:
+                    last = items[-1] = (last[0], row[3], ref)
+                else:
+                    last = (row[2], row[3], ref)
+                    items.append(last)
             out[key] = IntervalMap.from_normalized(items)
         return out
 
@@ -106,19 +105,43 @@ class WatermarksMixin(SqlBase):
                             items: Iterable[tuple[str, IntervalSet, WatermarkRef, int | Mapping[Interval, int]]],
                             *,
                             fence: tuple[str, int] | None = None, now: float | None = None) -> int:
-        """set_watermarks for many series in ONE transaction (a commit node's whole dataset)."""
+        """set_watermarks for many series in ONE transaction (a commit node's whole dataset).
+
+        Items apply in order, as if set_watermarks were called for each. A series whose items are
+        disjoint (a commit's nodes are) is cut once over their union and all new rows go in with
+        one executemany: a 200-load commit then costs a query per series, not two per item.
+        """
         at = self._now(now)
+        todo = list(items)
+        by_series: dict[str, list[int]] = {}
+        for i, item in enumerate(todo):
+            by_series.setdefault(item[0], []).append(i)
+        new: list[dict[str, object]] = []
+
+        def rows_of(series_id: str, where: IntervalSet, ref: WatermarkRef,
+                    records: int | Mapping[Interval, int]) -> list[dict[str, object]]:
+            return [{"source": source, "dataset": dataset, "series_id": series_id, "start": s, "end": e,
+                     "load_id": ref.load_id, "operation_id": ref.operation_id, "records": n,
+                     "checksum": ref.checksum, "schema_version": ref.schema_version, "committed_at": at}
+                    for (s, e), n in zip(where, _records_for(where, records), strict=True)]
+
         with self._write() as conn:
             self._advance_fence(conn, fence)
-            for series_id, where, ref, records in items:
-                counts = _records_for(where, records)
-                self._cut(conn, source, dataset, series_id, where)
-                new = [{"source": source, "dataset": dataset, "series_id": series_id, "start": s, "end": e,
-                        "load_id": ref.load_id, "operation_id": ref.operation_id, "records": n,
-                        "checksum": ref.checksum, "schema_version": ref.schema_version, "committed_at": at}
-                       for (s, e), n in zip(where, counts, strict=True)]
-                if new:
-                    conn.execute(wm.insert(), new)
+            for series_id, idx in by_series.items():
+                wheres = [todo[i][1] for i in idx]
+                union = IntervalSet([iv for w in wheres for iv in w])
+                if union.duration() == sum(w.duration() for w in wheres):
+                    self._cut(conn, source, dataset, series_id, union)
+                    for i in idx:
+                        new.extend(rows_of(*todo[i]))
+                    continue
+                for i in idx:  # overlapping items: a later one overwrites an earlier one
+                    self._cut(conn, source, dataset, series_id, todo[i][1])
+                    rows = rows_of(*todo[i])
+                    if rows:
+                        conn.execute(wm.insert(), rows)
+            if new:
+                conn.execute(wm.insert(), new)
             return self._bump(conn)
 
     def remove_watermarks(self, source: str, dataset: str, series_id: str, where: IntervalSet, *,

@@ -38,11 +38,25 @@ class QueriesMixin(WarehouseBase):
         with self._read() as conn:
             yield conn
 
-    def series_counts(self, load_id: str) -> dict[str, int]:
-        """Rows per series of one load."""
-        q = sa.select(_o.c.series_id, sa.func.count()).where(_o.c.load_id == load_id).group_by(_o.c.series_id)
+    def series_counts_many(self, load_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Rows per series of each load, a few queries for a whole commit (not one per load)."""
+        out: dict[str, dict[str, int]] = {lid: {} for lid in load_ids}
         with self._read() as conn:
-            return {sid: int(n) for sid, n in conn.execute(q)}
+            for i in range(0, len(load_ids), 500):
+                q = (sa.select(_o.c.load_id, _o.c.series_id, sa.func.count())
+                     .where(_o.c.load_id.in_(load_ids[i:i + 500])).group_by(_o.c.load_id, _o.c.series_id))
+                for lid, sid, n in conn.execute(q):
+                    out[lid][sid] = int(n)
+        return out
+
+    def loads_by_id(self, load_ids: list[str]) -> dict[str, Load]:
+        """The loads with these ids (those that exist), in a few queries."""
+        out: dict[str, Load] = {}
+        with self._read() as conn:
+            for i in range(0, len(load_ids), 500):
+                q = sa.select(loads).where(loads.c.load_id.in_(load_ids[i:i + 500]))
+                out.update((r["load_id"], to_load(r)) for r in conn.execute(q).mappings())
+        return out
 
     def load(self, load_id: str) -> Load | None:
         with self._read() as conn:
