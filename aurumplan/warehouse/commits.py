@@ -141,7 +141,8 @@ class CommitsMixin(WarehouseBase):
             raise OperationError(
                 f"cannot roll back load {lid}: later load {later.load_id} of operation "
                 f"{later.operation_id} replaced its records; roll back {later.operation_id} first")
-        conn.execute(_a.delete().where(_a.c.load_id == lid))
+        own = sa.select(*(_o.c[k] for k in _KEY)).where(_o.c.load_id == lid)
+        conn.execute(_a.delete().where(_a.c.load_id == lid, sa.tuple_(*(_a.c[k] for k in _KEY)).in_(own)))
         clash = conn.execute(
             sa.select(_a.c.load_id, loads.c.operation_id)
             .select_from(_d.join(_a, _same_key(_d, _a)).join(loads, loads.c.load_id == _a.c.load_id))
