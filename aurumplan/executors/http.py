@@ -79,7 +79,7 @@ def fetch_page(client: httpx.Client, driver: Driver, source: SourceDef, dataset:
         counters.requests += 1
         retry_after: float | None = None
         try:
-            response = client.send(call.build(client, api_key))
+            response = _unbound(client.send(call.build(client, api_key)))
             counters.bytes += len(response.content)
             page = driver.parse(source, dataset, request, call, response)
             limiter.on_success()
@@ -105,6 +105,17 @@ def fetch_page(client: httpx.Client, driver: Driver, source: SourceDef, dataset:
                                   sleep)
     assert last is not None
     raise TransientSourceError(f"gave up after {policy.max + 1} attempts: {last}")
+
+
+def _unbound(response: httpx.Response) -> httpx.Response:
+    """The response with the reference cycle httpx builds (its stream points back at it) broken.
+
+    The body is read and the stream closed when send() returns; without this, each page's body
+    waited for a full cyclic collection: after a 1,000,000-row load 64 pages (55 MB) were still
+    held, so memory grew with the volume loaded.
+    """
+    response.stream = httpx.ByteStream(b"")
+    return response
 
 
 def _sleep_unless_stopped(seconds: float, stopped: Callable[[], bool], sleep: Callable[[float], None]) -> None:
