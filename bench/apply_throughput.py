@@ -5,6 +5,10 @@ HTTP client, JSON parsing, the driver's per-record path, batched writes, commit.
 at least 100,000 records/s into SQLite on this 2-core machine, memory flat as volume grows.
 
     .venv/bin/python bench/apply_throughput.py [--records 1000000] [--db sqlite|postgresql|both]
+
+It first measures the API alone: the same planned requests, sent by the same number of threads
+with a bare httpx client that only downloads the bodies. That rate is the ceiling the API (here,
+the local server sharing the two cores) allows; aurumplan's fetch + stage rate is compared with it.
 """
 
 from __future__ import annotations
@@ -17,12 +21,17 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 
 from aurumplan import api
-from aurumplan.intervals import HOUR, fmt_ts, parse_ts
+from aurumplan.catalog import load_catalog
+from aurumplan.intervals import HOUR, IntervalSet, fmt_ts, parse_ts
+from aurumplan.sources.base import RequestSpec
+from aurumplan.sources.registry import get_driver
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SERIES = ["BPAT", "CISO", "DUK", "ERCO", "FPL", "ISNE", "MISO", "NYIS", "PJM", "SOCO", "SWPP", "TVA"]
@@ -100,6 +109,31 @@ def run(db: str, records: int, base_url: str, batch: int, concurrency: int = 3) 
             "total_s": total, "extract_rate": loaded / extract, "total_rate": loaded / total, "rss_mb": rss}
 
 
+def api_alone(base_url: str, records: int, concurrency: int) -> tuple[int, float]:
+    """Bodies of the planned requests downloaded and dropped: (bytes, seconds)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        spec = project(folder, f"sqlite:///{folder / 'state.db'}", base_url, records, 5000, concurrency)
+        ctx = api.context(folder / "aurumplan.yaml", folder)
+        plan = api.plan(spec, ctx).plan
+    src = load_catalog(ctx.config).source("eia")
+    driver = get_driver(src.driver)
+    calls = []
+    for node in plan["graph"]["nodes"]:
+        if node["kind"] == "extract":
+            start, end = IntervalSet.from_json([node["window"]]).span or (0, 0)
+            req = RequestSpec("eia", node["dataset"], tuple(node["series"]), start, end, node["expected_rows"])
+            calls.append(driver.first_call(src, src.datasets[node["dataset"]], req))
+    with httpx.Client(timeout=60) as client:
+        def get(call: object) -> int:
+            return len(client.send(call.build(client, os.environ["EIA_API_KEY"])).content)  # type: ignore[attr-defined]
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            size = sum(pool.map(get, calls))
+        return size, time.perf_counter() - t0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
@@ -110,6 +144,9 @@ def main() -> int:
     os.environ.setdefault("EIA_API_KEY", "bench-key")
     proc, base_url = start_server()
     try:
+        size, secs = api_alone(base_url, args.records, args.concurrency)
+        print(f"API alone  {size / 2**20:.0f} MB in {secs:.1f}s: {args.records / secs:,.0f} rec/s "
+              f"(bare httpx, {args.concurrency} threads, bodies dropped)")
         for db in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
             r = run(db, args.records, base_url, args.batch, args.concurrency)
             print(f"{db:10} records={r['records']:,} requests={r['requests']} "

@@ -43,10 +43,13 @@ class QueriesMixin(WarehouseBase):
         out: dict[str, dict[str, int]] = {lid: {} for lid in load_ids}
         with self._read() as conn:
             for i in range(0, len(load_ids), 500):
+                # grouped in key order, so the rows are counted as the key walks them: grouping by
+                # (load_id, series_id) alone made SQLite sort every row first (~90 MB for 1M rows)
                 q = (sa.select(_o.c.load_id, _o.c.series_id, sa.func.count())
-                     .where(_o.c.load_id.in_(load_ids[i:i + 500])).group_by(_o.c.load_id, _o.c.series_id))
+                     .where(_o.c.load_id.in_(load_ids[i:i + 500]))
+                     .group_by(_o.c.load_id, _o.c.source, _o.c.dataset, _o.c.series_id))
                 for lid, sid, n in conn.execute(q):
-                    out[lid][sid] = int(n)
+                    out[lid][sid] = out[lid].get(sid, 0) + int(n)
         return out
 
     def loads_by_id(self, load_ids: list[str]) -> dict[str, Load]:
