@@ -56,6 +56,14 @@ class CommitsMixin(WarehouseBase):
         ids = list(dict.fromkeys(load_ids))
         done: list[str] = []
         with self._write() as conn:
+            if not self._sqlite:
+                # Each statement below touches one load's rows and, through the key index, the active
+                # rows at the same keys. The planner's statistics predate this transaction (often: an
+                # empty observations_active), so it hashed or merged the whole active table for every
+                # load, quadratic in the rows a commit writes (~20 s for 1M rows); index lookups are
+                # always right here.
+                conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+                conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
             self._advance_fence(conn, fence)
             rows = {r["load_id"]: r for r in conn.execute(
                 sa.select(loads).where(loads.c.load_id.in_(ids))).mappings()}
