@@ -97,7 +97,7 @@ def load_frame(conn: Connection, source: str, dataset: str, window: Interval, *,
     m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"SELECT {cols} FROM {'observations' if ids else 'observations_current'} "
            f"WHERE source = {m} AND dataset = {m} AND period >= {m} AND period < {m}"
-           f"{' AND load_id IN (' + ','.join([m] * len(ids)) + ')' if ids else ''} ORDER BY series_id, period")
+           + (f" AND load_id IN ({','.join([m] * len(ids))})" if ids else " ORDER BY series_id, period"))
     wanted = set(series) if series is not None else None
     frame = DatasetFrame(source, dataset, window, load_ids=ids)
     lo, hi = window

@@ -28,6 +28,24 @@ def test_active_and_staged_versions(wh: Warehouse) -> None:
     assert staged.load_ids == ("new",) and staged.rows == 4
 
 
+def test_staged_loads_read_together_come_out_in_period_order(wh: Warehouse) -> None:
+    """Several staged loads are read in one pass (no sort in the database); whatever order they come
+    in (here the later periods sit in the load whose id sorts first), each series is in time order
+    with its values beside their periods."""
+    wh.stage("a-late", "ELEC.DEMAND", [("PJM", T0 + (10 + i) * H, 10.0 + i) for i in range(3)]
+             + [("MISO", T0 + (10 + i) * H, 20.0 + i) for i in range(2)])
+    wh.stage("b-early", "ELEC.DEMAND", [("MISO", T0 + i * H, 0.5 + i) for i in range(2)]
+             + [("PJM", T0 + i * H, 1.0 + i) for i in range(3)])
+    with wh.connect() as conn:
+        frame = load_frame(conn, "eia", "ELEC.DEMAND", (T0, T0 + 24 * H), load_ids=["a-late", "b-early"],
+                           with_load_ids=True)
+    pjm, miso = frame.series["PJM"], frame.series["MISO"]
+    assert pjm.periods == [T0, T0 + H, T0 + 2 * H, T0 + 10 * H, T0 + 11 * H, T0 + 12 * H]
+    assert pjm.values == [1.0, 2.0, 3.0, 10.0, 11.0, 12.0]
+    assert pjm.load_ids == ["b-early"] * 3 + ["a-late"] * 3
+    assert miso.periods == [T0, T0 + H, T0 + 10 * H, T0 + 11 * H] and miso.values == [0.5, 1.5, 20.0, 21.0]
+
+
 @pytest.fixture
 def sqlite_wh(tmp_path: Path) -> Iterator[Warehouse]:
     w = make_warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
