@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 OpStatus = Literal["planned", "running", "paused", "failed", "cancelled", "succeeded", "rolled_back"]
 OP_STATUSES: frozenset[str] = frozenset(
@@ -19,9 +19,13 @@ LeaseRange = tuple[str, str, str, int, int]
 """(source, dataset, series_id, start, end): a half-open range of one series."""
 
 
-@dataclass(frozen=True)
-class WatermarkRef:
-    """Which load holds an interval: the value of the watermark interval maps."""
+class WatermarkRef(NamedTuple):
+    """Which load holds an interval: the value of the watermark interval maps.
+
+    A named tuple rather than a frozen dataclass: planning builds one per distinct load read
+    (100,000s), and a tuple is built 3-4x faster. Same fields, constructor, hash and repr; immutable;
+    equal to another ref with the same fields (and, being a tuple, to a plain tuple of them).
+    """
 
     load_id: str
     operation_id: str
