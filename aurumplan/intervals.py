@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import operator
 from collections.abc import Iterable, Iterator
+from itertools import repeat
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -229,25 +230,27 @@ class IntervalSet:
         return IntervalSet._raw(tuple(out))
 
     def __sub__(self, other: IntervalSet) -> IntervalSet:
+        """Per interval of self, the gaps between the intervals of other that fall inside it.
+
+        The overlapping run of other is found by bisection and its inner gaps paired at C speed
+        (a 10-year window minus a series' 100s of loaded runs is one call, not a Python loop).
+        """
         if not other._iv:
             return self
         out: list[Interval] = []
         b = other._iv
-        j = 0
         for s, e in self._iv:
-            while j < len(b) and b[j][1] <= s:
-                j += 1
-            k = j
-            cur = s
-            while k < len(b) and b[k][0] < e:
-                if b[k][0] > cur:
-                    out.append((cur, b[k][0]))
-                cur = max(cur, b[k][1])
-                if cur >= e:
-                    break
-                k += 1
-            if cur < e:
-                out.append((cur, e))
+            run = _clip(b, s, e)
+            if not run:
+                out.append((s, e))
+                continue
+            if run[0][0] > s:
+                out.append((s, run[0][0]))
+            if len(run) > 1:
+                # gaps between consecutive runs (other is non-adjacent: none is empty)
+                out.extend(zip(map(_END, run), map(_START, run[1:]), strict=False))
+            if run[-1][1] < e:
+                out.append((run[-1][1], e))
         return IntervalSet._raw(tuple(out))
 
     def clip(self, start: int, end: int) -> IntervalSet:
@@ -278,8 +281,10 @@ class IntervalSet:
     def periods(self, grain: Grain) -> int:
         """How many periods of grain start inside the set."""
         step = {Grain.HOURLY: HOUR, Grain.DAILY: DAY}.get(grain)
-        if step is not None:  # fixed-length periods: ceil(end) - ceil(start), inline
-            return sum((s // -step) - (e // -step) for s, e in self._iv)
+        if step is not None:  # fixed-length periods: sum of ceil(end) - ceil(start), at C speed
+            ivs = self._iv
+            return (sum(map(operator.floordiv, map(_START, ivs), repeat(-step)))
+                    - sum(map(operator.floordiv, map(_END, ivs), repeat(-step))))
         return sum(grain.count(s, e) for s, e in self._iv)
 
     def chunks(self, grain: Grain, max_periods: int) -> list[Interval]:
@@ -300,8 +305,11 @@ class IntervalSet:
 
     def to_json(self) -> list[list[str]]:
         """[[start, end], ...] as `2024-01-01T00:00Z` strings (the plan file's form)."""
-        get = _FMT.get
-        return [[get(s) or _fmt_new(s), get(e) or _fmt_new(e)] for s, e in self._iv]
+        fmt = _FMT
+        try:
+            return [[fmt[s], fmt[e]] for s, e in self._iv]
+        except KeyError:
+            return [[fmt_ts(s), fmt_ts(e)] for s, e in self._iv]
 
     @classmethod
     def from_json(cls, data: Iterable[Iterable[str]]) -> IntervalSet:
@@ -362,6 +370,9 @@ class IntervalMap(Generic[V]):
 
     def domain(self) -> IntervalSet:
         """The instants the map covers (items are sorted and disjoint: one linear pass)."""
+        items = self._items
+        if not any(map(operator.eq, map(_END, items), map(_START, items[1:]))):  # nothing to join
+            return IntervalSet._raw(tuple(zip(map(_START, items), map(_END, items), strict=True)))
         out: list[Interval] = []
         for s, e, _ in self._items:
             if out and out[-1][1] == s:

@@ -114,3 +114,22 @@ def test_dst_days_have_23_and_25_hours() -> None:
 def test_clip_equals_intersection(a: IntervalSet, s: int, n: int) -> None:
     lo, hi = BASE + s * HOUR, BASE + (s + n) * HOUR
     assert a.clip(lo, hi) == a & IntervalSet([(lo, hi)])
+
+
+@given(st.lists(st.tuples(iv, st.sampled_from("abc")), max_size=10))
+def test_interval_map_domain_is_the_covered_instants(writes: list) -> None:
+    m: IntervalMap[str] = IntervalMap()
+    for (s, e), v in writes:
+        m = m.assign(IntervalSet([(s, e)]), v)
+    dom = m.domain()
+    assert points(dom) == {h for s, e, _ in m for h in range(s, e, HOUR)}
+    assert IntervalSet(dom.intervals) == dom  # normalized: adjacent runs of different values joined
+
+
+unaligned = st.tuples(st.integers(0, 10**6), st.integers(1, 10**6)).map(lambda t: (BASE + t[0], BASE + t[0] + t[1]))
+
+
+@given(st.lists(unaligned, max_size=8).map(IntervalSet), st.sampled_from([Grain.HOURLY, Grain.DAILY]))
+def test_periods_counts_period_starts_inside(a: IntervalSet, grain: Grain) -> None:
+    step = grain.seconds()
+    assert a.periods(grain) == sum(1 for s, e in a for t in range(grain.ceil(s), e, step))

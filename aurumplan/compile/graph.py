@@ -9,7 +9,6 @@ shape (windows as `fmt_ts` strings), so the graph goes into the plan file as is.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import networkx as nx
@@ -41,8 +40,8 @@ def plan_requests(source: SourceDef, dataset: str, targets: Mapping[str, Interva
         for req in driver.plan_requests(source, ds, dict.fromkeys(series, covering)):
             keep = where.clip(req.start, req.end)
             if keep.intervals != ((req.start, req.end),):
-                req = replace(req, targets=keep.intervals,
-                              expected_rows=keep.periods(ds.grain) * len(req.series))
+                req = RequestSpec(req.source, req.dataset, req.series, req.start, req.end,
+                                  keep.periods(ds.grain) * len(req.series), keep.intervals)
             out.append(req)
     return out
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Protocol
 
 from aurumplan.compile.scope import Scope
@@ -71,16 +71,19 @@ class ChangeSet:
 
 
 _REF_ATTRS = attrgetter("load_id", "checksum", "schema_version")
+_LOAD_ID, _CHECKSUM, _SCHEMA = attrgetter("load_id"), attrgetter("checksum"), attrgetter("schema_version")
+_START, _END, _VALUE = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def _ref_parts(ref: Any) -> tuple[Any, ...]:
     """(load_id, checksum, schema_version) of a watermark value, whatever its shape."""
-    if isinstance(ref, tuple):
-        return str(ref[0]), str(ref[1] if len(ref) > 1 else ""), str(ref[2] if len(ref) > 2 else "")
     try:
         return _REF_ATTRS(ref)
     except AttributeError:
-        return str(ref), "", ""
+        pass
+    if isinstance(ref, tuple):
+        return str(ref[0]), str(ref[1] if len(ref) > 1 else ""), str(ref[2] if len(ref) > 2 else "")
+    return str(ref), "", ""
 
 
 def range_fingerprint(loaded: IntervalMap[Any], wanted: IntervalSet) -> str:
@@ -91,10 +94,30 @@ def range_fingerprint(loaded: IntervalMap[Any], wanted: IntervalSet) -> str:
 def _held_fingerprint(held: IntervalMap[Any]) -> str:
     """The hash of watermarks already restricted to the wanted range.
 
-    The repr of (start, end, WatermarkRef) tuples (ints, strings, a dataclass) is stable across
-    runs and machines, and much cheaper than canonical JSON on this hot path (one per series).
+    The repr of (start, end, load_id, checksum, schema_version) tuples (ints and strings) is stable
+    across runs and machines, and much cheaper than canonical JSON on this hot path (one per
+    series). The tuples are zipped at C speed when the values have those attributes.
     """
-    return sha256_hex(repr([(s, e, *_ref_parts(v)) for s, e, v in held.items()]))
+    items = held.items()
+    try:
+        refs = list(map(_VALUE, items))
+        rows = list(zip(map(_START, items), map(_END, items), map(_LOAD_ID, refs), map(_CHECKSUM, refs),
+                        map(_SCHEMA, refs), strict=True))
+    except AttributeError:
+        rows = [(s, e, *_ref_parts(v)) for s, e, v in items]
+    return sha256_hex(repr(rows))
+
+
+def _schema_mismatched(here: IntervalMap[Any], expected_schema: str) -> IntervalMap[Any]:
+    """The items loaded under another schema version than expected (none, usually: checked at C speed)."""
+    items = here.items()
+    try:
+        if {*map(_SCHEMA, map(_VALUE, items))} <= {None, "", expected_schema}:
+            return IntervalMap._raw(())
+    except (AttributeError, TypeError):
+        pass
+    return IntervalMap._raw(tuple((s, e, v) for s, e, v in items
+                                  if getattr(v, "schema_version", None) not in (None, "", expected_schema)))
 
 
 def _lease_conflicts(leases: list[Any], source: str, dataset: str, series_id: str, wanted: IntervalSet,
@@ -160,9 +183,7 @@ def _classify(change: SeriesChange, where: IntervalSet, reason: str, here: Inter
         else:
             change.actions.append(Action("create", missing, reason))
     if kind == "Backfill" or (kind == "Reprocess" and policy == "keep_existing"):
-        mismatched = IntervalMap._raw(tuple(
-            (s, e, v) for s, e, v in here.items()
-            if kind == "Backfill" and getattr(v, "schema_version", None) not in (None, "", expected_schema)))
+        mismatched = _schema_mismatched(here, expected_schema) if kind == "Backfill" else IntervalMap._raw(())
         for ref, ivs in sorted(mismatched.by_value().items(), key=lambda kv: kv[1].intervals):
             load_id, _, schema = _ref_parts(ref)
             change.actions.append(Action("conflict", ivs, f"loaded as schema {schema} by {load_id}; "
