@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from aurumplan.catalog import Catalog
+from aurumplan.catalog import Catalog, load_catalog
 from aurumplan.errors import AurumError
 from aurumplan.quality import evaluate, evaluate_frame, weighted_score
-from aurumplan.quality.frame import build_frame
+from aurumplan.quality.frame import DatasetFrame, SeriesFrame, build_frame
+from aurumplan.quality.schema import check_schema
 from tests.quality.conftest import H, Warehouse, hours
 
 T0 = 1_704_067_200  # 2024-01-01T00:00Z
@@ -94,3 +99,45 @@ def test_unknown_check_is_an_error(catalog: Catalog) -> None:
     ds = catalog.dataset("eia", "ELEC.DEMAND")
     with pytest.raises(AurumError, match="timeliness"):
         evaluate_frame(ds, build_frame("eia", "ELEC.DEMAND", DAY, []), ["completeness", "timeliness"])
+
+
+_ATTRS = [None, '{"schema_version": "v1"}', '{"schema_version": "v9"}', "{not json", '{"respondent": "PJM"}']
+_VALUES = [1.5, 2, None, True, "12,5"]
+
+
+def _mostly(clean: list[object], bad: list[object]) -> st.SearchStrategy[object]:
+    """Clean values far more often than bad ones, so whole series come out clean as well as not."""
+    return st.sampled_from(clean * 6 + bad)
+
+
+_ROW = st.tuples(_mostly([0, 1, 2], [3, 4]), _mostly([True], [False]), _mostly([True], [False]),
+                 _mostly([0, 1, 4], [2, 3]), st.booleans())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_ROW, max_size=12), min_size=1, max_size=4), st.booleans())
+def test_schema_counts_every_row_like_a_row_by_row_reading(series_rows: list[list[tuple[int, bool, bool, int, bool]]],
+                                                           versioned_load: bool) -> None:
+    """Clean series are judged in bulk, others row by row: the figures must be those of reading each row."""
+    ds = load_catalog().dataset("eia", "ELEC.DEMAND")
+    load_versions = {"b": "v2"} if versioned_load else {}
+    frame = DatasetFrame("eia", "ELEC.DEMAND", DAY)
+    flagged, versions, problems = 0, Counter[str](), Counter[str]()
+    for k, rows in enumerate(series_rows):
+        s = SeriesFrame(f"S{k}", attributes=[], load_ids=[])
+        for i, (v, unit_ok, aligned, a, load_b) in enumerate(rows):
+            s.periods.append(T0 + i * H + (0 if aligned else 1800))
+            s.values.append(_VALUES[v])
+            s.units.append("megawatthours" if unit_ok else "MWh")
+            s.attributes.append(_ATTRS[a])  # type: ignore[union-attr]
+            s.load_ids.append("b" if load_b else "a")  # type: ignore[union-attr]
+            kinds = {"value_type": v >= 3, "unit": not unit_ok, "misaligned": not aligned, "attributes": a == 3}
+            version = {1: "v1", 2: "v9"}.get(a) or load_versions.get("b" if load_b else "a") or ds.schema_version
+            versions[version] += 1
+            kinds["schema_version"] = version != ds.schema_version
+            problems.update(k for k, bad in kinds.items() if bad)
+            flagged += any(kinds.values())
+        frame.series[s.series_id] = s
+    r = check_schema(ds, frame, sorted(frame.series), load_versions=load_versions)
+    assert (r.stats["rows"], r.stats["flagged"]) == (sum(map(len, series_rows)), flagged)
+    assert r.stats["versions"] == dict(versions) and r.stats["problems"] == dict(problems)
