@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from aurumplan.catalog import load_catalog
 from aurumplan.config import load_config
 from aurumplan.hashing import canonical_json, canonical_json_float_free, sha256_hex
-from aurumplan.plan.builder import HASHED_EXCLUDE, plan_hash, seal
+from aurumplan.plan.builder import HASHED_EXCLUDE, plan_hash, plan_json, seal
 from aurumplan.plan.make import plan_spec
 from aurumplan.plan.planfile import read_plan
 from aurumplan.state import open_state
@@ -105,3 +105,11 @@ def test_old_plan_files_still_verify(plan: dict[str, Any], tmp_path: Path) -> No
     (tmp_path / "old.json").write_text(_canonical_text(plan))
     data = read_plan(tmp_path / "old.json")
     assert data == json.loads(_canonical_text(plan))
+
+
+def test_the_recorded_plan_is_the_canonical_json_of_the_whole_plan(plan: dict[str, Any]) -> None:
+    """What apply stores with the operation (plan_of_operation reads it back) is canonical_json(plan)."""
+    seal(plan)
+    plan["created_at"] = "2026-11-29T00:00:00Z"
+    plan["settings"]["retries"]["backoff_seconds"] = 1e-05
+    assert plan_json(plan) == canonical_json(plan)

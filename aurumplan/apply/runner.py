@@ -39,8 +39,9 @@ from aurumplan.errors import (
 )
 from aurumplan.executors.base import Counters, ExtractJob, RetryPolicy, Stopped
 from aurumplan.executors.registry import make_executor
-from aurumplan.hashing import canonical_json, sha256_hex
+from aurumplan.hashing import sha256_hex
 from aurumplan.intervals import Grain, IntervalSet
+from aurumplan.plan.builder import plan_json
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.keys import api_key
 from aurumplan.sources.registry import get_driver
@@ -127,7 +128,7 @@ class Applier:
         self.store.create_operation(
             self.op_id, self.kind, op["source"], status="running", reason=op.get("reason"), owner=op.get("owner"),
             labels=op.get("labels") or {}, spec=self.plan["spec"]["text"], spec_sha256=self.plan["spec"]["sha256"],
-            plan=canonical_json(self.plan), host=socket.gethostname(), pid=os.getpid(),
+            plan=plan_json(self.plan), host=socket.gethostname(), pid=os.getpid(),
             summary={"planned": self.plan["summary"], "estimates": self.plan["estimates"]})
         return self._run()
 

@@ -166,13 +166,13 @@ def _holds_float(obj: Any) -> bool:
     return False
 
 
-def _hashed_pieces(plan: dict[str, Any]) -> list[bytes]:
-    """The canonical JSON (UTF-8) of everything in the plan but HASHED_EXCLUDE, in pieces, without
+def _hashed_pieces(plan: dict[str, Any], exclude: tuple[str, ...] = HASHED_EXCLUDE) -> list[bytes]:
+    """The canonical JSON (UTF-8) of everything in the plan but `exclude`, in pieces, without
     its closing brace: the float-free bulk goes through orjson, the few small parts that may hold
     floats (settings, quota, estimates) through json.dumps. Joined, byte for byte canonical_json.
     """
     pieces = []
-    for k in sorted(k for k in plan if k not in HASHED_EXCLUDE):
+    for k in sorted(k for k in plan if k not in exclude):
         v = plan[k]
         pieces.append(b"," if pieces else b"{")
         pieces.append(canonical_json(k).encode() + b":")
@@ -207,6 +207,14 @@ def seal(plan: dict[str, Any]) -> str:
 
 def plan_hash(plan: dict[str, Any]) -> str:
     return _hash(_hashed_pieces(plan))
+
+
+def plan_json(plan: dict[str, Any]) -> str:
+    """canonical_json(plan) of the whole plan (what apply records with the operation), with the
+    same fast encoding as the plan file: a large plan is tens of megabytes of JSON."""
+    pieces = _hashed_pieces(plan, exclude=())
+    pieces.append(b"}")
+    return b"".join(pieces).decode()
 
 
 def spec_relative(path: Path, cwd: Path) -> str:
