@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from aurumplan import api
 from aurumplan.catalog import load_catalog
-from aurumplan.intervals import HOUR, IntervalSet, fmt_ts, parse_ts
+from aurumplan.intervals import HOUR, fmt_ts, parse_ts
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.registry import get_driver
 
@@ -121,9 +121,7 @@ def api_alone(base_url: str, records: int, concurrency: int) -> tuple[int, float
     calls = []
     for node in plan["graph"]["nodes"]:
         if node["kind"] == "extract":
-            start, end = IntervalSet.from_json([node["window"]]).span or (0, 0)
-            req = RequestSpec("eia", node["dataset"], tuple(node["series"]), start, end, node["expected_rows"])
-            calls.append(driver.first_call(src, src.datasets[node["dataset"]], req))
+            calls.append(driver.first_call(src, src.datasets[node["dataset"]], RequestSpec.of_node("eia", node)))
     with httpx.Client(timeout=60) as client:
         def get(call: object) -> int:
             return len(client.send(call.build(client, os.environ["EIA_API_KEY"])).content)  # type: ignore[attr-defined]

@@ -301,9 +301,7 @@ class Applier:
                                      attempts=attempts, error=None)
         retries = self.settings["retries"]
         job = ExtractJob(self.op_id, nid, lid, self.source, ds,
-                         RequestSpec(self.source.name, ds.name, tuple(node["series"]), start, end,
-                                     node["expected_rows"],
-                                     IntervalSet.from_json(node.get("targets") or []).intervals),
+                         RequestSpec.of_node(self.source.name, node),
                          get_driver(self.source.driver), api_key(self.source), self.settings["batchSize"],
                          RetryPolicy(retries["max"], retries["backoff_seconds"], retries["maxBackoff_seconds"]),
                          transform=self._transform(), stop=self.stop, on_progress=self._progress(nid),

@@ -17,18 +17,15 @@ from aurumplan.executors.seatunnel.conformance import check_config
 from aurumplan.executors.seatunnel.executor import build_job_spec
 from aurumplan.executors.seatunnel.reader import read_config
 from aurumplan.executors.seatunnel.render import render_job
-from aurumplan.intervals import IntervalSet
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.registry import get_driver
 
 
 def _job(plan: dict[str, Any], node: dict[str, Any], source: SourceDef) -> ExtractJob:
     ds = source.datasets[node["dataset"]]
-    start, end = IntervalSet.from_json([node["window"]]).span or (0, 0)
     retries = plan["settings"]["retries"]
     op = plan["operation"]["id"]
-    req = RequestSpec(source.name, ds.name, tuple(node["series"]), start, end, node["expected_rows"],
-                      IntervalSet.from_json(node.get("targets") or []).intervals)
+    req = RequestSpec.of_node(source.name, node)
     return ExtractJob(op, node["id"], load_id_of(op, node["id"]), source, ds, req, get_driver(source.driver), None,
                       plan["settings"]["batchSize"],
                       RetryPolicy(retries["max"], retries["backoff_seconds"], retries["maxBackoff_seconds"]),

@@ -14,7 +14,6 @@ import httpx
 from aurumplan.catalog import SourceDef
 from aurumplan.executors.base import Counters, RetryPolicy
 from aurumplan.executors.http import Limiter, fetch_page
-from aurumplan.intervals import IntervalSet
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.cassette import RecordingTransport
 from aurumplan.sources.keys import require_key
@@ -35,8 +34,7 @@ def record_plan(plan: dict[str, Any], source: SourceDef, out: Path, limiter: Lim
             if node["kind"] != "extract":
                 continue
             ds = source.datasets[node["dataset"]]
-            start, end = IntervalSet.from_json([node["window"]]).span or (0, 0)
-            req = RequestSpec(source.name, ds.name, tuple(node["series"]), start, end, node["expected_rows"])
+            req = RequestSpec.of_node(source.name, node)
             call = driver.first_call(source, ds, req)
             while call is not None:
                 page = fetch_page(client, driver, source, ds, req, call, key, limiter, policy,

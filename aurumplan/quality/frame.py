@@ -171,7 +171,8 @@ def build_frame(source: str, dataset: str, window: Interval, rows: Iterable[Sequ
 
 
 def _sort(s: SeriesFrame) -> None:
-    """Order rows by period; text periods of mixed spelling may arrive out of order."""
+    """Order rows by period: staged loads are read without ORDER BY (rows come load by load), and
+    text periods of mixed spelling may arrive out of order."""
     p = s.periods
     if all(p[i] <= p[i + 1] for i in range(len(p) - 1)):
         return

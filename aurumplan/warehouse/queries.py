@@ -17,6 +17,12 @@ from aurumplan.warehouse.schema import current_from, current_select, loads, obse
 _o, _a = observations, observations_active
 
 
+def _batches(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    """Ids in slices small enough for one IN list (a commit may hold thousands of loads)."""
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
 def _filter(q: sa.Select, table: sa.Table | None, source: str | None, dataset: str | None,
             window: Interval | None) -> sa.Select:
     cols = (table.c if table is not None else q.selected_columns)
@@ -42,11 +48,11 @@ class QueriesMixin(WarehouseBase):
         """Rows per series of each load, a few queries for a whole commit (not one per load)."""
         out: dict[str, dict[str, int]] = {lid: {} for lid in load_ids}
         with self._read() as conn:
-            for i in range(0, len(load_ids), 500):
+            for ids in _batches(load_ids):
                 # grouped in key order, so the rows are counted as the key walks them: grouping by
                 # (load_id, series_id) alone made SQLite sort every row first (~90 MB for 1M rows)
                 q = (sa.select(_o.c.load_id, _o.c.series_id, sa.func.count())
-                     .where(_o.c.load_id.in_(load_ids[i:i + 500]))
+                     .where(_o.c.load_id.in_(ids))
                      .group_by(_o.c.load_id, _o.c.source, _o.c.dataset, _o.c.series_id))
                 for lid, sid, n in conn.execute(q):
                     out[lid][sid] = out[lid].get(sid, 0) + int(n)
@@ -56,8 +62,8 @@ class QueriesMixin(WarehouseBase):
         """The loads with these ids (those that exist), in a few queries."""
         out: dict[str, Load] = {}
         with self._read() as conn:
-            for i in range(0, len(load_ids), 500):
-                q = sa.select(loads).where(loads.c.load_id.in_(load_ids[i:i + 500]))
+            for ids in _batches(load_ids):
+                q = sa.select(loads).where(loads.c.load_id.in_(ids))
                 out.update((r["load_id"], to_load(r)) for r in conn.execute(q).mappings())
         return out
 
