@@ -240,9 +240,15 @@ def write_schemas(out: str | Path) -> list[str]:
 
 
 
-def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None) -> Any:
-    """Run a plan (already reviewed) to the end; returns the ApplyResult."""
-    return Applier(ctx.config, ctx.catalog, plan_data, hook=hook).apply()
+def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None, *, saved: bool = False,
+               accept_config_change: bool = False) -> Any:
+    """Run a plan to the end; returns the ApplyResult.
+
+    A saved plan (`saved`, read from a file) is verified first: same aurumplan version, same source
+    settings (unless accept_config_change), and the graph its own spec compiles to (apply/verify.py).
+    """
+    return Applier(ctx.config, ctx.catalog, plan_data, hook=hook, verify=saved,
+                   accept_config_change=accept_config_change, cwd=ctx.cwd).apply()
 
 
 def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:

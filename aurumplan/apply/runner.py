@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from aurumplan.apply import nodes as N
+from aurumplan.apply import verify
 from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, lineage, transition
@@ -116,7 +117,8 @@ class Applier:
 
     def __init__(self, config: Config, catalog: Catalog, plan: dict[str, Any], *, hook: Hook | None = None,
                  lease_ttl: float = 60.0, heartbeat: float = 5.0, poll: float = 0.5,
-                 overrides: Mapping[str, Any] | None = None) -> None:
+                 overrides: Mapping[str, Any] | None = None, verify: bool = False,
+                 accept_config_change: bool = False, cwd: Path | None = None) -> None:
         self.config = config
         self.catalog = catalog
         self.plan = plan
@@ -142,6 +144,9 @@ class Applier:
         self.halted: list[str] = []
         self.rollback_requested = False
         self._interrupts = 0
+        self.verify = verify
+        self.accept_config_change = accept_config_change
+        self.cwd = cwd or Path.cwd()
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -152,11 +157,14 @@ class Applier:
         conflicts = _conflicts(self.plan)
         if conflicts:
             raise PlanError("the plan has conflicts and cannot be applied:\n" + "\n".join(conflicts))
+        changes = self._verified()
         self._refuse_stale()
         self._lease()
         try:
             self._refuse_stale()
-        except StalePlanError:
+            if self.verify:
+                verify.compiles_to_itself(self.plan, self.catalog, self.store, self.cwd)
+        except (StalePlanError, PlanError):
             self.store.release_leases(self.op_id)
             raise
         op = self.plan["operation"]
@@ -169,9 +177,25 @@ class Applier:
             summary={"planned": self.plan["summary"], "estimates": self.plan["estimates"]})
         self.store.add_event(self.op_id, "apply", {"attempt": attempt, "host": socket.gethostname(),
                                                    "pid": os.getpid()})
+        if changes:
+            self.store.add_event(self.op_id, "config-change-accepted", {"changes": changes})
         if first is not None:
             self._supersede(first)
         return self._run()
+
+    def _verified(self) -> list[str]:
+        """A saved plan's checks before anything is written (apply/verify.py); returns accepted changes."""
+        verify.within_leases(self.plan)
+        if not self.verify:
+            return []
+        verify.version_check(self.plan)
+        changes = verify.config_changes(self.plan, self.source)
+        if changes and not self.accept_config_change:
+            raise PlanError(f"the source settings changed since plan {self.op_id} was made:\n  "
+                            + "\n  ".join(changes),
+                            hint="re-plan and review, or apply with --accept-config-change (recorded in the audit "
+                                 "trail)")
+        return changes
 
     def _refuse_existing(self, status: str) -> None:
         if status in RESUMABLE:

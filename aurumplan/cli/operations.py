@@ -59,14 +59,18 @@ def _summary(result: Any, as_json: bool) -> None:
 @cli.command()
 @click.argument("target", type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="apply a spec without asking (CI)")
+@click.option("--accept-config-change", is_flag=True,
+              help="apply a saved plan although the source settings changed since (recorded in the audit trail)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--progress-interval", type=float, default=30.0, show_default=True,
               help="seconds between progress lines when not on a terminal")
 @pass_obj
 @handle_errors
-def apply(obj: Obj, target: str, auto_approve: bool, as_json: bool, progress_interval: float) -> None:
-    """Run a spec (asks first) or a saved plan (was the review; refused if stale)."""
-    if is_plan_file(target):
+def apply(obj: Obj, target: str, auto_approve: bool, accept_config_change: bool, as_json: bool,
+          progress_interval: float) -> None:
+    """Run a spec (asks first) or a saved plan (was the review; refused if stale, edited or made elsewhere)."""
+    saved = is_plan_file(target)
+    if saved:
         plan = api.show(target)
     else:
         plan = api.plan(target, obj.ctx).plan
@@ -78,7 +82,7 @@ def apply(obj: Obj, target: str, auto_approve: bool, as_json: bool, progress_int
             return
         _confirm("apply", auto_approve)
     with make_hook(plan, progress_interval, quiet=as_json) as hook:
-        result = api.apply_plan(plan, obj.ctx, hook)
+        result = api.apply_plan(plan, obj.ctx, hook, saved=saved, accept_config_change=accept_config_change)
     _summary(result, as_json)
 
 
