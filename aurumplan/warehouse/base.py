@@ -8,14 +8,14 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aurumplan.errors import StateError
-from aurumplan.state.engine import Database, read_txn, unreachable, write_txn
+from aurumplan.db import Database, read_txn, unreachable, write_txn
+from aurumplan.errors import AurumError, WarehouseError
 from aurumplan.warehouse.rows import epoch
 from aurumplan.warehouse.schema import current_select, metadata
 
@@ -68,7 +68,9 @@ def to_load(row: Mapping[str, Any]) -> Load:
 
 
 class WarehouseBase(Database):
-    """Engine, transactions and table creation."""
+    """Engine, transactions and table creation; its failures are WarehouseErrors."""
+
+    error: ClassVar[type[AurumError]] = WarehouseError
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -76,7 +78,7 @@ class WarehouseBase(Database):
             self._create()
         except _DB_ERRORS as exc:
             self._engine.dispose()
-            raise unreachable(url, exc) from None
+            raise unreachable(url, exc, self.error) from None
 
     def _create(self) -> None:
         with write_txn(self._engine) as conn:
@@ -99,7 +101,7 @@ class WarehouseBase(Database):
                     self._lock(conn)
                 yield conn
         except _DB_ERRORS as exc:
-            raise unreachable(self._raw_url, exc, StateError) from None
+            raise unreachable(self._raw_url, exc, self.error) from None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -107,4 +109,4 @@ class WarehouseBase(Database):
             with read_txn(self._engine) as conn:
                 yield conn
         except _DB_ERRORS as exc:
-            raise unreachable(self._raw_url, exc, StateError) from None
+            raise unreachable(self._raw_url, exc, self.error) from None
