@@ -114,6 +114,14 @@ def read_txn(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def driver_connection(conn: Connection) -> Any:
+    """The DBAPI connection under conn (sqlite3 or psycopg), for bulk reads and writes at driver speed."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection was closed")
+    return raw
+
+
 def unreachable(url: str | sa.URL, exc: BaseException, error: type[AurumError]) -> AurumError:
     """One line that says which database failed and why, without its password."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()

@@ -146,7 +146,9 @@ def compare_frames(ds: DatasetDef, before: DatasetFrame, after: DatasetFrame, *,
     sb = {sid: series_summary(before.get(sid)) for sid in series}
     sa_ = {sid: series_summary(after.get(sid)) for sid in series}
     diff = DeepDiff(sb, sa_, significant_digits=6, ignore_numeric_type_changes=True)
-    return Comparison(before.source, ds.name, after.window, before.load_ids, after.load_ids, *totals,
+    changed, added, removed, unchanged = totals
+    return Comparison(before.source, ds.name, after.window, before.load_ids, after.load_ids,
+                      changed=changed, added=added, removed=removed, unchanged=unchanged,
                       per_series=per, largest=largest, scores=scores, summary_before=sb, summary_after=sa_,
                       diff_text=diff.pretty() if diff else "no differences in the per-series summaries")
 

@@ -53,13 +53,13 @@ class Call:
 
     def build(self, client: httpx.Client, api_key: str | None) -> httpx.Request:
         """The httpx request with the key put where the API expects it."""
-        params = list(self.params)
+        params = self.params
         headers = dict(self.headers)
         body = dict(self.json_body) if self.json_body is not None else None
         if api_key and self.secret_in:
             where, name = self.secret_in.split(":", 1)
             if where == "query":
-                params.append((name, api_key))
+                params = (*params, (name, api_key))
             elif where == "header":
                 headers[name] = api_key
             elif where == "body" and body is not None:

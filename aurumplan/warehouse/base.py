@@ -59,7 +59,8 @@ class Load:
     commit_seq: int | None
 
 
-def to_load(row: Mapping[str, Any]) -> Load:
+def to_load(row: Mapping[Any, Any]) -> Load:
+    """A `loads` row (a mapping by column name) as a Load."""
     data = dict(row)
     data["period_start"] = epoch(data["period_start"])
     data["period_end"] = epoch(data["period_end"])

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aurumplan.db import driver_connection
 from aurumplan.intervals import DAY, Interval, from_ts
 
 
@@ -61,7 +62,7 @@ def observation_rows(conn: Connection, source: str, dataset: str, window: Interv
 def _driver_rows(conn: Connection, sql: str, params: list[Any]) -> Iterator[Sequence[Any]]:
     """Rows straight from the driver's cursor, in the connection's transaction: a frame reads up to
     200,000 rows per call, and SQLAlchemy's per-row fetch doubled the cost of reading them."""
-    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cur = driver_connection(conn).cursor()
     try:
         cur.execute(sql, params)
         yield from cur
