@@ -14,6 +14,7 @@ queue on a lock per database file first: SQLite's busy handler sleeps in growing
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -28,6 +30,8 @@ from sqlalchemy.pool import StaticPool
 
 from aurumplan.errors import AurumError
 
+DB_ERRORS = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error)
+"""What a failing database raises, through SQLAlchemy or straight from a driver cursor."""
 BUSY_TIMEOUT_S = 60.0
 _WRITE = "aurum_write"
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
@@ -149,6 +153,20 @@ class Database:
     @property
     def url(self) -> str:
         return self._url
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """Driver and SQLAlchemy errors become one `error` line naming this database, without its password."""
+        try:
+            yield
+        except DB_ERRORS as exc:
+            raise unreachable(self._raw_url, exc, self.error) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction (one snapshot) whose failures are `error`s."""
+        with self._failures(), read_txn(self._engine) as conn:
+            yield conn
 
     def close(self) -> None:
         self._engine.dispose()

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aurumplan.db import Database, read_txn, unreachable, write_txn
+from aurumplan.db import DB_ERRORS, Database, unreachable, write_txn
 from aurumplan.errors import AurumError, WarehouseError
 from aurumplan.warehouse.rows import epoch
 from aurumplan.warehouse.schema import current_select, metadata
 
-_DB_ERRORS = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error)
 _PG_LOCK_KEY = 0x77617265  # pg_advisory_xact_lock key serialising creation, commits and rollbacks
 
 
@@ -77,7 +74,7 @@ class WarehouseBase(Database):
         super().__init__(url)
         try:
             self._create()
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             self._engine.dispose()
             raise unreachable(url, exc, self.error) from None
 
@@ -96,18 +93,7 @@ class WarehouseBase(Database):
 
     @contextmanager
     def _write(self, locked: bool = True) -> Iterator[Connection]:
-        try:
-            with write_txn(self._engine) as conn:
-                if locked:
-                    self._lock(conn)
-                yield conn
-        except _DB_ERRORS as exc:
-            raise unreachable(self._raw_url, exc, self.error) from None
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with read_txn(self._engine) as conn:
-                yield conn
-        except _DB_ERRORS as exc:
-            raise unreachable(self._raw_url, exc, self.error) from None
+        with self._failures(), write_txn(self._engine) as conn:
+            if locked:
+                self._lock(conn)
+            yield conn
