@@ -14,7 +14,6 @@ queue on a lock per database file first: SQLite's busy handler sleeps in growing
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -30,8 +28,6 @@ from sqlalchemy.pool import StaticPool
 
 from aurumplan.errors import AurumError
 
-DB_ERRORS = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error)
-"""What a failing database raises, through SQLAlchemy or straight from a driver cursor."""
 BUSY_TIMEOUT_S = 60.0
 _WRITE = "aurum_write"
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
@@ -139,10 +135,12 @@ def unreachable(url: str | sa.URL, exc: BaseException, error: type[AurumError]) 
 class Database:
     """An engine opened on a URL, with the URL shown masked; the base of the state store and the warehouse.
 
-    `error` is the class its failures are raised as (set by each subclass).
+    `error` is the class its failures are raised as, `failures` the exceptions that count as one
+    (a subclass that uses driver cursors directly adds the drivers' own).
     """
 
     error: ClassVar[type[AurumError]] = AurumError
+    failures: ClassVar[tuple[type[Exception], ...]] = (sa.exc.DBAPIError,)
 
     def __init__(self, url: str) -> None:
         self._raw_url = url
@@ -159,7 +157,7 @@ class Database:
         """Driver and SQLAlchemy errors become one `error` line naming this database, without its password."""
         try:
             yield
-        except DB_ERRORS as exc:
+        except self.failures as exc:
             raise unreachable(self._raw_url, exc, self.error) from None
 
     @contextmanager

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aurumplan.db import DB_ERRORS, Database, unreachable, write_txn
+from aurumplan.db import Database, unreachable, write_txn
 from aurumplan.errors import AurumError, WarehouseError
 from aurumplan.warehouse.rows import epoch
 from aurumplan.warehouse.schema import current_select, metadata
@@ -69,12 +71,13 @@ class WarehouseBase(Database):
     """Engine, transactions and table creation; its failures are WarehouseErrors."""
 
     error: ClassVar[type[AurumError]] = WarehouseError
+    failures: ClassVar[tuple[type[Exception], ...]] = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error)
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         try:
             self._create()
-        except DB_ERRORS as exc:
+        except self.failures as exc:
             self._engine.dispose()
             raise unreachable(url, exc, self.error) from None
 
