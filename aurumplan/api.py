@@ -345,3 +345,34 @@ def quotas_validate(ctx: Context, concurrency: int = 3, specs: tuple[str | Path,
     reports = validate_quotas(ctx.catalog, ctx.config, concurrency=concurrency, planned_requests=planned or None,
                               rate_limits=rates or None)
     return [r.to_dict() for r in reports]
+
+
+# ---- quality (check, coverage) ----
+# Imported here rather than at the top so this block stays apart from the rest of the file.
+from aurumplan.apply import reports as _reports  # noqa: E402
+from aurumplan.quality import CoverageRow, heat_strip  # noqa: E402
+
+REPORT_FORMATS: tuple[str, ...] = _reports.FORMATS
+
+
+def check(ctx: Context, source: str, window: str, dataset: str | None = None, checks: list[str] | None = None,
+          *, series: list[str] | None = None, threshold: float = 0.95) -> dict[str, Any]:
+    """`aurumplan check`: quality of the active version in a window (docs/quality.md, "Commands")."""
+    return _reports.check_loaded(ctx.config, ctx.catalog, source, window, dataset, checks, series=series,
+                                 threshold=threshold)
+
+
+def coverage(ctx: Context, source: str, monthly: bool = False, dataset: str | None = None, *,
+             window: str | None = None) -> dict[str, Any]:
+    """`aurumplan coverage`: active records per day (or month) against what the catalog expects."""
+    return _reports.coverage_report(ctx.config, ctx.catalog, source, monthly, dataset, window=window)
+
+
+def coverage_strip(rows: list[dict[str, Any]], width: int = 100) -> str:
+    """The heat strip of `coverage`'s rows (as its result lists them), wrapped at width."""
+    return heat_strip([CoverageRow(**r) for r in rows], width=width)
+
+
+def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) -> str:
+    """`aurumplan report`: what an operation did, rendered as markdown, json or html."""
+    return _reports.render_report(_reports.operation_report(ctx.config, ctx.catalog, op_id, top_n=top_n), fmt)

@@ -20,6 +20,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aurumplan.db import driver_connection
 from aurumplan.errors import OperationError
 from aurumplan.warehouse.base import Load, LoadInfo, WarehouseBase, to_load
 from aurumplan.warehouse.rows import (
@@ -170,7 +171,7 @@ class WritesMixin(WarehouseBase):
         width = len(_OBS_COLS)
         if self._sqlite:
             step = _ROWS_PER_INSERT * width
-            cur = conn.connection.driver_connection.cursor()
+            cur = driver_connection(conn).cursor()
             try:
                 for i in range(0, len(flat), step):
                     part = flat[i:i + step]
@@ -178,7 +179,7 @@ class WritesMixin(WarehouseBase):
             finally:
                 cur.close()
         else:
-            raw = conn.connection.driver_connection
+            raw = driver_connection(conn)
             with raw.cursor() as cur, cur.copy(f"COPY observations ({', '.join(_OBS_COLS)}) FROM STDIN") as cp:
                 for i in range(0, len(flat), width):
                     cp.write_row(flat[i:i + width])
