@@ -26,7 +26,8 @@ from aurumplan.hashing import canonical_json
 from aurumplan.inspect import status as inspect_status
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
 from aurumplan.plan.make import Planned, plan_spec
-from aurumplan.plan.planfile import read_plan
+from aurumplan.plan.planfile import is_plan_file, read_plan
+from aurumplan.plan.render import human_duration, render_plan
 from aurumplan.spec.reference import write_reference
 from aurumplan.spec.schema import write_schemas as spec_write_schemas
 from aurumplan.state import SqlStateStore, open_state
@@ -124,6 +125,21 @@ def plan(spec: str | Path, ctx: Context, out: str | Path | None = None) -> Plann
 
 def show(plan_file: str | Path) -> dict[str, Any]:
     return read_plan(plan_file)
+
+
+def is_saved_plan(path: str | Path) -> bool:
+    """Whether a CLI target is a saved plan file rather than a spec."""
+    return is_plan_file(path)
+
+
+def render(plan_data: dict[str, Any]) -> str:
+    """The plan as the text `plan` and `apply` print."""
+    return render_plan(plan_data)
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds as people read them (`1m 05s`)."""
+    return human_duration(seconds)
 
 
 def graph(spec: str | Path, ctx: Context, fmt: str = "dot") -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from aurumplan.apply.faults import crash_point
 from aurumplan.catalog import DatasetDef, SourceDef
 from aurumplan.errors import QualityGateError
-from aurumplan.executors.base import load_id_of
+from aurumplan.executors.base import load_id_of as load_id_of
 from aurumplan.hashing import sha256_hex
 from aurumplan.intervals import IntervalMap, IntervalSet
 from aurumplan.state import StateStore, WatermarkRef
@@ -71,6 +71,13 @@ def stage(run: NodeRun, node: dict[str, Any], series: list[str], start: int, end
     return lid
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+_AGGREGATES: dict[str, Callable[[list[float]], float]] = {"sum": sum, "min": min, "max": max, "mean": _mean}
+
+
 def derive(run: NodeRun, node: dict[str, Any]) -> tuple[str, int]:
     """Compute a derived dataset's periods from its input's current rows (e.g. hourly -> daily)."""
     ds = run.source.datasets[node["dataset"]]
@@ -91,7 +98,7 @@ def derive(run: NodeRun, node: dict[str, Any]) -> tuple[str, int]:
                 buckets.setdefault(ds.grain.floor(row.period), []).append(row.value)
                 units.add(row.unit or "")
         for period, values in sorted(buckets.items()):
-            val = {"sum": sum, "min": min, "max": max}.get(agg, lambda v: sum(v) / len(v))(values)
+            val = _AGGREGATES.get(agg, _mean)(values)
             rows.append((run.source.name, ds.name, sid, period, float(val), ds.unit or ",".join(sorted(units)),
                          {"derived_from": ds.derive.source_dataset, "aggregate": agg, "inputs": len(values)}))
     for i in range(0, len(rows), 1000):
@@ -169,10 +176,10 @@ def changed_since_staged(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]
     out: Skips = {}
     for n in nodes:
         cp = cps.get(n["id"])
-        then_all = (cp.detail or {}).get("held") if cp else None
-        if then_all is None and not backfill:
+        recorded: dict[str, Any] | None = (cp.detail or {}).get("held") if cp else None
+        if recorded is None and not backfill:
             continue
-        then_all = {} if backfill else then_all
+        then_all: dict[str, Any] = {} if backfill or recorded is None else recorded
         per: dict[str, list[list[int]]] = {}
         for sid in n["series"]:
             then: dict[str, IntervalSet] = {}

@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 from aurumplan.apply import nodes as N
 from aurumplan.apply import verify
@@ -232,7 +232,7 @@ class Applier:
             if h.alive:
                 raise OperationError(f"operation {self.op_id} is still running (host {h.host}, pid {h.pid}); "
                                      "pause it first or wait for its lease to expire")
-        earlier = {}
+        earlier: dict[str, Any] = {}
         for ev in self.store.events(self.op_id):
             if ev.kind == "resume":
                 earlier.update(ev.detail.get("overrides") or {})
@@ -461,8 +461,7 @@ class Applier:
                          RetryPolicy(retries["max"], retries["backoff_seconds"], retries["maxBackoff_seconds"]),
                          transform=self._transform(), stop=self.stop, on_progress=self._progress(nid),
                          external_id=checkpoint.external_id if checkpoint else None,
-                         record_external_id=lambda ext: self.store.upsert_checkpoint(self.op_id, nid,
-                                                                                     external_id=ext))
+                         record_external_id=lambda ext: self._record_external(nid, ext))
         try:
             counters = executor.run_extract(job)
         except Stopped:
@@ -497,6 +496,10 @@ class Applier:
             self.result.counters.throttles += counters.throttles
             self.result.counters.retries += counters.retries
         self.hook("node", {"node": nid, "status": "staged", "records": records})
+
+    def _record_external(self, nid: str, external_id: str) -> None:
+        """The engine's job id, saved before the job runs, so a resume adopts it instead of submitting twice."""
+        self.store.upsert_checkpoint(self.op_id, nid, external_id=external_id)
 
     def _count(self, counters: Counters, nid: str, before: _Before, status: str | None) -> None:
         """Requests a node sent before it failed or stopped still count (and still used the quota)."""
@@ -778,7 +781,7 @@ def _load_function(rel: str, text: str, name: str) -> Callable[[dict[str, Any]],
     fn = namespace.get(name)
     if not callable(fn):
         raise PlanError(f"{rel}: defines no function {name}(record) -> dict | None")
-    return fn
+    return cast(Callable[[dict[str, Any]], dict[str, Any] | None], fn)
 
 
 def plan_of_operation(store: SqlStateStore, op_id: str) -> dict[str, Any]:

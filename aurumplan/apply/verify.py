@@ -89,7 +89,7 @@ def compiles_to_itself(plan: dict[str, Any], catalog: Catalog, state: Any, cwd: 
 def _spec_folder(spec: dict[str, Any], cwd: Path, tmp: Path) -> Path:
     """The spec's own folder when its file is still there unchanged (spec-relative inputs such as a
     failure log resolve as at plan time); otherwise a folder holding the plan's embedded files."""
-    original = (cwd / spec["file"]).resolve()
+    original: Path = (cwd / str(spec["file"])).resolve()
     if original.is_file() and original.read_text() == spec["text"]:
         return original.parent
     for rel, f in (spec.get("files") or {}).items():

@@ -12,8 +12,6 @@ from aurumplan import api
 from aurumplan.cli.app import Obj, cli, echo_json, handle_errors, pass_obj
 from aurumplan.cli.progress import make_hook
 from aurumplan.errors import AurumError
-from aurumplan.plan.planfile import is_plan_file
-from aurumplan.plan.render import human_duration, render_plan
 
 CONFIRM = "Do you want to perform these actions? Only 'yes' will be accepted"
 
@@ -42,7 +40,7 @@ def _summary(result: Any, as_json: bool) -> None:
         click.echo(f"\n{data['operation_id']}: {data['status']}. Periods loaded {p['loaded']}, failed {p['failed']}, "
                    f"skipped {p['skipped']}. {data['records']} records, {data['requests']} requests, "
                    f"{data['throttles']} throttles, {data['retries']} retries, "
-                   f"{human_duration(data['duration_seconds'])}.")
+                   f"{api.duration_text(data['duration_seconds'])}.")
         for note in data.get("notes") or []:
             click.echo(f"  note: {note}")
         for f in data["failures"][:10]:
@@ -69,13 +67,13 @@ def _summary(result: Any, as_json: bool) -> None:
 def apply(obj: Obj, target: str, auto_approve: bool, accept_config_change: bool, as_json: bool,
           progress_interval: float) -> None:
     """Run a spec (asks first) or a saved plan (was the review; refused if stale, edited or made elsewhere)."""
-    saved = is_plan_file(target)
+    saved = api.is_saved_plan(target)
     if saved:
         plan = api.show(target)
     else:
         plan = api.plan(target, obj.ctx).plan
         if not as_json:
-            click.echo(render_plan(plan), nl=False)
+            click.echo(api.render(plan), nl=False)
         s = plan["summary"]
         if not (s["create"] or s["replace"]) and not s["conflict"]:
             click.echo("No changes. Nothing to apply.")
@@ -152,7 +150,7 @@ def status(obj: Obj, op_id: str | None, follow: bool, interval: float, as_json: 
 
 def _status_line(s: dict[str, Any]) -> str:
     n = s["nodes"]
-    eta = f", ETA {human_duration(s['eta_seconds'])}" if s.get("eta_seconds") else ""
+    eta = f", ETA {api.duration_text(s['eta_seconds'])}" if s.get("eta_seconds") else ""
     rate = f", {s['rate_per_second']} req/s" if s.get("rate_per_second") else ""
     errs = f", {len(s['errors'])} error(s)" if s["errors"] else ""
     return (f"{s['id']} [{s['status']}] nodes {n['done']}/{n['total']}, periods {s['periods']['done']}/"
@@ -207,7 +205,7 @@ def rollback(obj: Obj, op_id: str, auto_approve: bool, mode: str, as_json: bool)
         echo_json(out)
     else:
         click.echo(f"Rolled back {op_id}: {out['loads_deactivated']} load(s) deactivated in "
-                   f"{human_duration(out['duration_seconds'])} ({mode}).")
+                   f"{api.duration_text(out['duration_seconds'])} ({mode}).")
 
 
 @cli.command()

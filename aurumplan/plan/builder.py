@@ -84,7 +84,7 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
             counts[k] += v
         for sid, change in sorted(dchange.series.items()):
             fingerprints[f"{name}|{sid}"] = change.fingerprint
-            ends = [a.where.span[1] for a in change.actions if a.where]
+            ends = [span[1] for a in change.actions if (span := a.where.span) is not None]
             if ends:
                 last_end = max(ends) if last_end is None else max(last_end, *ends)
         datasets.append({"dataset": name, "grain": grain.value, "cascade_from": dchange.cascade_from,
@@ -175,7 +175,7 @@ def _hashed_pieces(plan: dict[str, Any], exclude: tuple[str, ...] = HASHED_EXCLU
     its closing brace: the float-free bulk goes through orjson, the few small parts that may hold
     floats (settings, quota, estimates) through json.dumps. Joined, byte for byte canonical_json.
     """
-    pieces = []
+    pieces: list[bytes] = []
     for k in sorted(k for k in plan if k not in exclude):
         v = plan[k]
         pieces.append(b"," if pieces else b"{")

@@ -28,7 +28,7 @@ _EPS = 1e-6
 _JITTER = 0.02
 
 
-def _lease(row: Mapping[str, Any]) -> Lease:
+def _lease(row: Mapping[Any, Any]) -> Lease:
     data = dict(row)
     data["released"] = bool(data["released"])
     return Lease(**data)

@@ -44,7 +44,7 @@ def check_operation_id(op_id: str) -> str:
     return op_id
 
 
-def _op(row: Mapping[str, Any]) -> Operation:
+def _op(row: Mapping[Any, Any]) -> Operation:
     return Operation(
         id=row["id"], kind=row["kind"], source=row["source"], status=row["status"], reason=row["reason"],
         owner=row["owner"], labels=loads(row["labels"]), spec=row["spec"], spec_sha256=row["spec_sha256"],
@@ -52,7 +52,7 @@ def _op(row: Mapping[str, Any]) -> Operation:
         pid=row["pid"], summary=loads(row["summary"]), parent_id=row["parent_id"])
 
 
-def _cp(row: Mapping[str, Any]) -> Checkpoint:
+def _cp(row: Mapping[Any, Any]) -> Checkpoint:
     data = dict(row)
     data["detail"] = loads(data["detail"])
     return Checkpoint(**data)
@@ -82,7 +82,7 @@ class OperationsMixin(SqlBase):
         return _op(row)
 
     @staticmethod
-    def _op_row(conn: Connection, op_id: str) -> Mapping[str, Any] | None:
+    def _op_row(conn: Connection, op_id: str) -> Mapping[Any, Any] | None:
         return conn.execute(sa.select(ops).where(ops.c.id == op_id)).mappings().first()
 
     def find_operation(self, op_id: str) -> Operation | None:
