@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,8 +114,20 @@ def test_ctrl_c_pauses_at_a_checkpoint_and_a_second_forces(tmp_path: Path, serve
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not any(other.checkpoints(o.id) for o in other.list_operations()):
         time.sleep(0.1)
+    lines: list[str] = []
+    def read() -> None:
+        assert forced.stderr is not None
+        for line in forced.stderr:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     forced.send_signal(signal.SIGINT)
-    time.sleep(0.2)
-    forced.send_signal(signal.SIGINT)
-    out, err = forced.communicate(timeout=30)
-    assert forced.returncode == 130 and "Second interrupt" in err, out + err
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any("Interrupt received" in line for line in lines):
+        time.sleep(0.02)
+    forced.send_signal(signal.SIGINT)  # while the in-flight request (1 s on this server) still runs
+    forced.wait(timeout=30)
+    reader.join(timeout=5)
+    err = "".join(lines)
+    assert forced.returncode == 130 and "Second interrupt" in err, err
