@@ -12,8 +12,8 @@ from aurumplan.executors.base import Stopped
 from aurumplan.executors.local import LocalExecutor
 from aurumplan.executors.seatunnel.executor import job_id_for, make_seatunnel_executor
 from aurumplan.executors.seatunnel.rest import SeaTunnelRestExecutor
-from aurumplan.testing.seatunnel import FakeZetaServer
 from aurumplan.warehouse import Warehouse
+from tests.doubles.seatunnel import FakeZetaServer
 from tests.seatunnel_exec.conftest import EIA_KEY, END, START, JobFactory, make_config, when
 from tests.seatunnel_exec.test_cli_executor import _NoLimit
 

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
-from aurumplan.testing.fakeapis.quota import SlidingWindowQuota
-from aurumplan.testing.fakeapis.synth import Synth
+from tests.doubles.fakeapis.quota import SlidingWindowQuota
+from tests.doubles.fakeapis.synth import Synth
 
 SECRET_PARAMS = frozenset({"api_key", "registrationkey", "token", "subscription-key"})
 

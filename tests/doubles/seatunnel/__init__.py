@@ -4,7 +4,7 @@ Both run jobs for real against local HTTP APIs and a real warehouse database; on
 transform is simulated (see engine.py).
 """
 
-from aurumplan.testing.seatunnel.fakecli import install_fake_seatunnel
-from aurumplan.testing.seatunnel.fakerest import FakeZetaServer
+from tests.doubles.seatunnel.fakecli import install_fake_seatunnel
+from tests.doubles.seatunnel.fakerest import FakeZetaServer
 
 __all__ = ["FakeZetaServer", "install_fake_seatunnel"]

@@ -9,8 +9,8 @@ import re
 import time
 from typing import Any
 
-from aurumplan.testing.fakeapis.base import FakeRequest, FakeResponse, FakeServer
-from aurumplan.testing.fakeapis.synth import ABSENT, MISSING, Marker
+from tests.doubles.fakeapis.base import FakeRequest, FakeResponse, FakeServer
+from tests.doubles.fakeapis.synth import ABSENT, MISSING, Marker
 
 DAILY_THRESHOLD = ("Request could not be serviced, as the daily threshold for total number of requests "
                    "allocated to the user with registration key  has been reached.")

@@ -8,8 +8,8 @@ import time
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from aurumplan.testing.fakeapis.base import FakeRequest, FakeResponse, FakeServer
-from aurumplan.testing.fakeapis.synth import ABSENT, MISSING, Marker
+from tests.doubles.fakeapis.base import FakeRequest, FakeResponse, FakeServer
+from tests.doubles.fakeapis.synth import ABSENT, MISSING, Marker
 
 NOT_SET = "Bad Request. Variable api_key has not been set."
 NOT_REGISTERED = ("Bad Request. The value for variable api_key is not registered. "

@@ -1,4 +1,4 @@
-"""`python -m aurumplan.testing.fakeapis eia --port 0 --quota-per-second 5`: serve one fake until killed."""
+"""`python -m tests.doubles.fakeapis eia --port 0 --quota-per-second 5`: serve one fake until killed."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import signal
 import sys
 import threading
 
-from aurumplan.testing.fakeapis import SERVERS
-from aurumplan.testing.fakeapis.synth import Synth
+from tests.doubles.fakeapis import SERVERS
+from tests.doubles.fakeapis.synth import Synth
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aurumplan.testing.fakeapis", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.doubles.fakeapis", description=__doc__)
     parser.add_argument("source", choices=sorted(SERVERS))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

@@ -26,7 +26,7 @@ from typing import Any
 
 from aurumplan.executors.seatunnel.conformance import RESERVED_VARIABLES
 from aurumplan.executors.seatunnel.reader import ConfigReadError, read_config_file
-from aurumplan.testing.seatunnel.engine import (
+from tests.doubles.seatunnel.engine import (
     JobCancelled,
     JobFailed,
     resolve_refs,
@@ -251,18 +251,17 @@ def install_fake_seatunnel(home: Path) -> Path:
     """Create home/bin/seatunnel.sh running this module with this Python; returns the script.
 
     Like the real script it passes `$@` unquoted, so a value with a space splits into two words.
+    The script puts the repository root on PYTHONPATH: the fake lives under tests/, not in the wheel.
     """
-    import aurumplan
-
     bin_dir = home / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = bin_dir / "seatunnel.sh"
-    root = Path(aurumplan.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[3]
     script.write_text("#!/usr/bin/env bash\n"
                       f"export PYTHONPATH='{root}'${{PYTHONPATH:+:$PYTHONPATH}}\n"
                       f"export SEATUNNEL_HOME=\"${{SEATUNNEL_HOME:-{home}}}\"\n"
                       "args=$@\n"
-                      f"exec '{sys.executable}' -m aurumplan.testing.seatunnel.fakecli $args\n")
+                      f"exec '{sys.executable}' -m tests.doubles.seatunnel.fakecli $args\n")
     script.chmod(0o755)
     return script
 

@@ -5,14 +5,14 @@
         srv.requests, srv.throttled, srv.log
 """
 
-from aurumplan.testing.fakeapis.base import FakeRequest, FakeResponse, FakeServer, LogEntry
-from aurumplan.testing.fakeapis.bls import BlsServer
-from aurumplan.testing.fakeapis.eia import EiaServer
-from aurumplan.testing.fakeapis.fred import FredServer
-from aurumplan.testing.fakeapis.noaa import NoaaServer
-from aurumplan.testing.fakeapis.pjm import PjmServer
-from aurumplan.testing.fakeapis.quota import SlidingWindowQuota
-from aurumplan.testing.fakeapis.synth import ABSENT, MISSING, Profile, Synth
+from tests.doubles.fakeapis.base import FakeRequest, FakeResponse, FakeServer, LogEntry
+from tests.doubles.fakeapis.bls import BlsServer
+from tests.doubles.fakeapis.eia import EiaServer
+from tests.doubles.fakeapis.fred import FredServer
+from tests.doubles.fakeapis.noaa import NoaaServer
+from tests.doubles.fakeapis.pjm import PjmServer
+from tests.doubles.fakeapis.quota import SlidingWindowQuota
+from tests.doubles.fakeapis.synth import ABSENT, MISSING, Profile, Synth
 
 SERVERS: dict[str, type[FakeServer]] = {
     "eia": EiaServer, "fred": FredServer, "bls": BlsServer, "cpi": BlsServer, "noaa": NoaaServer,

@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from aurumplan.testing.fakeapis.base import FakeRequest, FakeResponse, FakeServer, json_response
-from aurumplan.testing.fakeapis.synth import Marker
+from tests.doubles.fakeapis.base import FakeRequest, FakeResponse, FakeServer, json_response
+from tests.doubles.fakeapis.synth import Marker
 
 EPT = ZoneInfo("America/New_York")
 FEED = "hrl_load_metered"

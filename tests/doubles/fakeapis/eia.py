@@ -9,9 +9,9 @@ import re
 import time
 from typing import Any
 
-from aurumplan.testing.fakeapis.base import FakeRequest, FakeResponse, FakeServer, json_response
-from aurumplan.testing.fakeapis.eia_routes import ROUTES, Freq, Route, oxford
-from aurumplan.testing.fakeapis.synth import ABSENT, MISSING, Marker
+from tests.doubles.fakeapis.base import FakeRequest, FakeResponse, FakeServer, json_response
+from tests.doubles.fakeapis.eia_routes import ROUTES, Freq, Route, oxford
+from tests.doubles.fakeapis.synth import ABSENT, MISSING, Marker
 
 MAX_ROWS = 5000
 API_VERSION = "2.1.13"

@@ -8,8 +8,8 @@ import re
 import time
 from typing import Any
 
-from aurumplan.testing.fakeapis.base import FakeRequest, FakeResponse, FakeServer, json_response
-from aurumplan.testing.fakeapis.synth import Marker
+from tests.doubles.fakeapis.base import FakeRequest, FakeResponse, FakeServer, json_response
+from tests.doubles.fakeapis.synth import Marker
 
 THROTTLED = b'{"status" : "429", "message" : "This token has reached its temporary request limit of 5 per second."}'
 SERVER_ERROR = {"statusCode": "500", "userMessage": "An error occured while servicing your request.",

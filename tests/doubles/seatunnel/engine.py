@@ -26,7 +26,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from aurumplan.testing.seatunnel.zetasql import TS, run_query
+from tests.doubles.seatunnel.zetasql import TS, run_query
 
 Log = Callable[[str, str], None]
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aurumplan.executors.seatunnel.reader import ConfigReadError, read_config
-from aurumplan.testing.seatunnel.engine import JobCancelled, JobFailed, run_job
+from tests.doubles.seatunnel.engine import JobCancelled, JobFailed, run_job
 
 FINAL = {"FINISHED", "FAILED", "CANCELED", "SAVEPOINT_DONE", "UNKNOWABLE"}
 
