@@ -20,7 +20,7 @@ from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.registry import get_driver
 from aurumplan.warehouse.rows import attrs_text
 from tests.doubles.fakeapis import EiaServer
-from tests.doubles.seatunnel.engine import json_path
+from tests.doubles.seatunnel.httpsource import json_path
 from tests.doubles.seatunnel.zetasql import TS, run_query
 from tests.seatunnel_exec.conftest import EIA_KEY, END, SERIES, START
 

@@ -56,7 +56,7 @@ def test_unresolved_key_fails_the_job_not_leaks_it(tmp_path: Path, db_url: str, 
                                                    make_job: JobFactory) -> None:
     job = make_job()
     job.api_key = "wrong-key-0000"
-    with pytest.raises(ExecutorError, match="status 403"):
+    with pytest.raises(ExecutorError, match=r"status code:\[403\]"):
         rest_executor(tmp_path, db_url, zeta).run_extract(job)
 
 

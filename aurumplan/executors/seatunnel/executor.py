@@ -194,9 +194,17 @@ def build_job_spec(job: ExtractJob, st: SeaTunnelConfig, warehouse_url: str) -> 
 
 # ---------------------------------------------------------------- normalising SQL (Zeta SQL)
 
-# label format in Python, and the same as a SQL-quoted Java pattern ('' is one quote in SQL)
-_LABELS = {Grain.HOURLY: ("%Y-%m-%dT%H", "'yyyy-MM-dd''T''HH'"), Grain.DAILY: ("%Y-%m-%d", "'yyyy-MM-dd'"),
-           Grain.MONTHLY: ("%Y-%m", "'yyyy-MM'")}
+# label format in Python, and what completes a label to `yyyy-MM-ddTHH:mm`: Zeta's PARSEDATETIME gives a
+# timestamp only for a pattern with both `yy` and `mm` (a date, time of day dropped, for `yy` alone; an
+# error for `yyyy-MM`), so every label is parsed as a full minute (docs/seatunnel.md, "Sql transform").
+_LABELS = {Grain.HOURLY: ("%Y-%m-%dT%H", ":00"), Grain.DAILY: ("%Y-%m-%d", "T00:00"),
+           Grain.MONTHLY: ("%Y-%m", "-01T00:00")}
+_MINUTE = "'yyyy-MM-dd''T''HH:mm'"
+
+
+def _timestamp(expr: str, completion: str) -> str:
+    """A Zeta timestamp from label text `expr` completed by `completion` to yyyy-MM-ddTHH:mm."""
+    return f"PARSEDATETIME(CONCAT({expr}, {_lit(completion)}), {_MINUTE})"
 
 
 EIA_MISSING = ("", "NA", "-", "W", "--")  # what the EIA driver keeps as None, with {"marker": raw}
@@ -259,8 +267,8 @@ def normalising_sql(job: ExtractJob, call: Call) -> str:
     head = f"SELECT {_lit(job.source.name)} AS source, {_lit(ds.name)} AS dataset, "
     null_attrs = "CAST(NULL AS STRING) AS attributes"
     if kind == "eia":
-        fmt, pattern = _LABELS.get(ds.grain, _LABELS[Grain.MONTHLY])
-        period = f"PARSEDATETIME(`period`, {pattern})"
+        fmt, completion = _LABELS.get(ds.grain, _LABELS[Grain.MONTHLY])
+        period = _timestamp("`period`", completion)
         ending = ds.period_convention == "hour-ending-utc"
         if ending:
             period = f"DATEADD({period}, -1, 'HOUR')"
@@ -273,17 +281,18 @@ def normalising_sql(job: ExtractJob, call: Call) -> str:
                 f"FROM raw WHERE {_in(sid, req.series)} AND {window}")
     if kind == "fred":
         sid = dict(call.params).get("series_id", req.series[0])
-        return (f"{head}{_lit(sid)} AS series_id, PARSEDATETIME(`date`, 'yyyy-MM-dd') AS period, "
+        return (f"{head}{_lit(sid)} AS series_id, {_timestamp('`date`', 'T00:00')} AS period, "
                 f"{_number('value', ('.',))} AS value, {_lit(ds.unit)} AS unit, {null_attrs} FROM raw "
                 f"WHERE {_windows(_kept(job), lambda ts: _lit(_day(ts)), False, '`date`')}")
     if kind == "bls":
         sid = (call.json_body or {}).get("seriesid", req.series)[0]
-        return (f"{head}{_lit(sid)} AS series_id, PARSEDATETIME(CONCAT(`year`, '-', SUBSTRING(`period`, 2, 2), "
-                f"'-01'), 'yyyy-MM-dd') AS period, {_number('value', ('-', ''))} AS value, {_lit(ds.unit)} AS unit, "
+        month = "CONCAT(`year`, '-', SUBSTRING(`period`, 2, 2))"
+        return (f"{head}{_lit(sid)} AS series_id, {_timestamp(month, '-01T00:00')} AS period, "
+                f"{_number('value', ('-', ''))} AS value, {_lit(ds.unit)} AS unit, "
                 f"{null_attrs} FROM raw WHERE `period` LIKE 'M%' AND `period` <> 'M13'")
     if kind == "noaa":
         sid = "CONCAT(`station`, '.', `datatype`)"
-        return (f"{head}{sid} AS series_id, PARSEDATETIME(SUBSTRING(`date`, 1, 10), 'yyyy-MM-dd') AS period, "
+        return (f"{head}{sid} AS series_id, {_timestamp('SUBSTRING(`date`, 1, 10)', 'T00:00')} AS period, "
                 f"CAST(`value` AS DOUBLE) AS value, {_lit(ds.unit)} AS unit, {null_attrs} FROM raw "
                 f"WHERE {_in(sid, req.series)}")
     if kind == "pjm":

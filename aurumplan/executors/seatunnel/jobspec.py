@@ -21,6 +21,7 @@ from aurumplan.executors.seatunnel.sqltext import find_from
 from aurumplan.executors.seatunnel.tables import Version, parse_version
 
 DEFAULT_VERSION = "2.3.12"
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
 SPEC_KEYS = {"job_name", "parallelism", "retry_times", "retry_interval_seconds", "rows_per_second",
              "requests", "sql", "load_id", "operation_id", "sink", "version", "http_retry"}
 REQUEST_KEYS = {"url", "method", "params", "headers", "body", "secret", "content_field", "json_field", "fields"}
@@ -174,6 +175,11 @@ def _source(i: int, req: Any, v: Version, keys: dict[str, str], errs: _Errors) -
             pmap[k] = _as_text(val)
         else:
             errs.add(f"{path}.params.{k}: must be text, a number or a list")
+    # SeaTunnel reads `params` through typesafe Config.entrySet(), which quotes a key holding anything
+    # but letters, digits, `-`, `_` and `.`: `data[0]` would be sent as `"data[0]"`. Such keys go into
+    # the URL too (docs/seatunnel.md, "Http source").
+    for k in [k for k in pmap if not _PLAIN_KEY.match(k)]:
+        query.append((k, pmap.pop(k)))
     if method == "POST" and v < (2, 3, 11) and pmap:
         # <=2.3.10 sends POST params as a form body, which would replace the JSON body.
         query.extend(pmap.items())
@@ -308,8 +314,11 @@ def _sink(spec: Mapping[str, Any], v: Version, keys: dict[str, str], n: int, err
             errs.add("sink.password_env: the name of an environment variable")
         opts.append(("password", SecretRef(str(env))))
         refs.append(str(env))
+    # SeaTunnel's SQLite dialect writes its upsert in MySQL syntax (`c=VALUES(c)`), which SQLite rejects
+    # (apache/seatunnel#10852): there the sink asks per row whether the key exists instead.
+    upsert = sink.get("driver") != "org.sqlite.JDBC"
     opts += [("generate_sink_sql", True), ("database", _database(sink, errs)), ("table", sink.get("table")),
-             ("primary_keys", list(pk or [])), ("enable_upsert", True),
+             ("primary_keys", list(pk or [])), ("enable_upsert", upsert),
              ("schema_save_mode", str(sink.get("schema_save_mode") or "ERROR_WHEN_SCHEMA_NOT_EXIST")),
              ("data_save_mode", "APPEND_DATA")]
     if sink.get("batch_size") is not None:

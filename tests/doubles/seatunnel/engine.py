@@ -1,43 +1,34 @@
-"""The work a fake SeaTunnel job does: Http sources -> Sql transforms -> Jdbc upsert sink.
+"""The work a fake SeaTunnel job does: Http sources -> Sql transforms -> one Jdbc sink.
 
-Faithful parts: the config is read with aurumplan's SeaTunnel-aware reader; each Http source
-sends exactly its url/method/params/headers/body over real HTTP, retries only on I/O errors, and
-fails the job on a status outside 200-207 (README §2.1); `content_field` selects the rows and
-`schema.fields` their columns; unquoted `${VAR}` references resolve from the environment only
-where SeaTunnel resolves them (a HOCON file read by the CLI client, never a REST JSON body); the
-Jdbc sink upserts on `primary_keys` into `table` at `url`, with `username`/`password`.
-
-SIMULATED: the Sql transform runs on SQLite with Zeta's functions emulated (zetasql.py), so
-the rows staged are exactly what the generated query computes: if that query drifts from the
-driver's own normalisation, the comparison with LocalExecutor in the tests shows it.
+The config is read with aurumplan's SeaTunnel-aware reader (by the callers). Unquoted `${VAR}`
+references resolve from the environment only where SeaTunnel resolves them (a HOCON file read by the
+CLI client, never a REST JSON body). Each part follows SeaTunnel's code: httpsource.py (requests,
+retries, JSONPath, typing, paging), zetasql.py (the Sql transform, SIMULATED on SQLite), jdbcsink.py
+(the generated upsert). A failed job is run again from the start up to `job.retry.times`, after
+`job.retry.interval.seconds` (Zeta restarts a BATCH pipeline from scratch: bounded sources take no
+checkpoint); the metrics count every attempt's rows. docs/seatunnel.md lists what each part mirrors.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from tests.doubles.seatunnel.zetasql import TS, run_query
+from tests.doubles.seatunnel import httpsource
+from tests.doubles.seatunnel.errors import JobCancelled, JobFailed
+from tests.doubles.seatunnel.jdbcsink import Sink
+from tests.doubles.seatunnel.zetasql import ZetaError, run_query
 
 Log = Callable[[str, str], None]
+DEFAULT_VERSION = "2.3.12"
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-
-class JobFailed(Exception):
-    """The job ends FAILED; the message is its errorMsg."""
-
-
-class JobCancelled(Exception):
-    """The job was stopped (cancel, or stop with savepoint) before it finished."""
+__all__ = ["DEFAULT_VERSION", "JobCancelled", "JobFailed", "Totals", "resolve_refs", "run_job"]
 
 
 @dataclass
@@ -60,102 +51,32 @@ def resolve_refs(value: Any, environ: Mapping[str, str]) -> Any:
     return value
 
 
-def json_path(doc: Any, path: str) -> list[Any]:
-    """The small JSONPath subset content_field uses: `$.a.b[0].c.*`."""
-    if not path.startswith("$"):
-        raise JobFailed(f"content_field {path!r} is not a JSONPath")
-    nodes = [doc]
-    for step in [s for s in path[1:].split(".") if s]:
-        m = re.fullmatch(r"([^\[\]]*)((?:\[\d+\])*)", step)
-        if m is None:
-            raise JobFailed(f"content_field {path!r}: unsupported step {step!r}")
-        name, idx = m.group(1), [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
-        out: list[Any] = []
-        for n in nodes:
-            if name == "*":
-                out.extend(n if isinstance(n, list) else list(n.values()) if isinstance(n, dict) else [])
-                continue
-            v = n.get(name) if isinstance(n, dict) and name else n
-            for i in idx:
-                v = v[i] if isinstance(v, list) and i < len(v) else None
-            if v is not None:
-                out.append(v)
-        nodes = out
-    return nodes
+def run_job(config: Mapping[str, Any], *, environ: Mapping[str, str] | None, log: Log,
+            should_stop: Callable[[], bool], slow: float = 0.0, fail: str | None = None,
+            version: str = DEFAULT_VERSION) -> Totals:
+    """Run a parsed job config; JobFailed / JobCancelled end it. environ None = resolve nothing.
 
-
-def sqlalchemy_url(jdbc: str, user: str | None, password: str | None) -> tuple[str, str | None]:
-    """jdbc:sqlite:/p or jdbc:postgresql://h:p/db?currentSchema=s -> (SQLAlchemy URL, schema)."""
-    if jdbc.startswith("jdbc:sqlite:"):
-        return "sqlite:///" + jdbc[len("jdbc:sqlite:"):], None
-    if not jdbc.startswith("jdbc:postgresql://"):
-        raise JobFailed(f"Jdbc: no driver for {jdbc.split('//')[0]}")
-    parts = urlsplit(jdbc[len("jdbc:"):])
-    q = parse_qs(parts.query)
-    user = user or (q.get("user") or [None])[0]
-    schema = (q.get("currentSchema") or [None])[0]
-    auth = ""
-    if user:
-        auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "") + "@"
-    tail = f"?options=-csearch_path%3D{schema}" if schema else ""
-    return f"postgresql+psycopg://{auth}{parts.netloc}{parts.path}{tail}", schema
-
-
-class Sink:
-    """The Jdbc sink: generated upsert SQL on primary_keys into an existing table."""
-
-    def __init__(self, plugin: Mapping[str, Any]) -> None:
-        user = plugin.get("username") or plugin.get("user")
-        url, schema = sqlalchemy_url(str(plugin["url"]), user, plugin.get("password"))
-        if "${" in url:
-            raise JobFailed("Jdbc: url, username or password holds an unresolved ${...} reference")
-        self.engine = sa.create_engine(url)
-        table = str(plugin["table"])
-        if "." in table:
-            schema, table = table.split(".", 1)
-        meta = sa.MetaData()
+    `fail` makes every attempt fail before its last source (a test knob); `version` is the
+    SeaTunnel release emulated where behaviour changed between releases (POST params).
+    """
+    cfg = resolve_refs(config, environ) if environ is not None else config
+    times = int(_env(cfg, "job.retry.times", 3))
+    interval = float(_env(cfg, "job.retry.interval.seconds", 3))
+    totals = Totals()
+    for attempt in range(times + 1):
         try:
-            self.table = sa.Table(table, meta, autoload_with=self.engine, schema=schema)
-        except sa.exc.NoSuchTableError as exc:  # schema_save_mode = ERROR_WHEN_SCHEMA_NOT_EXIST
-            raise JobFailed(f"Jdbc: table {exc} does not exist") from None
-        self.keys = list(plugin.get("primary_keys") or [])
-
-    def write(self, rows: list[dict[str, Any]]) -> int:
-        if not rows:
-            return 0
-        ins = (sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert)(self.table)
-        stmt = ins.on_conflict_do_update(index_elements=self.keys,
-                                         set_={c: ins.excluded[c] for c in rows[0] if c not in self.keys})
-        with self.engine.begin() as conn:
-            conn.execute(stmt, rows)
-        return len(rows)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-def _fetch(client: httpx.Client, plugin: Mapping[str, Any]) -> httpx.Response:
-    method = str(plugin.get("method", "GET")).upper()
-    body = plugin.get("body")
-    headers = {str(k): str(v) for k, v in (plugin.get("headers") or {}).items()}
-    if body is not None:
-        headers.setdefault("Content-Type", "application/json")
-    attempts = max(1, int(plugin.get("retry") or 1))
-    for attempt in range(attempts):  # retries only on I/O errors, like SeaTunnel's Http source
-        try:
-            return client.request(method, str(plugin["url"]), params=plugin.get("params") or None,
-                                  headers=headers, content=None if body is None else str(body).encode())
-        except httpx.TransportError as exc:
-            if attempt + 1 == attempts:
-                raise JobFailed(f"ErrorCode:[HTTP-01], ErrorDescription:[Http request failed] - "
-                                f"{type(exc).__name__} calling {str(plugin['url']).split('?')[0]}") from None
+            _run_once(cfg, totals, log, should_stop, slow, fail, httpsource.version_tuple(version))
+            return totals
+        except JobFailed as exc:
+            if attempt == times or should_stop():
+                raise
+            log("WARN", f"job failed ({exc}); restarting the pipeline, attempt {attempt + 2} of {times + 1}")
+            _pause(interval, should_stop)
     raise AssertionError("unreachable")
 
 
-def run_job(config: Mapping[str, Any], *, environ: Mapping[str, str] | None, log: Log,
-            should_stop: Callable[[], bool], slow: float = 0.0, fail: str | None = None) -> Totals:
-    """Run a parsed job config; JobFailed / JobCancelled end it early. environ None = resolve nothing."""
-    cfg = resolve_refs(config, environ) if environ is not None else config
+def _run_once(cfg: Mapping[str, Any], totals: Totals, log: Log, should_stop: Callable[[], bool], slow: float,
+              fail: str | None, version: tuple[int, ...]) -> None:
     sources, transforms, sinks = cfg.get("source", []), cfg.get("transform", []), cfg.get("sink", [])
     if any(str(p["plugin_name"]).lower() != "http" for p in sources) or len(sinks) != 1 or \
             str(sinks[0]["plugin_name"]).lower() != "jdbc":
@@ -163,31 +84,36 @@ def run_job(config: Mapping[str, Any], *, environ: Mapping[str, str] | None, log
     sql_of = {_first(p, "plugin_input", "source_table_name"): p for p in transforms
               if str(p["plugin_name"]).lower() == "sql"}
     sink = Sink(sinks[0])
-    totals = Totals()
     try:
-        with httpx.Client(timeout=30.0, follow_redirects=True) as client:
+        with httpx.Client(follow_redirects=True) as client:
             for i, plugin in enumerate(sources):
                 _pause(slow, should_stop)
                 if should_stop():
                     raise JobCancelled()
                 if fail and i == len(sources) - 1:
                     raise JobFailed(fail)
-                resp = _fetch(client, plugin)
-                if not 200 <= resp.status_code <= 207:
-                    raise JobFailed(f"ErrorCode:[HTTP-01], ErrorDescription:[Http request failed] - status "
-                                    f"{resp.status_code} from {str(plugin['url']).split('?')[0]}")
-                totals.bytes += len(resp.content)
-                content = json_path(resp.json(), str(plugin.get("content_field") or "$"))
-                totals.read += len(content)
-                log("INFO", f"Http source {i}: {len(content)} rows read")
+                rows, received = httpsource.read(client, plugin, version, log, should_stop)
+                totals.bytes += received
+                totals.read += len(rows)
+                log("INFO", f"Http source {i}: {len(rows)} rows read")
                 query = sql_of.get(_first(plugin, "plugin_output", "result_table_name"))
                 if query is None:
                     raise JobFailed(f"source {i} has no Sql transform reading it")
-                rows = _transform(query, plugin, content)
-                totals.written += sink.write(rows)
+                totals.written += sink.write(_transform(query, plugin, rows))
     finally:
         sink.close()
-    return totals
+
+
+def _env(cfg: Mapping[str, Any], key: str, default: Any) -> Any:
+    """An env option, written flat (`job.retry.times`) or nested as the readers give it."""
+    node: Any = cfg.get("env") or {}
+    if key in node:
+        return node[key]
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return default if node is None else node
 
 
 def _first(plugin: Mapping[str, Any], *keys: str) -> str:
@@ -204,15 +130,10 @@ def _pause(seconds: float, should_stop: Callable[[], bool]) -> None:
         time.sleep(0.02)
 
 
-def _transform(sql: Mapping[str, Any], source: Mapping[str, Any], content: list[Any]) -> list[dict[str, Any]]:
-    """SIMULATED Sql transform (zetasql.py); periods come back as timestamp text."""
+def _transform(sql: Mapping[str, Any], source: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SIMULATED Sql transform (zetasql.py) over the source's typed rows."""
     fields = (source.get("schema") or {}).get("fields") or {}
-    rows = [r if isinstance(r, dict) else {} for r in content]
     try:
-        out = run_query(str(sql["query"]), _first(sql, "plugin_input", "source_table_name"), fields, rows)
-    except Exception as exc:  # sqlite3 or a function: the transform fails the job
+        return run_query(str(sql["query"]), _first(sql, "plugin_input", "source_table_name"), fields, rows)
+    except ZetaError as exc:
         raise JobFailed(f"ErrorCode:[TRANSFORM_COMMON-01] Sql transform failed: {exc}") from None
-    for row in out:
-        if isinstance(row.get("period"), str):
-            row["period"] = dt.datetime.strptime(row["period"][:19], TS)
-    return out

@@ -1,4 +1,4 @@
-"""A fake `bin/seatunnel.sh` (the Zeta client, README §3), installed by `install_fake_seatunnel(home)`.
+"""A fake `bin/seatunnel.sh` (the Zeta client, docs/seatunnel.md), installed by `install_fake_seatunnel(home)`.
 
 It checks arguments the way the real client's JCommander does (exit 234 on a usage error, 1 on a
 failed job or a bad config, 0 when the job finished), runs the job in-process with engine.py,
@@ -9,7 +9,9 @@ job id, and the "Job Statistic Information" table.
 "Cluster" state lives under $SEATUNNEL_HOME/fake-state/: jobs/<id>.json (what `-j ID` prints),
 cancel/<id> (written by `-can ID`; the running job polls it), submissions.jsonl and calls.jsonl
 (every invocation's argv, for tests). Knobs (environment): FAKE_SEATUNNEL_FAIL=<errorMsg> fails
-the job at its last source, FAKE_SEATUNNEL_SLOW=<seconds> waits before each source.
+the job at its last source, FAKE_SEATUNNEL_SLOW=<seconds> waits before each source;
+FAKE_SEATUNNEL_VERSION (written into the script by `install_fake_seatunnel(home, version=...)`) is
+the release emulated where behaviour differs between releases.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from aurumplan.executors.seatunnel.conformance import RESERVED_VARIABLES
 from aurumplan.executors.seatunnel.reader import ConfigReadError, read_config_file
 from tests.doubles.seatunnel.engine import (
+    DEFAULT_VERSION,
     JobCancelled,
     JobFailed,
     resolve_refs,
@@ -189,7 +192,8 @@ def submit(args: dict[str, Any], state: State) -> int:
         totals = run_job(parsed, environ=os.environ, log=log,
                          should_stop=lambda: bool(terminated) or state.cancelled(job_id),
                          slow=float(os.environ.get("FAKE_SEATUNNEL_SLOW") or 0),
-                         fail=os.environ.get("FAKE_SEATUNNEL_FAIL") or None)
+                         fail=os.environ.get("FAKE_SEATUNNEL_FAIL") or None,
+                         version=os.environ.get("FAKE_SEATUNNEL_VERSION") or DEFAULT_VERSION)
     except JobCancelled:
         state.save({**info, "jobStatus": "CANCELED", "finishTime": _now()})
         log("WARN", f"Job {name} ({job_id}) end with state CANCELED")
@@ -247,7 +251,7 @@ def main(argv: list[str]) -> int:
         return 1
 
 
-def install_fake_seatunnel(home: Path) -> Path:
+def install_fake_seatunnel(home: Path, version: str = DEFAULT_VERSION) -> Path:
     """Create home/bin/seatunnel.sh running this module with this Python; returns the script.
 
     Like the real script it passes `$@` unquoted, so a value with a space splits into two words.
@@ -260,6 +264,7 @@ def install_fake_seatunnel(home: Path) -> Path:
     script.write_text("#!/usr/bin/env bash\n"
                       f"export PYTHONPATH='{root}'${{PYTHONPATH:+:$PYTHONPATH}}\n"
                       f"export SEATUNNEL_HOME=\"${{SEATUNNEL_HOME:-{home}}}\"\n"
+                      f"export FAKE_SEATUNNEL_VERSION='{version}'\n"
                       "args=$@\n"
                       f"exec '{sys.executable}' -m tests.doubles.seatunnel.fakecli $args\n")
     script.chmod(0o755)

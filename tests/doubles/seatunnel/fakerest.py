@@ -1,4 +1,4 @@
-"""A fake SeaTunnel (Zeta) REST API v2 on 127.0.0.1 (README §4), doing the work of engine.py.
+"""A fake SeaTunnel (Zeta) REST API v2 on 127.0.0.1 (docs/seatunnel.md), doing the work of engine.py.
 
     with FakeZetaServer() as zeta:
         zeta.base_url  -> the config's seatunnel.rest_url
@@ -12,7 +12,8 @@ FAILED | CANCELED, and DOING_SAVEPOINT -> SAVEPOINT_DONE on a stop with savepoin
 
 The JSON body's `${VAR}` text is NOT resolved (SeaTunnel does not resolve JSON bodies). Knobs:
 fail (an errorMsg: the job fails at its last source), slow (seconds before each source),
-expire_history (a finished job is forgotten at once), lower_camel_metrics (docs-style keys).
+expire_history (a finished job is forgotten at once), lower_camel_metrics (docs-style keys),
+version (the release emulated and reported by /overview).
 Request bodies are never logged; `requests` records method and path only.
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aurumplan.executors.seatunnel.reader import ConfigReadError, read_config
-from tests.doubles.seatunnel.engine import JobCancelled, JobFailed, run_job
+from tests.doubles.seatunnel.engine import DEFAULT_VERSION, JobCancelled, JobFailed, run_job
 
 FINAL = {"FINISHED", "FAILED", "CANCELED", "SAVEPOINT_DONE", "UNKNOWABLE"}
 
@@ -54,8 +55,8 @@ class FakeZetaServer:
     """The fake cluster; use as a context manager or start()/stop()."""
 
     def __init__(self, *, fail: str | None = None, slow: float = 0.0, expire_history: bool = False,
-                 lower_camel_metrics: bool = False) -> None:
-        self.fail, self.slow, self.expire_history = fail, slow, expire_history
+                 lower_camel_metrics: bool = False, version: str = DEFAULT_VERSION) -> None:
+        self.fail, self.slow, self.expire_history, self.version = fail, slow, expire_history, version
         self.lower_camel_metrics = lower_camel_metrics
         self.jobs: dict[str, _Job] = {}
         self.submissions: list[tuple[str, str]] = []
@@ -138,7 +139,7 @@ class FakeZetaServer:
             return 200, [self._info(j.id) for j in list(self.jobs.values()) if j.status not in FINAL]
         if method == "GET" and path == "/overview":
             counts = {s: sum(j.status == s for j in self.jobs.values()) for s in ("FINISHED", "FAILED", "CANCELED")}
-            return 200, {"projectVersion": "2.3.12", "runningJobs": str(len(self.jobs) - sum(counts.values())),
+            return 200, {"projectVersion": self.version, "runningJobs": str(len(self.jobs) - sum(counts.values())),
                          "finishedJobs": str(counts["FINISHED"]), "failedJobs": str(counts["FAILED"]),
                          "cancelledJobs": str(counts["CANCELED"])}
         return 500, {"status": "fail", "message": f"Unsupported path {path}"}
@@ -174,7 +175,7 @@ class FakeZetaServer:
         job.status = "RUNNING"
         try:
             totals = run_job(job.config, environ=None, log=lambda _lvl, _msg: None, should_stop=job.stop.is_set,
-                             slow=self.slow, fail=self.fail)
+                             slow=self.slow, fail=self.fail, version=self.version)
             job.metrics = {"SourceReceivedCount": str(totals.read), "SinkWriteCount": str(totals.written),
                            "SourceReceivedBytes": str(totals.bytes), "SourceReceivedQPS": "0.0",
                            "SinkWriteQPS": "0.0"}
