@@ -10,7 +10,8 @@ import pytest
 from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Stopped
 from aurumplan.executors.local import LocalExecutor
-from aurumplan.executors.seatunnel.executor import job_id_for, make_seatunnel_executor
+from aurumplan.executors.seatunnel.executor import job_id_for
+from aurumplan.executors.seatunnel.factory import make_seatunnel_executor
 from aurumplan.executors.seatunnel.rest import SeaTunnelRestExecutor
 from aurumplan.warehouse import Warehouse
 from tests.doubles.seatunnel import FakeZetaServer

@@ -23,8 +23,9 @@ What the generated Zeta SQL cannot reproduce exactly (so the local executor stay
 Therefore a node is done only when SeaTunnel says FINISHED *and* the rows staged under
 job.load_id number exactly what the job reports it wrote.
 
-`make_seatunnel_executor(config, warehouse, limiter)` picks seatunnel-cli (cli.py) or
-seatunnel-rest (rest.py) from `config.executor`.
+This module is the base the executors share; it knows neither of them. factory.py's
+`make_seatunnel_executor(config, warehouse, limiter)` picks seatunnel-cli (cli.py) or seatunnel-rest
+(rest.py) from `config.executor`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from aurumplan.warehouse import Warehouse
 log = logging.getLogger("aurumplan.seatunnel")
 
 PRIMARY_KEYS = ["source", "dataset", "series_id", "period", "load_id"]
+# Job states after which SeaTunnel will not change the job again (both executors poll until one).
+FINAL = frozenset({"FINISHED", "FAILED", "CANCELED", "SAVEPOINT_DONE", "UNKNOWABLE"})
 USER_ENV, PASSWORD_ENV = "AURUMPLAN_WAREHOUSE_USER", "AURUMPLAN_WAREHOUSE_PASSWORD"
 
 # Offset-paged APIs (README §2.1: SeaTunnel's Http source has no offset paging): per driver, the
@@ -334,6 +337,10 @@ class SeaTunnelExecutor:
 
     name = "seatunnel"
 
+    @classmethod
+    def check_settings(cls, config: Config) -> None:
+        """Raise ExecutorError when aurumplan.yaml lacks what this executor needs."""
+
     def __init__(self, config: Config, warehouse: Warehouse, limiter: Any) -> None:
         self.config = config
         self.st = config.seatunnel
@@ -419,18 +426,3 @@ def masked(text: str, secrets: tuple[str, ...]) -> str:
     for s in secrets:
         text = text.replace(s, "***")
     return text
-
-
-def make_seatunnel_executor(config: Config, warehouse: Warehouse, limiter: Any) -> SeaTunnelExecutor:
-    """The executor `config.executor` names, checked against the settings it needs."""
-    if config.executor == "seatunnel-rest":
-        from aurumplan.executors.seatunnel.rest import SeaTunnelRestExecutor
-
-        if not config.seatunnel.rest_url:
-            raise ExecutorError("executor seatunnel-rest needs seatunnel.rest_url in aurumplan.yaml")
-        return SeaTunnelRestExecutor(config, warehouse, limiter)
-    from aurumplan.executors.seatunnel.cli import SeaTunnelCliExecutor
-
-    if not (config.seatunnel.home or os.environ.get("SEATUNNEL_HOME")):
-        raise ExecutorError("executor seatunnel-cli needs seatunnel.home in aurumplan.yaml or SEATUNNEL_HOME")
-    return SeaTunnelCliExecutor(config, warehouse, limiter)
