@@ -237,18 +237,22 @@ def _rewrite_casts(sql: str) -> str:
         sql = f"{sql[:start]}ZETA_CAST({inner[:m.start()]}, '{m.group(1).upper()}'){sql[i + 1:]}"
 
 
-def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def call(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except ZetaError as exc:
-            raise sqlite3.DataError(str(exc)) from None
-    return call
+def _guarded(errors: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a function for SQLite, keeping its error text (SQLite reports only that a function raised)."""
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except ZetaError as exc:
+                errors.append(str(exc))
+                raise
+        return call
+    return wrap
 
 
 def _unsupported(name: str) -> Callable[..., Any]:
     def call(*_args: Any) -> Any:
-        raise sqlite3.DataError(f"fake engine: Zeta function {name} is not emulated")
+        raise ZetaError(f"fake engine: Zeta function {name} is not emulated")
     return call
 
 
@@ -262,17 +266,19 @@ def run_query(query: str, table: str, fields: Mapping[str, str], rows: Iterable[
               ) -> list[dict[str, Any]]:
     """The query's result rows (column name -> value) over `rows` as table `table`; ZetaError if Zeta fails."""
     check_functions(query)
+    errors: list[str] = []
+    guard = _guarded(errors)
     db = sqlite3.connect(":memory:")
     try:
         db.execute("PRAGMA case_sensitive_like = ON")
         for name in ("LOWER", "UPPER", "REPLACE", "TRIM", "LTRIM", "RTRIM", "ROUND", "ABS", "LENGTH", "INSTR",
                      "IFNULL", "NULLIF", "SUBSTR", "CHAR", "LOG", "LN", "POWER", "SQRT"):
-            db.create_function(name, -1, _unsupported(name))
-        db.create_function("PARSEDATETIME", 2, _guard(parsedatetime), deterministic=True)
-        db.create_function("DATEADD", -1, _guard(dateadd), deterministic=True)
-        db.create_function("CONCAT", -1, _guard(concat), deterministic=True)
-        db.create_function("SUBSTRING", -1, _guard(substring), deterministic=True)
-        db.create_function("ZETA_CAST", 2, _guard(cast), deterministic=True)
+            db.create_function(name, -1, guard(_unsupported(name)))
+        db.create_function("PARSEDATETIME", 2, guard(parsedatetime), deterministic=True)
+        db.create_function("DATEADD", -1, guard(dateadd), deterministic=True)
+        db.create_function("CONCAT", -1, guard(concat), deterministic=True)
+        db.create_function("SUBSTRING", -1, guard(substring), deterministic=True)
+        db.create_function("ZETA_CAST", 2, guard(cast), deterministic=True)
         cols = list(fields)
         kinds = [str(fields[c]).lower() for c in cols]
         db.execute(f'CREATE TABLE "{table}" (' + ", ".join(
@@ -284,6 +290,6 @@ def run_query(query: str, table: str, fields: Mapping[str, str], rows: Iterable[
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         except sqlite3.Error as exc:
-            raise ZetaError(str(exc)) from None
+            raise ZetaError(errors[0] if errors else str(exc)) from None
     finally:
         db.close()
