@@ -24,7 +24,7 @@ DEFAULT_VERSION = "2.3.12"
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
 SPEC_KEYS = {"job_name", "parallelism", "retry_times", "retry_interval_seconds", "rows_per_second",
              "requests", "sql", "load_id", "operation_id", "sink", "version", "http_retry"}
-REQUEST_KEYS = {"url", "method", "params", "headers", "body", "secret", "content_field", "json_field", "fields"}
+REQUEST_KEYS = {"sql", "url", "method", "params", "headers", "body", "secret", "content_field", "json_field", "fields"}
 SINK_KEYS = {"url", "url_env", "driver", "user", "user_env", "password_env", "table", "database",
              "primary_keys", "batch_size", "with_operation_id", "schema_save_mode"}
 SECRET_KEYS = {"in", "name", "env"}
@@ -246,6 +246,12 @@ def _body(body: Any, secret: dict[str, str] | None, path: str, errs: _Errors) ->
     return Concat((before, SecretRef(secret["env"]), after))
 
 
+def _own_sql(req: Any, sql: str) -> str:
+    """A request's own normalising query when it has one (a BLS call per series names its series)."""
+    own = req.get("sql") if isinstance(req, Mapping) else None
+    return own if isinstance(own, str) and own.strip() else sql
+
+
 def _query(sql: str, i: int, keys: dict[str, str], spec: Mapping[str, Any], with_op: bool, errs: _Errors) -> str:
     """The spec's normalising query, reading FROM raw_i and adding the load (and operation) id."""
     clause = find_from(sql)
@@ -383,7 +389,8 @@ def build_job(spec: Mapping[str, Any]) -> JobIR:
         sources.append(Plugin(plugin.name, (*plugin.options, ("retry", http_retry))))
         refs += r
         transforms.append(Plugin("Sql", ((keys["in"], f"raw_{i}"), (keys["out"], f"norm_{i}"),
-                                         ("query", Verbatim(_query(sql, i, keys, spec, with_op, errs))))))
+                                         ("query", Verbatim(_query(_own_sql(req, sql), i, keys, spec, with_op,
+                                                                   errs))))))
     sink, r = _sink(spec, v, keys, len(requests), errs)
     errs.raise_if_any()
     return JobIR(version, str(spec["job_name"]), str(spec["load_id"]), tuple(env), tuple(sources),

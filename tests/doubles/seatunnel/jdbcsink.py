@@ -98,7 +98,8 @@ class Sink:
         missing = [c for c in columns if c not in self.table.c]
         if missing:
             raise JobFailed(f"Jdbc: column(s) {', '.join(missing)} not in table {self.table.name}")
-        params = [{f"c{i}": _period(r[c]) for i, c in enumerate(columns)} for r in rows]
+        stamps = {c for c in columns if isinstance(self.table.c[c].type, sa.DateTime)}
+        params = [{f"c{i}": _period(r[c]) if c in stamps else r[c] for i, c in enumerate(columns)} for r in rows]
         try:
             with self.engine.begin() as conn:
                 if not self.keys:

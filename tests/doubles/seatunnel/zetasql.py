@@ -6,7 +6,7 @@ with files is in docs/seatunnel.md):
 
 - Only Zeta's function names are accepted (ZetaSQLFunction); any other function fails the job
   ("Unsupported function"), even one SQLite has. The ones aurumplan's queries use are written from
-  Zeta's code: CONCAT skips nulls; SUBSTRING is H2's; COALESCE; PARSEDATETIME gives a LocalDateTime
+  Zeta's code: CONCAT skips nulls; SUBSTRING and REGEXP_SUBSTR are H2's; COALESCE; PARSEDATETIME gives a LocalDateTime
   only when the pattern holds both `yy` and `mm`, a LocalDate (time of day dropped) when it holds
   `yy` alone, and fails on text the pattern does not fully match (so `yyyy-MM` fails: no day);
   DATEADD of hours/minutes/seconds leaves a LocalDate unchanged.
@@ -168,6 +168,25 @@ def substring(s: str | None, start: int, length: int | None = None) -> str | Non
     return "" if start > sl or end <= start else s[start - 1:end - 1]
 
 
+def regexp_substr(*args: Any) -> str | None:
+    """StringFunction.regexpSubstr (H2's): (input, regexp[, position, occurrence, mode, group]); other arities null."""
+    if not args or args[0] is None:
+        return None
+    if len(args) not in (2,) and len(args) < 6:
+        return None
+    text, pattern = str(args[0]), str(args[1])
+    position, occurrence, mode, group = (args[2:6] if len(args) >= 6 else (None, None, None, None))
+    flags = 0
+    for ch in str(mode or ""):
+        flags = {"i": flags | re.IGNORECASE, "c": flags & ~re.IGNORECASE, "n": flags | re.DOTALL,
+                 "m": flags | re.MULTILINE}.get(ch, flags)
+    found = list(re.compile(pattern, flags).finditer(text, int(position or 1) - 1))
+    n = int(occurrence or 1)
+    if len(found) < n:
+        return None
+    return found[n - 1].group(int(group or 0))
+
+
 def _java_string(value: Any) -> str:
     if isinstance(value, float):
         return java_double(value)
@@ -279,6 +298,7 @@ def run_query(query: str, table: str, fields: Mapping[str, str], rows: Iterable[
         db.create_function("CONCAT", -1, guard(concat), deterministic=True)
         db.create_function("SUBSTRING", -1, guard(substring), deterministic=True)
         db.create_function("ZETA_CAST", 2, guard(cast), deterministic=True)
+        db.create_function("REGEXP_SUBSTR", -1, guard(regexp_substr), deterministic=True)
         cols = list(fields)
         kinds = [str(fields[c]).lower() for c in cols]
         db.execute(f'CREATE TABLE "{table}" (' + ", ".join(
