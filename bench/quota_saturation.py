@@ -3,7 +3,7 @@
 Checks the issue-4 goal: exactly the planned number of requests, zero 429s, and a duration of at
 most 1.10 x (requests / (0.8 x 5)) seconds.
 
-    .venv/bin/python bench/quota_saturation.py
+    PYTHONPATH=. .venv/bin/python bench/quota_saturation.py   # the fake API lives in tests/doubles
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from aurumplan import api
-from aurumplan.testing.fakeapis import EiaServer, Synth
+from tests.doubles.fakeapis import EiaServer, Synth
 
 SPEC = """\
 apiVersion: aurumplan/v1
