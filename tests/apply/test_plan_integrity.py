@@ -11,9 +11,9 @@ import pytest
 from aurumplan import __version__
 from aurumplan.plan.builder import seal
 from aurumplan.state import open_state
-from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
 from tests.apply.common import run, write_config
+from tests.doubles.fakeapis import EiaServer, Synth
 
 SPEC = """\
 apiVersion: aurumplan/v1
