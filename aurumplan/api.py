@@ -365,7 +365,7 @@ def quotas_validate(ctx: Context, concurrency: int = 3, specs: tuple[str | Path,
 
 # ---- quality (check, coverage) ----
 # Imported here rather than at the top so this block stays apart from the rest of the file.
-from aurumplan.apply import reports as _reports  # noqa: E402
+from aurumplan.inspect import reports as _reports  # noqa: E402
 from aurumplan.quality import CoverageRow, heat_strip  # noqa: E402
 
 REPORT_FORMATS: tuple[str, ...] = _reports.FORMATS

@@ -9,16 +9,8 @@ from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.intervals import IntervalSet
 from aurumplan.quality.evaluate import evaluate
+from aurumplan.quality.params import quality_params
 from aurumplan.warehouse import open_warehouse
-
-
-def quality_params(settings: dict[str, Any]) -> dict[str, Any]:
-    replay = settings.get("replay") or {}
-    params = dict(((replay.get("algorithm") or {}).get("params")) or {})
-    if replay.get("type") == "schema_correction" and replay.get("schemaVersion"):
-        params["expected_version"] = replay["schemaVersion"]
-    return params
-
 
 CHUNK_ROWS = 200_000
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from aurumplan.db import driver_connection
 from aurumplan.intervals import DAY, Interval, from_ts
+from aurumplan.warehouse.schema import observations_active
 
 
 def epoch_sql(conn: Connection, column: str = "period") -> str:
@@ -136,3 +137,12 @@ def series_counts(conn: Connection, source: str) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in conn.execute(sa.text(
         "SELECT dataset, COUNT(DISTINCT series_id) FROM observations_current WHERE source = :source "
         "GROUP BY dataset"), {"source": source})}
+
+
+def active_series(conn: Connection, source: str) -> dict[str, set[str]]:
+    """dataset -> series with any active row (read from the active index, not the wide view)."""
+    a = observations_active
+    out: dict[str, set[str]] = {}
+    for ds, sid in conn.execute(sa.select(a.c.dataset, a.c.series_id).where(a.c.source == source).distinct()):
+        out.setdefault(ds, set()).add(sid)
+    return out

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from aurumplan.apply.quality_gate import quality_params as gate_params
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.errors import AurumError, CatalogError, OperationError
@@ -41,9 +38,10 @@ from aurumplan.quality import (
     quality_to_dict,
 )
 from aurumplan.quality.compare import displaced_frame
+from aurumplan.quality.params import quality_params as gate_params
 from aurumplan.state import Checkpoint, Operation, open_state
 from aurumplan.warehouse import Load, Warehouse, open_warehouse
-from aurumplan.warehouse.schema import observations_active
+from aurumplan.warehouse.reads import active_series
 
 FORMATS = ("markdown", "json", "html")
 
@@ -74,15 +72,10 @@ def _warehouse(config: Config) -> Warehouse | None:
     return None if _sqlite_missing(config.warehouse_url) else open_warehouse(config.warehouse_url)
 
 
-def _loaded_series(wh: Warehouse, source: str) -> dict[str, set[str]]:
-    """dataset -> series with any active row (read from the active index, not the wide view)."""
-    a = observations_active
-    q = sa.select(a.c.dataset, a.c.series_id).where(a.c.source == source).distinct()
-    out: dict[str, set[str]] = {}
+def loaded_series(wh: Warehouse, source: str) -> dict[str, set[str]]:
+    """dataset -> series with any active row."""
     with wh.connect() as conn:
-        for ds, sid in conn.execute(q):
-            out.setdefault(ds, set()).add(sid)
-    return out
+        return active_series(conn, source)
 
 
 def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dataset: str | None = None,
@@ -97,7 +90,7 @@ def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dat
     known: set[str] = set()
     wh = _warehouse(config)
     try:
-        loaded = _loaded_series(wh, source) if wh else {}
+        loaded = loaded_series(wh, source) if wh else {}
         for name in names:
             ds, have = src.datasets[name], loaded.get(name, set())
             known |= set(ds.series) | have
