@@ -45,6 +45,7 @@ from aurumplan.errors import (
 from aurumplan.executors.base import Counters, ExtractJob, RetryPolicy, Stopped
 from aurumplan.executors.registry import make_executor
 from aurumplan.hashing import sha256_hex
+from aurumplan.inspect.progress import progress
 from aurumplan.intervals import Grain, IntervalMap, IntervalSet
 from aurumplan.plan.builder import effective_rate, plan_json
 from aurumplan.sources.base import RequestSpec
@@ -712,37 +713,13 @@ class Applier:
         return missing
 
     def _account(self, nodes: dict[str, dict[str, Any]], seconds: float) -> None:
-        """Figures of every run so far, from the checkpoints (a paused-and-resumed run counts whole)."""
-        cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
-        loaded = failed = 0
-        counts: dict[str, int] = {}
-        c = Counters()
-        for nid, n in nodes.items():
-            cp = cps.get(nid)
-            status = cp.status if cp else "pending"
-            counts[status] = counts.get(status, 0) + 1
-            if n["kind"] not in DATA_KINDS or cp is None:
-                continue
-            c.requests += cp.requests
-            c.bytes += cp.bytes
-            c.throttles += int((cp.detail or {}).get("throttles", 0))
-            c.retries += int((cp.detail or {}).get("retries", 0))
-            if status in ("staged", "committed"):
-                c.records += cp.records
-            grain = Grain(self.source.datasets[n["dataset"]].grain)
-            if n["kind"] == "extract":
-                s, e = IntervalSet.from_json([n["window"]]).span or (0, 0)
-                periods = grain.count(s, e) * len(n["series"])
-            else:
-                periods = n["expected_rows"]
-            if status == "committed":
-                loaded += periods
-            elif status == "failed":
-                failed += periods
-        self.result.counters = c
-        self.result.nodes = counts
+        """Figures of every run so far, from the checkpoints (inspect/progress.py, as status shows them)."""
+        p = progress(self.plan, self.store.checkpoints(self.op_id), self.source, running=False)
+        self.result.counters = Counters(requests=p.requests, records=p.records, bytes=p.bytes,
+                                        throttles=p.throttles, retries=p.retries)
+        self.result.nodes = dict(sorted(p.by_status.items()))
         summary = self.plan["summary"]
-        self.result.periods = {"loaded": loaded, "failed": failed,
+        self.result.periods = {"loaded": p.periods_committed, "failed": p.periods_failed,
                                "skipped": summary["unchanged"] + summary["missing"]}
         before = self.store.get_operation(self.op_id).summary or {}
         self.result.duration = float(before.get("duration_seconds") or 0.0) + seconds

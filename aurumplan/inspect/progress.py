@@ -24,6 +24,8 @@ class Progress:
     extract_total: int = 0
     extract_done: int = 0
     periods_done: int = 0
+    periods_committed: int = 0
+    periods_failed: int = 0
     records: int = 0
     requests: int = 0
     bytes: int = 0
@@ -70,6 +72,10 @@ def progress(plan: dict[str, Any], cps: list[Checkpoint], source: SourceDef | No
                 p.records += cp.records
                 p.periods_done += node_periods(n, source)
                 p.extract_done += n["kind"] == "extract"
+            if st == "committed":
+                p.periods_committed += node_periods(n, source)
+            elif st == "failed":
+                p.periods_failed += node_periods(n, source)
         if cp.error and st == "failed":
             p.errors.append(f"{nid}: {cp.error}")
         if cp.started_at:

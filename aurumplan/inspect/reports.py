@@ -21,8 +21,9 @@ from typing import Any
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.errors import AurumError, CatalogError, OperationError
+from aurumplan.inspect.progress import progress
 from aurumplan.inspect.status import attempts as lineage_attempts
-from aurumplan.intervals import DAY, Grain, Interval, IntervalSet, fmt_ts, parse_ts
+from aurumplan.intervals import DAY, Interval, fmt_ts, parse_ts
 from aurumplan.plan.render import human_duration
 from aurumplan.quality import (
     CHECKS,
@@ -165,46 +166,25 @@ def _seconds(c: Checkpoint) -> float | None:
     return round(c.finished_at - c.started_at, 3) if c.started_at and c.finished_at else None
 
 
-def _periods(nodes: dict[str, dict[str, Any]], cps: dict[str, Checkpoint], catalog: Catalog, source: str,
-             planned: dict[str, Any]) -> dict[str, int]:
-    """Periods loaded (committed) and failed, from the checkpoints, the way apply counts them."""
-    src = catalog.sources.get(source)
-    out = {"loaded": 0, "failed": 0,
-           "skipped": int(planned.get("unchanged", 0)) + int(planned.get("missing", 0))}
-    for nid, n in nodes.items():
-        cp = cps.get(nid)
-        if cp is None or n["kind"] not in ("extract", "derive") or src is None or n["dataset"] not in src.datasets:
-            continue
-        if n["kind"] == "extract":
-            s, e = IntervalSet.from_json([n["window"]]).span or (0, 0)
-            periods = Grain(src.datasets[n["dataset"]].grain).count(s, e) * len(n["series"])
-        else:
-            periods = int(n.get("expected_rows", 0))
-        key = {"committed": "loaded", "failed": "failed"}.get(cp.status)
-        if key:
-            out[key] += periods
-    return out
-
-
 def _figures(op: Operation, plan: dict[str, Any], cps: list[Checkpoint], catalog: Catalog) -> dict[str, Any]:
-    """The operation's counters: from its summary (written when apply ends), else from its checkpoints."""
+    """The operation's counters: from its summary (every run summed when apply ends), else from its
+    checkpoints through the one progress calculation (inspect/progress.py)."""
     s = op.summary or {}
-    nodes = {n["id"]: n for n in plan.get("graph", {}).get("nodes", [])}
-    by_id = {c.node_id: c for c in cps}
-    data_cps = [c for c in cps if nodes.get(c.node_id, {}).get("kind", "extract") in ("extract", "derive")]
+    p = progress(plan, cps, catalog.sources.get(op.source), running=op.status == "running")
     starts = [c.started_at for c in cps if c.started_at]
     ends = [c.finished_at for c in cps if c.finished_at]
     planned = s.get("planned") or plan.get("summary") or {}
-    status_counts = Counter(by_id[n].status if n in by_id else "pending" for n in nodes)
+    periods = {"loaded": p.periods_committed, "failed": p.periods_failed,
+               "skipped": planned.get("unchanged", 0) + planned.get("missing", 0)}
     return {
-        "periods": s.get("periods") or _periods(nodes, by_id, catalog, op.source, planned),
-        "records": s.get("records", sum(c.records for c in data_cps)),
-        "requests": s.get("requests", sum(c.requests for c in cps)),
-        "bytes": s.get("bytes", sum(c.bytes for c in cps)),
-        "throttles": s.get("throttles", sum(int(c.detail.get("throttles", 0)) for c in cps)),
-        "retries": s.get("retries", sum(int(c.detail.get("retries", 0)) for c in cps)),
+        "periods": s.get("periods") or periods,
+        "records": s.get("records", p.records),
+        "requests": s.get("requests", p.requests),
+        "bytes": s.get("bytes", p.bytes),
+        "throttles": s.get("throttles", p.throttles),
+        "retries": s.get("retries", p.retries),
         "duration_seconds": s.get("duration_seconds", round(max(ends) - min(starts), 3) if starts and ends else 0.0),
-        "nodes": dict(sorted((s.get("nodes") or status_counts).items())),
+        "nodes": dict(sorted((s.get("nodes") or p.by_status).items())),
         "failures": s.get("failures") or [f"{c.node_id}: {c.error}" for c in cps if c.error],
         "failure_log": s.get("failure_log"),
         "planned": planned,
