@@ -374,9 +374,10 @@ class Applier:
             return "stopped"
         if node["kind"] == "extract":
             return "failed-ok"
-        if not self._stopping_on_request():
-            with self._lock:
-                self.result.failures.append(f"{nid}: {exc}")
+        if self._stopping_on_request() or self._status_now() in ("paused", "cancelled"):
+            return "stopped"
+        with self._lock:
+            self.result.failures.append(f"{nid}: {exc}")
         return "blocked"
 
     def _stopping_on_request(self) -> bool:
@@ -477,7 +478,8 @@ class Applier:
             raise Stopped() from exc
         except (SourceError, AurumError, OSError) as exc:
             self._count(job.counters, nid, before, status=None)
-            if self.stop.is_set() and (self._stopping_on_request() or self._status_now() in ("paused", "cancelled")):
+            if self._stopping_on_request() or self._status_now() in ("paused", "cancelled"):
+                self.stop.set()  # cancelled (or paused) from outside while this node ran: not a failure
                 raise Stopped() from exc
             self._failed(node, start, end, str(exc), attempts)
             raise
