@@ -44,7 +44,7 @@ from aurumplan.errors import (
 )
 from aurumplan.executors.base import Counters, ExtractJob, RetryPolicy, Stopped
 from aurumplan.executors.registry import make_executor
-from aurumplan.hashing import sha256_hex
+from aurumplan.hashing import canonical_json, sha256_hex
 from aurumplan.inspect.progress import progress
 from aurumplan.intervals import Grain, IntervalMap, IntervalSet
 from aurumplan.plan.builder import effective_rate, plan_json
@@ -145,6 +145,8 @@ class Applier:
         self.halted: list[str] = []
         self.rollback_requested = False
         self._interrupts = 0
+        self.reusable: dict[str, Checkpoint] = {}
+        self.superseded: list[str] = []
         self.verify = verify
         self.accept_config_change = accept_config_change
         self.cwd = cwd or Path.cwd()
@@ -208,16 +210,34 @@ class Applier:
                                  "starts its next attempt, which plans only what is still missing")
         raise PlanError(f"plan {self.op_id} was already applied ({status})", hint="re-plan to see what is left to do")
 
-    def _supersede(self, first: str) -> None:
-        """Earlier attempts stop here: their staged loads are discarded and they cannot be resumed."""
+    def _supersede(self, first: str, resuming: bool = False) -> None:
+        """Earlier attempts stop here (they cannot be resumed); their staged loads are offered for reuse
+        by identical nodes of this attempt and discarded when it ends (docs/architecture.md)."""
+        mine = {n["id"]: canonical_json(n) for n in self.plan["graph"]["nodes"] if n["kind"] == "extract"}
         for earlier in lineage(self.store, self.store.get_operation(first)):
             if earlier.id == self.op_id:
                 continue
-            for load in self.warehouse.loads_for_operation(earlier.id):
-                if load.status == "staged":
-                    self.warehouse.discard_staged(load.load_id)
-            self.store.release_leases(earlier.id)
-            self.store.add_event(earlier.id, "superseded", {"by": self.op_id})
+            theirs = {n["id"]: canonical_json(n) for n in plan_of_operation(self.store, earlier.id)["graph"]["nodes"]} \
+                if earlier.plan else {}
+            for cp in self.store.checkpoints(earlier.id):
+                if cp.status == "staged" and cp.load_id and mine.get(cp.node_id) == theirs.get(cp.node_id):
+                    self.reusable[cp.node_id] = cp  # the latest attempt's staged copy wins
+            self.superseded.append(earlier.id)
+            if not resuming:
+                self.store.release_leases(earlier.id)
+                self.store.add_event(earlier.id, "superseded", {"by": self.op_id})
+
+    def _reuse(self, node: dict[str, Any], lid: str, held: dict[str, Any]) -> Checkpoint | None:
+        """An earlier attempt staged this very node and nobody committed in its range since: take its rows
+        instead of asking the API again (quota saved). Returns that attempt's checkpoint, or None."""
+        cp = self.reusable.pop(node["id"], None)
+        if cp is None or cp.load_id is None or (cp.detail or {}).get("held") != held:
+            return None
+        try:
+            self.warehouse.copy_staged(cp.load_id, lid)
+        except AurumError:
+            return None
+        return cp
 
     def resume(self) -> ApplyResult:
         op = self.store.get_operation(self.op_id)
@@ -239,6 +259,8 @@ class Applier:
                 earlier.update(ev.detail.get("overrides") or {})
         self.settings = resume_overrides(self.source, self.settings, {**earlier, **self.overrides})
         self._lease()
+        if op.parent_id:
+            self._supersede(op.parent_id, resuming=True)
         transition(self.store, self.op_id, "running", event="resume", overrides=self.overrides,
                    settings={k: self.settings[k] for k in ("concurrency", "batchSize", "rateLimit")})
         self.store.update_operation(self.op_id, host=socket.gethostname(), pid=os.getpid())
@@ -456,6 +478,16 @@ class Applier:
         lid = N.stage(run, node, node["series"], start, end)
         self.store.upsert_checkpoint(self.op_id, nid, status="running", load_id=lid, started_at=time.time(),
                                      attempts=attempts, error=None)
+        reused = self._reuse(node, lid, held) if self.reusable else None
+        if reused is not None:
+            load = self.warehouse.load(lid)
+            self.store.upsert_checkpoint(self.op_id, nid, status="staged", records=load.records if load else 0,
+                                         checksum=load.checksum if load else None, finished_at=time.time(),
+                                         detail={"held": held, "reused_from": reused.load_id})
+            with self._lock:
+                self.result.counters.records += load.records if load else 0
+            self.hook("node", {"node": nid, "status": "staged", "records": load.records if load else 0})
+            return
         retries = self.settings["retries"]
         job = ExtractJob(self.op_id, nid, lid, self.source, ds,
                          RequestSpec.of_node(self.source.name, node),
@@ -682,6 +714,7 @@ class Applier:
                 return self._finish(nodes, {}, seconds)
         if final != "paused":
             self.store.release_leases(self.op_id)
+            self._discard_superseded()
         if self.rollback_requested:
             rollback_operation(self.config, self.catalog, self.op_id, mode="emergency", auto=True)
             final = "rolled_back"
@@ -690,6 +723,18 @@ class Applier:
         self.store.update_operation(self.op_id, summary=self._summary())
         self.hook("finished", self.result.to_dict())
         return self.result
+
+    def _discard_superseded(self) -> None:
+        """Staged rows of the attempts this one superseded: reused by now, or not to be used at all."""
+        reused = [c for c in self.store.checkpoints(self.op_id) if (c.detail or {}).get("reused_from")]
+        if reused:
+            with self._lock:
+                self.result.notes.append(f"{len(reused)} range(s) reused from the earlier attempt's staged rows "
+                                         "(unchanged since they were fetched): no requests sent for them")
+        for earlier in self.superseded:
+            for load in self.warehouse.loads_for_operation(earlier):
+                if load.status == "staged":
+                    self.warehouse.discard_staged(load.load_id)
 
     def _not_current(self) -> int:
         """Planned create/replace periods not current by this operation, nor left to newer data it met."""

@@ -184,6 +184,21 @@ class WritesMixin(WarehouseBase):
                 for i in range(0, len(flat), width):
                     cp.write_row(flat[i:i + width])
 
+    def copy_staged(self, from_load: str, to_load: str) -> tuple[int, str]:
+        """Stage another staged load's rows under to_load (an earlier attempt's rows, reused when its range
+        did not change); returns (records, checksum), equal to the source load's."""
+        o = observations
+        cols = [c for c in o.c if c.name != "load_id"]
+        with self._write() as conn:
+            src = self._staged(conn, from_load)
+            self._staged(conn, to_load)
+            conn.execute(o.delete().where(o.c.load_id == to_load))
+            conn.execute(o.insert().from_select(["load_id", *(c.name for c in cols)],
+                                                sa.select(sa.literal(to_load), *cols).where(o.c.load_id == from_load)))
+            conn.execute(loads.update().where(loads.c.load_id == to_load).values(records=src["records"],
+                                                                                 checksum=src["checksum"]))
+        return int(src["records"]), str(src["checksum"])
+
     def refresh_load(self, load_id: str) -> tuple[int, str]:
         """Set a staged load's records/checksum from its stored rows (an engine such as SeaTunnel's Jdbc
         sink wrote them without write_batch, so the running totals were not kept)."""

@@ -232,3 +232,41 @@ def test_interrupted_status_names_the_dead_holder(tmp_path: Path, db_url: str, s
     assert "resume it" in info["detail"] and "999999" in info["detail"]
     code, out, err = run(proj, "state", "unlock", "--operation", str(a["id"]), "--force")
     assert code == 0 and "1 lease(s)" in out, err
+
+
+def test_attempt_after_cancel_fetches_everything_again(tmp_path: Path, db_url: str, server: EiaServer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EIA_API_KEY", "k")
+    proj = project(tmp_path, db_url, server)
+    path = spec(proj, "reuse")
+    server.fail_next(2)  # one of the four ranges fails; three stay staged (atomic: nothing current)
+    assert run(proj, "apply", path, "--auto-approve")[0] == 1
+    [first] = ops(proj)
+    code, _, err = run(proj, "cancel", str(first["id"]))
+    assert code == 0, err
+    server.reset_counters()
+    code, out, err = run(proj, "apply", path, "--auto-approve", "--json")
+    assert code == 0, out + err
+    result = json.loads(out)
+    assert result["attempt"]["number"] == 2
+    assert server.requests == 4  # a cancel discarded the staged rows: nothing to reuse, all four fetched
+    assert current(db_url) == EXPECTED
+
+
+def test_attempt_after_failure_fetches_only_what_failed(tmp_path: Path, db_url: str, server: EiaServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EIA_API_KEY", "k")
+    proj = project(tmp_path, db_url, server)
+    path = spec(proj, "reuse")
+    server.fail_next(2)
+    assert run(proj, "apply", path, "--auto-approve")[0] == 1
+    server.reset_counters()
+    code, out, err = run(proj, "apply", path, "--auto-approve", "--json")
+    assert code == 0, out + err
+    result = json.loads(out)
+    assert result["attempt"]["number"] == 2
+    assert server.requests == 1  # three ranges reused from attempt 1's staged rows
+    assert any("reused from the earlier attempt" in n for n in result["notes"])
+    assert current(db_url) == EXPECTED
+    [first, second] = ops(proj)
+    assert all(ld.status != "staged" for ld in open_warehouse(db_url).loads_for_operation(str(first["id"])))
