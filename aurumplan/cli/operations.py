@@ -153,9 +153,11 @@ def _status_line(s: dict[str, Any]) -> str:
     eta = f", ETA {api.duration_text(s['eta_seconds'])}" if s.get("eta_seconds") else ""
     rate = f", {s['rate_per_second']} req/s" if s.get("rate_per_second") else ""
     errs = f", {len(s['errors'])} error(s)" if s["errors"] else ""
-    return (f"{s['id']} [{s['status']}] nodes {n['done']}/{n['total']}, periods {s['periods']['done']}/"
+    attempt = f" (attempt {s['attempt']['number']} of {s['attempt']['first']})" if s.get("attempt") else ""
+    detail = f"\n  {s['detail']}" if s.get("detail") else ""
+    return (f"{s['id']}{attempt} [{s['status']}] nodes {n['done']}/{n['total']}, periods {s['periods']['done']}/"
             f"{s['periods']['planned']}, {s['records']} records, {s['requests']} requests, "
-            f"{s['throttles']} throttles{errs}{rate}{eta}")
+            f"{s['throttles']} throttles{errs}{rate}{eta}{detail}")
 
 
 @cli.group()
@@ -178,7 +180,8 @@ def ops_list(obj: Obj, active: bool, as_json: bool) -> None:
         click.echo("No operations.")
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["created_at"]))
-        click.echo(f"{r['id']:<40} {r['kind']:<10} {r['status']:<12} {when}  {r['reason'] or ''}")
+        linked = f"  (attempt of {r['parent_id']})" if r.get("parent_id") and r["kind"] != "Rollback" else ""
+        click.echo(f"{r['id']:<40} {r['kind']:<10} {r['status']:<12} {when}  {r['reason'] or ''}{linked}")
 
 
 @cli.command()
