@@ -268,5 +268,5 @@ def test_attempt_after_failure_fetches_only_what_failed(tmp_path: Path, db_url: 
     assert server.requests == 1  # three ranges reused from attempt 1's staged rows
     assert any("reused from the earlier attempt" in n for n in result["notes"])
     assert current(db_url) == EXPECTED
-    [first, second] = ops(proj)
+    [first, _second] = ops(proj)
     assert all(ld.status != "staged" for ld in open_warehouse(db_url).loads_for_operation(str(first["id"])))
