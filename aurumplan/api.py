@@ -392,3 +392,31 @@ def coverage_strip(rows: list[dict[str, Any]], width: int = 100) -> str:
 def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) -> str:
     """`aurumplan report`: what an operation did, rendered as markdown, json or html."""
     return _reports.render_report(_reports.operation_report(ctx.config, ctx.catalog, op_id, top_n=top_n), fmt)
+
+
+# ---- observability ----
+# Imports stay local to these functions so this section is the whole of the observability hunk.
+
+
+def metrics_text(ctx: Context, now: float | None = None) -> str:
+    """The fleet as Prometheus exposition text (docs/observability.md#metrics)."""
+    from aurumplan.observe import metrics
+
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
+        return metrics.render([], {}, {})
+    try:
+        return metrics.collect(state, ctx.catalog, now)
+    finally:
+        state.close()
+
+
+def metrics_server(ctx: Context, port: int | None, host: str = "127.0.0.1") -> Any:
+    """A context manager serving GET /metrics on host:port while it is open; a no-op when port is None."""
+    import contextlib
+
+    from aurumplan.observe import metrics
+
+    if port is None:
+        return contextlib.nullcontext()
+    return metrics.serving(lambda: metrics_text(ctx), port, host)
