@@ -420,3 +420,11 @@ def metrics_server(ctx: Context, port: int | None, host: str = "127.0.0.1") -> A
     if port is None:
         return contextlib.nullcontext()
     return metrics.serving(lambda: metrics_text(ctx), port, host)
+
+
+def health(ctx: Context, sources: list[str] | None = None, offline: bool = False) -> dict[str, Any]:
+    """State, warehouse, each source's API and key, quota left, dead leases, interrupted operations."""
+    from aurumplan.observe.health import health as run_checks
+
+    checks = run_checks(ctx.config, ctx.catalog, sources, offline)
+    return {"ok": all(c.ok for c in checks), "checks": [c.to_dict() for c in checks]}

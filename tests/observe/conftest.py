@@ -31,11 +31,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_project(folder: Path, base_url: str, extra: str = "") -> Path:
+def write_project(folder: Path, base_url: str, extra: str = "", state: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{folder}/db.sqlite"
     (folder / "aurumplan.yaml").write_text(
-        f"state: '{url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {base_url}\n"
+        f"state: '{state or url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {base_url}\n"
         f"    quota: {{per_second: 1000, per_day: 5000}}\n{extra}")
     return folder
 
