@@ -428,3 +428,35 @@ def health(ctx: Context, sources: list[str] | None = None, offline: bool = False
 
     checks = run_checks(ctx.config, ctx.catalog, sources, offline)
     return {"ok": all(c.ok for c in checks), "checks": [c.to_dict() for c in checks]}
+
+
+def _fleet(ctx: Context, now: float | None = None) -> list[Any]:
+    from aurumplan.observe.fleet import fleet
+
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
+        return []
+    try:
+        return fleet(state, ctx.catalog, now)
+    finally:
+        state.close()
+
+
+def cost(ctx: Context, range_: str, group_by: str = "kind", now: float | None = None) -> dict[str, Any]:
+    """API calls, bytes, records, wall time and money of the operations created in a range, grouped."""
+    from aurumplan.observe import reports
+
+    start, end = reports.parse_range(range_, now)
+    out = reports.cost(reports.in_range(_fleet(ctx, now), start, end), group_by, ctx.config.costs)
+    return {"range": {"start": start, "end": end}, **out}
+
+
+def trends(ctx: Context, range_: str = "7d", source: str | None = None, now: float | None = None) -> dict[str, Any]:
+    """Average and p95 duration, error rate and throughput per kind and source over a range."""
+    from aurumplan.observe import reports
+
+    start, end = reports.parse_range(range_, now)
+    if source is not None:
+        ctx.catalog.source(source)
+    rows = reports.trends(reports.in_range(_fleet(ctx, now), start, end, source))
+    return {"range": {"start": start, "end": end}, "rows": rows}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import sys
 import time
+from typing import Any
 
 import click
 
@@ -53,3 +56,66 @@ def health(obj: Obj, sources: tuple[str, ...], offline: bool, as_json: bool) -> 
             click.echo(f"{'ok' if c['ok'] else 'DOWN':<5} {c['name']:<16} {c['detail']}")
     if not out["ok"]:
         sys.exit(1)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+COST_COLUMNS = ["operations", "requests", "bytes", "records", "duration_seconds", "cost"]
+
+
+@cli.command()
+@click.option("--range", "range_", required=True, help="START:END dates (END included), or 7d / 12h")
+@click.option("--group-by", type=click.Choice(["kind", "source", "owner"]), default="kind", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@pass_obj
+@handle_errors
+def cost(obj: Obj, range_: str, group_by: str, fmt: str) -> None:
+    """API calls, bytes, records, wall time and money per kind, source or owner (prices: aurumplan.yaml costs:)."""
+    out = api.cost(obj.ctx, range_, group_by)
+    if fmt == "json":
+        echo_json(out)
+        return
+    columns = [group_by, *COST_COLUMNS]
+    rows = [*out["rows"], out["total"]]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        click.echo(buf.getvalue(), nl=False)
+        return
+    click.echo(_table(rows, columns))
+    click.echo(f"(cost in {out['currency']})")
+
+
+TREND_COLUMNS = ["kind", "source", "operations", "ended", "avg_duration_seconds", "p95_duration_seconds",
+                 "error_rate", "retry_rate", "records_per_second", "requests_per_second"]
+
+
+@cli.command()
+@click.option("--range", "range_", default="7d", show_default=True, help="7d / 12h / 30m, or START:END dates")
+@click.option("--source", default=None, help="only this source")
+@click.option("--json", "as_json", is_flag=True)
+@pass_obj
+@handle_errors
+def trends(obj: Obj, range_: str, source: str | None, as_json: bool) -> None:
+    """Average and p95 duration, error rate and throughput per kind and source."""
+    out = api.trends(obj.ctx, range_, source)
+    if as_json:
+        echo_json(out)
+    elif not out["rows"]:
+        click.echo("No operations in the range.")
+    else:
+        click.echo(_table(out["rows"], TREND_COLUMNS))
