@@ -460,3 +460,19 @@ def trends(ctx: Context, range_: str = "7d", source: str | None = None, now: flo
         ctx.catalog.source(source)
     rows = reports.trends(reports.in_range(_fleet(ctx, now), start, end, source))
     return {"range": {"start": start, "end": end}, "rows": rows}
+
+
+def dashboard(ctx: Context, out: str | Path, cost_range: str = "30d", trends_range: str = "7d",
+              group_by: str = "kind", probe: bool = False, now: float | None = None) -> dict[str, Any]:
+    """Write the self-contained HTML page: active operations, recent failures, health, cost and trends."""
+    from aurumplan.observe import dashboard as page
+    from aurumplan.state import mask_url
+
+    ops = _fleet(ctx, now)
+    health_data = health(ctx, offline=not probe)
+    cost_data = cost(ctx, cost_range, group_by, now)
+    trends_data = trends(ctx, trends_range, now=now)
+    html = page.render(ops, health_data, cost_data, trends_data, mask_url(ctx.config.state_url), cost_range,
+                       trends_range, now=now)
+    Path(out).write_text(html)
+    return {"out": str(out), "operations": len(ops), "healthy": health_data["ok"], "bytes": len(html.encode())}

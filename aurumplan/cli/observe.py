@@ -119,3 +119,17 @@ def trends(obj: Obj, range_: str, source: str | None, as_json: bool) -> None:
         click.echo("No operations in the range.")
     else:
         click.echo(_table(out["rows"], TREND_COLUMNS))
+
+
+@cli.command()
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="the HTML file to write")
+@click.option("--cost-range", default="30d", show_default=True, help="range of the cost table")
+@click.option("--trends-range", default="7d", show_default=True, help="range of the trends table")
+@click.option("--group-by", type=click.Choice(["kind", "source", "owner"]), default="kind", show_default=True)
+@click.option("--probe", is_flag=True, help="call each source's API for the health table (default: offline checks)")
+@pass_obj
+@handle_errors
+def dashboard(obj: Obj, out: str, cost_range: str, trends_range: str, group_by: str, probe: bool) -> None:
+    """Write one self-contained HTML page of the fleet: active operations, failures, health, cost, trends."""
+    res = api.dashboard(obj.ctx, out, cost_range, trends_range, group_by, probe)
+    click.echo(f"Wrote {res['out']} ({res['operations']} operations, {'healthy' if res['healthy'] else 'DOWN'}).")
