@@ -476,3 +476,35 @@ def dashboard(ctx: Context, out: str | Path, cost_range: str = "30d", trends_ran
                        trends_range, now=now)
     Path(out).write_text(html)
     return {"out": str(out), "operations": len(ops), "healthy": health_data["ok"], "bytes": len(html.encode())}
+
+
+def alerter(ctx: Context) -> Any:
+    """The alert evaluator of aurumplan.yaml's `alerts:` (keeps what fires between evaluations)."""
+    from aurumplan.observe.alerts import Alerter
+
+    return Alerter(ctx.config.alerts)
+
+
+def alerts_evaluate(ctx: Context, evaluator: Any, now: float | None = None) -> list[str]:
+    """Evaluate every rule once against the state; one line per notification sent or failed."""
+    from aurumplan.observe.alerts import Snapshot
+    from aurumplan.observe.fleet import daily_cap, quota_used
+
+    at = time.time() if now is None else now
+    state = open_reader(ctx)
+    quota: dict[str, tuple[int, int | None]] = {}
+    if not isinstance(state, EmptyState):
+        try:
+            quota = {n: (quota_used(state, n, now=at), daily_cap(s.quota)) for n, s in ctx.catalog.sources.items()}
+        finally:
+            state.close()
+    lines: list[str] = evaluator.evaluate(Snapshot(_fleet(ctx, at), quota, at))
+    return lines
+
+
+def alerts_test(ctx: Context, channel: str) -> str:
+    """Send a test notification to one channel of `alerts.channels`."""
+    from aurumplan.observe.alerts import send_test
+
+    send_test(ctx.config.alerts, channel)
+    return channel

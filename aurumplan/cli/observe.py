@@ -28,16 +28,24 @@ def metrics(obj: Obj) -> None:
 @cli.command()
 @click.option("--metrics-port", type=PORT, default=None, help="serve /metrics on this port")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="address to serve /metrics on")
+@click.option("--alerts", "with_alerts", is_flag=True, help="evaluate the alert rules of aurumplan.yaml")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="seconds between alert evaluations")
 @pass_obj
 @handle_errors
-def serve(obj: Obj, metrics_port: int | None, metrics_host: str) -> None:
-    """Run the /metrics exporter until interrupted."""
-    if metrics_port is None:
-        raise AurumError("nothing to serve: give --metrics-port N")
+def serve(obj: Obj, metrics_port: int | None, metrics_host: str, with_alerts: bool, interval: float) -> None:
+    """Run the /metrics exporter and/or the alert evaluator until interrupted."""
+    if metrics_port is None and not with_alerts:
+        raise AurumError("nothing to serve: give --metrics-port N, --alerts, or both")
+    evaluator = api.alerter(obj.ctx) if with_alerts else None
     with api.metrics_server(obj.ctx, metrics_port, metrics_host) as bound:
-        click.echo(f"Serving metrics on http://{bound[0]}:{bound[1]}/metrics", err=True)
+        if bound:
+            click.echo(f"Serving metrics on http://{bound[0]}:{bound[1]}/metrics", err=True)
         while True:
-            time.sleep(3600)
+            if evaluator is not None:
+                for line in api.alerts_evaluate(obj.ctx, evaluator):
+                    click.echo(line, err=True)
+            time.sleep(interval)
 
 
 @cli.command()
@@ -133,3 +141,17 @@ def dashboard(obj: Obj, out: str, cost_range: str, trends_range: str, group_by: 
     """Write one self-contained HTML page of the fleet: active operations, failures, health, cost, trends."""
     res = api.dashboard(obj.ctx, out, cost_range, trends_range, group_by, probe)
     click.echo(f"Wrote {res['out']} ({res['operations']} operations, {'healthy' if res['healthy'] else 'DOWN'}).")
+
+
+@cli.group()
+def alerts() -> None:
+    """Alert rules and channels of aurumplan.yaml (`serve --alerts` evaluates them)."""
+
+
+@alerts.command("test")
+@click.option("--channel", required=True, help="a channel named under alerts.channels")
+@pass_obj
+@handle_errors
+def alerts_test(obj: Obj, channel: str) -> None:
+    """Send a test notification to one channel."""
+    click.echo(f"Sent a test notification to {api.alerts_test(obj.ctx, channel)}.")
