@@ -398,15 +398,15 @@ def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) 
 # Imports stay local to these functions so this section is the whole of the observability hunk.
 
 
-def metrics_text(ctx: Context, now: float | None = None) -> str:
-    """The fleet as Prometheus exposition text (docs/observability.md#metrics)."""
+def metrics_text(ctx: Context, now: float | None = None, process: bool = False) -> str:
+    """The fleet as Prometheus exposition text (docs/observability.md#metrics); process adds this process's memory."""
     from aurumplan.observe import metrics
 
     state = open_reader(ctx)
     if isinstance(state, EmptyState):
-        return metrics.render([], {}, {})
+        return metrics.render([], {}, {}, memory=metrics.resident_memory_bytes() if process else None)
     try:
-        return metrics.collect(state, ctx.catalog, now)
+        return metrics.collect(state, ctx.catalog, now, process)
     finally:
         state.close()
 
@@ -419,7 +419,7 @@ def metrics_server(ctx: Context, port: int | None, host: str = "127.0.0.1") -> A
 
     if port is None:
         return contextlib.nullcontext()
-    return metrics.serving(lambda: metrics_text(ctx), port, host)
+    return metrics.serving(lambda: metrics_text(ctx, process=True), port, host)
 
 
 def health(ctx: Context, sources: list[str] | None = None, offline: bool = False) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from aurumplan.config import Quota
 from aurumplan.inspect.progress import progress
 from aurumplan.state import Operation, SqlStateStore
 from aurumplan.state.holders import holder, shown_status
-from aurumplan.state.schema import request_log
+from aurumplan.state.schema import request_log, watermarks
 
 DAY = 86400.0
 FIGURES = ("requests", "records", "bytes", "throttles", "retries")
@@ -104,3 +104,11 @@ def quota_used(store: SqlStateStore, source: str, window: float = DAY, now: floa
 def daily_cap(quota: Quota) -> int | None:
     """Requests a source's quota allows per day, if it has a daily window."""
     return int(quota.per_day) if quota.per_day is not None else None
+
+
+def newest_periods(store: SqlStateStore) -> dict[tuple[str, str], int]:
+    """(source, dataset) -> end of the newest committed period (epoch seconds): what freshness is measured by."""
+    q = (sa.select(watermarks.c.source, watermarks.c.dataset, sa.func.max(watermarks.c.end))
+         .group_by(watermarks.c.source, watermarks.c.dataset))
+    with store._read() as conn:
+        return {(src, ds): int(end) for src, ds, end in conn.execute(q)}

@@ -7,6 +7,7 @@ with prometheus_client's parser. Every figure is read from the state at scrape t
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections import defaultdict
@@ -14,7 +15,8 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aurumplan.catalog import Catalog
-from aurumplan.observe.fleet import FIGURES, OpFigures, daily_cap, fleet, quota_used
+from aurumplan.errors import AurumError
+from aurumplan.observe.fleet import FIGURES, OpFigures, daily_cap, fleet, newest_periods, quota_used
 from aurumplan.state import SqlStateStore
 from aurumplan.state.models import ACTIVE_STATUSES, OP_STATUSES
 
@@ -69,8 +71,27 @@ def _histogram(name: str, groups: dict[Labels, list[float]]) -> list[tuple[str, 
     return out
 
 
-def render(ops: list[OpFigures], leases: dict[str, int], quota: dict[str, tuple[int, int | None]]) -> str:
-    """The exposition text for these operations, live leases per source and (used, daily cap) per source."""
+def resident_memory_bytes() -> int | None:
+    """This process's resident memory (Linux /proc), else its peak from getrusage, else None."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    except (ImportError, OSError):
+        return None
+
+
+def render(ops: list[OpFigures], leases: dict[str, int], quota: dict[str, tuple[int, int | None]],
+           newest: dict[tuple[str, str], int] | None = None, now: float | None = None,
+           memory: int | None = None) -> str:
+    """The exposition text for these operations, live leases per source, (used, daily cap) per source,
+    the newest committed period per (source, dataset), and the serving process's memory when given."""
+    at = time.time() if now is None else now
     ex = Exposition()
     ex.family("aurumplan_up", "gauge", "1 when the state store answered this scrape", [("aurumplan_up", (), 1)])
     pairs = sorted({(o.kind, o.source) for o in ops})
@@ -103,18 +124,25 @@ def render(ops: list[OpFigures], leases: dict[str, int], quota: dict[str, tuple[
     ex.family("aurumplan_quota_daily_limit", "gauge", "requests the source's quota allows per day",
               [("aurumplan_quota_daily_limit", (("source", s),), cap)
                for s, (_, cap) in sorted(quota.items()) if cap is not None])
+    ex.family("aurumplan_dataset_freshness_seconds", "gauge",
+              "seconds from the end of the newest committed period of a dataset to now",
+              [("aurumplan_dataset_freshness_seconds", (("source", s), ("dataset", d)), round(at - end, 3))
+               for (s, d), end in sorted((newest or {}).items())])
+    if memory is not None:
+        ex.family("process_resident_memory_bytes", "gauge", "resident memory of the process serving /metrics",
+                  [("process_resident_memory_bytes", (), memory)])
     return ex.text()
 
 
-def collect(store: SqlStateStore, catalog: Catalog, now: float | None = None) -> str:
-    """Read the state and render the exposition text."""
+def collect(store: SqlStateStore, catalog: Catalog, now: float | None = None, process: bool = False) -> str:
+    """Read the state and render the exposition text; process adds the serving process's memory."""
     at = time.time() if now is None else now
     ops = fleet(store, catalog, at)
     leases: dict[str, int] = {s: 0 for s in catalog.sources}
     for lease in store.leases(active_only=True, now=at):
         leases[lease.source] = leases.get(lease.source, 0) + 1
     quota = {name: (quota_used(store, name, now=at), daily_cap(src.quota)) for name, src in catalog.sources.items()}
-    return render(ops, leases, quota)
+    return render(ops, leases, quota, newest_periods(store), at, resident_memory_bytes() if process else None)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -150,7 +178,10 @@ class _Server(ThreadingHTTPServer):
 @contextlib.contextmanager
 def serving(render_text: Callable[[], str], port: int, host: str = "127.0.0.1") -> Iterator[tuple[str, int]]:
     """Serve GET /metrics on host:port in a background thread while the block runs; yields (host, port)."""
-    httpd = _Server((host, port), _Handler)
+    try:
+        httpd = _Server((host, port), _Handler)
+    except OSError as exc:
+        raise AurumError(f"cannot serve /metrics on {host}:{port}: {exc.strerror or exc}") from None
     httpd.render = render_text
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="aurumplan-metrics",
                               daemon=True)

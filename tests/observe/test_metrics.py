@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from aurumplan.intervals import parse_ts
 from tests.apply.common import run
 from tests.doubles.fakeapis import EiaServer
 from tests.observe.conftest import free_port, spec
@@ -49,6 +51,9 @@ def test_textfile_metrics_equal_the_report(applied: Path) -> None:
     assert one(m, "aurumplan_quota_daily_limit", source="eia") == 5000
     assert one(m, "aurumplan_leases_held", source="eia") == 0
     assert out.endswith("\n") and "# TYPE aurumplan_requests_total counter" in out
+    age = one(m, "aurumplan_dataset_freshness_seconds", source="eia", dataset="ELEC.DEMAND")
+    assert abs(age - (time.time() - parse_ts("2024-01-04"))) < 120  # the backfill ended with 2024-01-03
+    assert "process_resident_memory_bytes" not in out  # the CLI's own memory means nothing in a textfile
 
 
 def test_metrics_of_an_empty_project_parse(tmp_path: Path) -> None:
@@ -91,6 +96,7 @@ def test_scraped_during_a_real_apply(project: Path, server: EiaServer) -> None:
     kind = {"kind": "Backfill", "source": "eia"}
     assert any(one(m, "aurumplan_operations", status="running", **kind) == 1 for m in live)
     assert any(one(m, "aurumplan_active_operations", **kind) == 1 for m in live)
+    assert all(m[("process_resident_memory_bytes", ())] > 10_000_000 for m in live)  # the apply's own memory
     with httpx.Client() as c:  # the endpoint went away with the apply
         try:
             c.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
@@ -138,6 +144,15 @@ def test_serve_exports_until_stopped(applied: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_port_in_use_is_one_line(applied: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(applied, "serve", "--metrics-port", str(port))
+    assert code == 1 and err.strip() == f"Error: cannot serve /metrics on 127.0.0.1:{port}: Address already in use"
 
 
 def test_serve_without_anything_to_serve_is_one_line(applied: Path) -> None:
