@@ -23,6 +23,7 @@ import httpx
 
 from aurumplan.config import AlertChannel, AlertRule, AlertsConfig
 from aurumplan.errors import AurumError
+from aurumplan.intervals import fmt_ts
 from aurumplan.observe.fleet import OpFigures
 from aurumplan.observe.reports import ENDED, FAILED
 
@@ -44,6 +45,8 @@ class Snapshot:
     ops: list[OpFigures]
     quota: dict[str, tuple[int, int | None]]
     now: float
+    newest: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(source, dataset) -> end of its newest committed period."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,13 @@ def firing(rule: AlertRule, snap: Snapshot, already: set[str]) -> list[Alert]:
             if cap and (rule.source is None or source == rule.source) and used / cap >= rule.threshold:
                 out.append(Alert(rule.name, source, f"{source} has used {used} of its {cap} daily requests "
                                  f"({used / cap:.0%}, threshold {rule.threshold:.0%})", rule.severity, source))
+    elif rule.when == "freshness":
+        for (source, dataset), end in sorted(snap.newest.items()):
+            age = (snap.now - end) / 60
+            if (rule.source is None or source == rule.source) and age > rule.minutes:
+                out.append(Alert(rule.name, f"{source}/{dataset}", f"{source} {dataset} has no data after "
+                                 f"{fmt_ts(end)}: {age / 60:.1f} hours old (limit {rule.minutes / 60:g} hours)",
+                                 rule.severity, source))
     return out
 
 

@@ -97,6 +97,7 @@ def alerts_yaml(receiver: Receiver, smtp_port: int) -> str:
     - {{name: stuck, when: interrupted, minutes: 10, channels: [hook]}}
     - {{name: errors, when: error_rate, threshold: 0.4, window_minutes: 60, channels: [hook]}}
     - {{name: quota, when: quota, threshold: 0.9, channels: [hook]}}
+    - {{name: stale, when: freshness, minutes: 2880, source: eia, channels: [hook]}}
 """
 
 
@@ -181,7 +182,7 @@ def test_an_old_failure_does_not_page_on_start(project: Path) -> None:
     assert firing(rule, Snapshot([op("OLD", "failed", 0.0)], {}, 10_000_000.0), set()) == []
 
 
-def test_interrupted_error_rate_and_quota_rules(project: Path) -> None:
+def test_interrupted_error_rate_quota_and_freshness_rules(project: Path) -> None:
     rules = {r.name: r for r in config(project).rules}
     now = 1_000_000.0
     snap = Snapshot([op("I1", "interrupted", now - 11 * 60), op("I2", "interrupted", now - 5 * 60),
@@ -193,6 +194,11 @@ def test_interrupted_error_rate_and_quota_rules(project: Path) -> None:
     assert err.subject == "eia" and "2 of 3 operations on eia failed" in err.summary
     [q] = firing(rules["quota"], snap, set())
     assert q.subject == "eia" and q.summary == "eia has used 4500 of its 5000 daily requests (90%, threshold 90%)"
+    day = 86400
+    newest = {("eia", "ELEC.DEMAND"): 100 * day, ("eia", "NG.PRICE"): 102 * day, ("fred", "GDP"): 0}
+    [stale] = firing(rules["stale"], Snapshot([], {}, 102.5 * day, newest), set())
+    assert stale.subject == "eia/ELEC.DEMAND"  # 2.5 days old; NG.PRICE is fresh, fred is not watched
+    assert stale.summary == "eia ELEC.DEMAND has no data after 1970-04-11T00:00Z: 60.0 hours old (limit 48 hours)"
 
 
 def test_a_receiver_that_is_down_is_reported_not_raised(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
