@@ -100,9 +100,9 @@ class AlertRule(_Model):
     """One condition over the state, its channels, and when to escalate."""
 
     name: str
-    when: Literal["status", "interrupted", "error_rate", "quota", "freshness"]
+    when: Literal["status", "interrupted", "duration", "error_rate", "quota", "freshness"]
     statuses: list[str] = Field(default_factory=lambda: ["failed", "halted"], description="when: status")
-    minutes: float = Field(default=15.0, ge=0, description="interrupted for longer than this; freshness: data older")
+    minutes: float = Field(default=15.0, ge=0, description="interrupted or running longer; freshness: data older")
     threshold: float = Field(default=0.05, ge=0, description="error_rate above it; quota: share of the day used")
     window_minutes: float = Field(default=60.0, gt=0, description="when: error_rate, over ended operations")
     source: str | None = None

@@ -87,6 +87,12 @@ def firing(rule: AlertRule, snap: Snapshot, already: set[str]) -> list[Alert]:
                 out.append(Alert(rule.name, o.id, f"{o.kind} {o.id} on {o.source} has been interrupted for "
                                  f"{minutes:.0f} minutes: resume it with `aurumplan resume {o.id}`",
                                  rule.severity, o.source))
+    elif rule.when == "duration":
+        for o in ops:
+            if o.status == "running" and o.duration_seconds > rule.minutes * 60:
+                out.append(Alert(rule.name, o.id, f"{o.kind} {o.id} on {o.source} has been running for "
+                                 f"{o.duration_seconds / 60:.0f} minutes (limit {rule.minutes:g})", rule.severity,
+                                 o.source))
     elif rule.when == "error_rate":
         since = snap.now - rule.window_minutes * 60
         for source in sorted({o.source for o in ops}):

@@ -97,6 +97,7 @@ def alerts_yaml(receiver: Receiver, smtp_port: int) -> str:
     - {{name: stuck, when: interrupted, minutes: 10, channels: [hook]}}
     - {{name: errors, when: error_rate, threshold: 0.4, window_minutes: 60, channels: [hook]}}
     - {{name: quota, when: quota, threshold: 0.9, channels: [hook]}}
+    - {{name: long, when: duration, minutes: 60, channels: [hook]}}
     - {{name: stale, when: freshness, minutes: 2880, source: eia, channels: [hook]}}
 """
 
@@ -194,6 +195,10 @@ def test_interrupted_error_rate_quota_and_freshness_rules(project: Path) -> None
     assert err.subject == "eia" and "2 of 3 operations on eia failed" in err.summary
     [q] = firing(rules["quota"], snap, set())
     assert q.subject == "eia" and q.summary == "eia has used 4500 of its 5000 daily requests (90%, threshold 90%)"
+    slow = OpFigures("S1", "Backfill", "eia", None, "running", now - 7200, now, duration_seconds=3700)
+    quick = OpFigures("S2", "Backfill", "eia", None, "running", now - 60, now, duration_seconds=60)
+    [long] = firing(rules["long"], Snapshot([slow, quick], {}, now), set())
+    assert long.summary == "Backfill S1 on eia has been running for 62 minutes (limit 60)"
     day = 86400
     newest = {("eia", "ELEC.DEMAND"): 100 * day, ("eia", "NG.PRICE"): 102 * day, ("fred", "GDP"): 0}
     [stale] = firing(rules["stale"], Snapshot([], {}, 102.5 * day, newest), set())
