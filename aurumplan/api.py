@@ -392,3 +392,121 @@ def coverage_strip(rows: list[dict[str, Any]], width: int = 100) -> str:
 def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) -> str:
     """`aurumplan report`: what an operation did, rendered as markdown, json or html."""
     return _reports.render_report(_reports.operation_report(ctx.config, ctx.catalog, op_id, top_n=top_n), fmt)
+
+
+# ---- observability ----
+# Imports stay local to these functions so this section is the whole of the observability hunk.
+
+
+def metrics_text(ctx: Context, now: float | None = None, process: bool = False) -> str:
+    """The fleet as Prometheus exposition text (docs/observability.md#metrics); process adds this process's memory."""
+    from aurumplan.observe import metrics
+
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
+        return metrics.render([], {}, {}, memory=metrics.resident_memory_bytes() if process else None)
+    try:
+        return metrics.collect(state, ctx.catalog, now, process)
+    finally:
+        state.close()
+
+
+def metrics_server(ctx: Context, port: int | None, host: str = "127.0.0.1") -> Any:
+    """A context manager serving GET /metrics on host:port while it is open; a no-op when port is None."""
+    import contextlib
+
+    from aurumplan.observe import metrics
+
+    if port is None:
+        return contextlib.nullcontext()
+    return metrics.serving(lambda: metrics_text(ctx, process=True), port, host)
+
+
+def health(ctx: Context, sources: list[str] | None = None, offline: bool = False) -> dict[str, Any]:
+    """State, warehouse, each source's API and key, quota left, dead leases, interrupted operations."""
+    from aurumplan.observe.health import health as run_checks
+
+    checks = run_checks(ctx.config, ctx.catalog, sources, offline)
+    return {"ok": all(c.ok for c in checks), "checks": [c.to_dict() for c in checks]}
+
+
+def _fleet(ctx: Context, now: float | None = None) -> list[Any]:
+    from aurumplan.observe.fleet import fleet
+
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
+        return []
+    try:
+        return fleet(state, ctx.catalog, now)
+    finally:
+        state.close()
+
+
+def cost(ctx: Context, range_: str, group_by: str = "kind", now: float | None = None) -> dict[str, Any]:
+    """API calls, bytes, records, wall time and money of the operations created in a range, grouped."""
+    from aurumplan.observe import reports
+
+    start, end = reports.parse_range(range_, now)
+    out = reports.cost(reports.in_range(_fleet(ctx, now), start, end), group_by, ctx.config.costs)
+    return {"range": {"start": start, "end": end}, **out}
+
+
+def trends(ctx: Context, range_: str = "7d", source: str | None = None, now: float | None = None) -> dict[str, Any]:
+    """Average and p95 duration, error rate and throughput per kind and source over a range."""
+    from aurumplan.observe import reports
+
+    start, end = reports.parse_range(range_, now)
+    if source is not None:
+        ctx.catalog.source(source)
+    rows = reports.trends(reports.in_range(_fleet(ctx, now), start, end, source))
+    return {"range": {"start": start, "end": end}, "rows": rows}
+
+
+def dashboard(ctx: Context, out: str | Path, cost_range: str = "30d", trends_range: str = "7d",
+              group_by: str = "kind", probe: bool = False, now: float | None = None) -> dict[str, Any]:
+    """Write the self-contained HTML page: active operations, recent failures, health, cost and trends."""
+    from aurumplan.observe import dashboard as page
+    from aurumplan.state import mask_url
+
+    ops = _fleet(ctx, now)
+    health_data = health(ctx, offline=not probe)
+    cost_data = cost(ctx, cost_range, group_by, now)
+    trends_data = trends(ctx, trends_range, now=now)
+    html = page.render(ops, health_data, cost_data, trends_data, mask_url(ctx.config.state_url), cost_range,
+                       trends_range, now=now)
+    Path(out).write_text(html)
+    return {"out": str(out), "operations": len(ops), "healthy": health_data["ok"], "bytes": len(html.encode())}
+
+
+def alerter(ctx: Context) -> Any:
+    """The alert evaluator of aurumplan.yaml's `alerts:` (keeps what fires between evaluations)."""
+    from aurumplan.observe.alerts import Alerter
+
+    return Alerter(ctx.config.alerts)
+
+
+def alerts_evaluate(ctx: Context, evaluator: Any, now: float | None = None) -> list[str]:
+    """Evaluate every rule once against the state; one line per notification sent or failed."""
+    from aurumplan.observe.alerts import Snapshot
+    from aurumplan.observe.fleet import daily_cap, newest_periods, quota_used
+
+    at = time.time() if now is None else now
+    state = open_reader(ctx)
+    quota: dict[str, tuple[int, int | None]] = {}
+    newest: dict[tuple[str, str], int] = {}
+    if not isinstance(state, EmptyState):
+        try:
+            quota = {n: (quota_used(state, n, now=at), daily_cap(s.quota)) for n, s in ctx.catalog.sources.items()}
+            newest = newest_periods(state)
+        finally:
+            state.close()
+    lines: list[str] = evaluator.evaluate(Snapshot(_fleet(ctx, at), quota, at, newest))
+    return lines
+
+
+def alerts_test(ctx: Context, channel: str) -> str:
+    """Send a test notification to one channel of `alerts.channels`."""
+    from aurumplan.observe.alerts import send_test
+
+    send_test(ctx.config.alerts, channel)
+    return channel

@@ -71,6 +71,53 @@ class SeaTunnelConfig(_Model):
     poll_interval: float = 2.0
 
 
+class CostConfig(_Model):
+    """Prices `aurumplan cost` multiplies figures by; all 0 by default (the APIs are free). docs/observability.md"""
+
+    currency: str = "USD"
+    per_1000_requests: dict[str, float] = Field(default_factory=dict, description="price per 1,000 calls, by source")
+    per_gb: float = Field(default=0.0, ge=0, description="price per GB of responses received")
+    per_hour: float = Field(default=0.0, ge=0, description="price per hour of operation wall time")
+
+
+class AlertChannel(_Model):
+    """Where alerts go; secrets (webhook URLs, routing keys, SMTP passwords) come from named env variables."""
+
+    type: Literal["slack", "pagerduty", "webhook", "email"]
+    url_env: str | None = Field(default=None, description="env variable with the webhook URL (slack, webhook)")
+    url: str | None = Field(default=None, description="a URL that is no secret (pagerduty: the Events API v2 URL)")
+    routing_key_env: str | None = Field(default=None, description="env variable with the PagerDuty routing key")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None
+    starttls: bool = False
+    mail_from: str = "aurumplan@localhost"
+    mail_to: list[str] = Field(default_factory=list)
+
+
+class AlertRule(_Model):
+    """One condition over the state, its channels, and when to escalate."""
+
+    name: str
+    when: Literal["status", "interrupted", "duration", "error_rate", "quota", "freshness"]
+    statuses: list[str] = Field(default_factory=lambda: ["failed", "halted"], description="when: status")
+    minutes: float = Field(default=15.0, ge=0, description="interrupted or running longer; freshness: data older")
+    threshold: float = Field(default=0.05, ge=0, description="error_rate above it; quota: share of the day used")
+    window_minutes: float = Field(default=60.0, gt=0, description="when: error_rate, over ended operations")
+    source: str | None = None
+    severity: Literal["info", "warning", "critical"] = "warning"
+    channels: list[str] = Field(default_factory=list)
+    repeat_minutes: float | None = Field(default=None, gt=0, description="notify again while it stays firing")
+    escalate_after_minutes: float | None = Field(default=None, ge=0)
+    escalate_to: list[str] = Field(default_factory=list, description="channels added once escalated")
+
+
+class AlertsConfig(_Model):
+    channels: dict[str, AlertChannel] = Field(default_factory=dict)
+    rules: list[AlertRule] = Field(default_factory=list)
+
+
 class Config(_Model):
     """The whole project configuration, resolved against its folder."""
 
@@ -80,6 +127,8 @@ class Config(_Model):
     seatunnel: SeaTunnelConfig = Field(default_factory=SeaTunnelConfig)
     logs: str = Field(default=".aurumplan/logs", description="operation logs and failure logs")
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    costs: CostConfig = Field(default_factory=CostConfig, description="prices for `aurumplan cost`")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="rules and channels of `serve --alerts`")
     root: str = Field(default=".", description="folder relative paths resolve against (set by the loader)")
     file: str | None = Field(default=None, description="the file this was read from (set by the loader)")
 

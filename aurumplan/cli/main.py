@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aurumplan.cli import operations, planning, quality  # noqa: F401  (register their commands)
+from aurumplan.cli import observe, operations, planning, quality  # noqa: F401  (register their commands)
 from aurumplan.cli.app import cli
 
 

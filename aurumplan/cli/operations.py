@@ -62,10 +62,12 @@ def _summary(result: Any, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--progress-interval", type=float, default=30.0, show_default=True,
               help="seconds between progress lines when not on a terminal")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="serve Prometheus /metrics on 127.0.0.1:PORT while it runs (docs/observability.md)")
 @pass_obj
 @handle_errors
 def apply(obj: Obj, target: str, auto_approve: bool, accept_config_change: bool, as_json: bool,
-          progress_interval: float) -> None:
+          progress_interval: float, metrics_port: int | None) -> None:
     """Run a spec (asks first) or a saved plan (was the review; refused if stale, edited or made elsewhere)."""
     saved = api.is_saved_plan(target)
     if saved:
@@ -79,7 +81,7 @@ def apply(obj: Obj, target: str, auto_approve: bool, accept_config_change: bool,
             click.echo("No changes. Nothing to apply.")
             return
         _confirm("apply", auto_approve)
-    with make_hook(plan, progress_interval, quiet=as_json) as hook:
+    with api.metrics_server(obj.ctx, metrics_port), make_hook(plan, progress_interval, quiet=as_json) as hook:
         result = api.apply_plan(plan, obj.ctx, hook, saved=saved, accept_config_change=accept_config_change)
     _summary(result, as_json)
 
