@@ -87,8 +87,10 @@ def test_eia_get_with_facets_list(version: str) -> None:
     assert [p["plugin_name"] for p in cfg["transform"]] == ["Sql", "Sql"]
     assert [p["plugin_name"] for p in cfg["sink"]] == ["Jdbc"]
     src = cfg["source"][0]
-    # the repeated facet key survives, in the URL, with both values
-    assert parse_qs(urlsplit(src["url"]).query) == {"facets[respondent][]": ["PJM", "MISO"]}
+    # the repeated facet key survives, in the URL, with both values; so does `data[0]`, which SeaTunnel's
+    # params map would send as `"data[0]"` (Config.entrySet quotes keys with brackets)
+    assert parse_qs(urlsplit(src["url"]).query) == {"facets[respondent][]": ["PJM", "MISO"], "data[0]": ["value"]}
+    assert all("[" not in k for k in src["params"])
     assert src["params"]["api_key"] == "${EIA_API_KEY}"
     assert src["params"]["start"] == "2024-01-01T01" and cfg["source"][1]["params"]["start"] == "2024-01-08T01"
     assert src["content_field"] == "$.response.data.*" and "pageing" not in src

@@ -128,13 +128,14 @@ def example_cases() -> list[Case]:
 
 
 def write_project(folder: Path, db: str, fakes: dict[str, FakeServer], executor: str, seatunnel: dict[str, Any],
-                  settings: dict[str, dict[str, Any]]) -> Path:
-    """aurumplan.yaml with every source on its fake; returns the config path."""
+                  settings: dict[str, dict[str, Any]], advertise: str | None = None) -> Path:
+    """aurumplan.yaml with every source on its fake (reached as `advertise` when given); returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [f"state: '{db}'", f"warehouse: '{db}'", f"executor: {executor}", f"seatunnel: {json.dumps(seatunnel)}",
              "sources:"]
     for name, fake in fakes.items():
-        lines += [f"  {name}:", f"    base_url: {fake.base_url}", "    quota: {per_second: 1000}"]
+        url = fake.base_url if advertise is None else re.sub(r"//[^:/]+:", f"//{advertise}:", fake.base_url, count=1)
+        lines += [f"  {name}:", f"    base_url: {url}", "    quota: {per_second: 1000}"]
         lines += [f"    {key}: {json.dumps(value)}" for key, value in settings.get(name, {}).items()]
     config = folder / "aurumplan.yaml"
     config.write_text("\n".join(lines) + "\n")

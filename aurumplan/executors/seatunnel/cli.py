@@ -8,7 +8,7 @@ instead of submitting the node twice. Client output is masked (SeaTunnel hides o
 password/username/auth/token keys, not an `api_key` parameter) and goes both to the logger
 "aurumplan.seatunnel" and to `<job id>.log` next to the config.
 
-Exit codes (README §3): 0 finished, 1 failed (job, config or connection), 234 usage error.
+Exit codes (docs/seatunnel.md, "Executors"): 0 finished, 1 failed (job, config or connection), 234 usage error.
 Rows written are read from the client's final "Job Statistic Information" (Total Write Count;
 in cluster mode `-j ID` metrics when the table is missing) and must equal the rows staged under
 job.load_id; exit 0 alone is never trusted. Pause/cancel: cluster mode runs

@@ -1,6 +1,6 @@
 """Check a SeaTunnel job config against the option tables, since SeaTunnel will not.
 
-`seatunnel.sh --check` is a no-op in every 2.3.x release (README §3) and unknown keys are
+`seatunnel.sh --check` is a no-op in every 2.3.x release (docs/seatunnel.md, "Executors") and unknown keys are
 silently ignored at run time, so a misspelled `paging` only shows as a job that reads one page.
 These checks run on the reader's output (or the renderer's), both forms alike.
 """
@@ -220,7 +220,7 @@ def check_config(parsed: Mapping[str, Any], version: str = "2.3.12") -> list[str
 
 
 def check_cli_variables(parsed: Mapping[str, Any], variables: Mapping[str, str]) -> list[str]:
-    """Problems with `-i name=value` variables for this config (README §1.4).
+    """Problems with `-i name=value` variables for this config (docs/seatunnel.md, "-i variables").
 
     `-i` values go through a regex pass over every string, the same pass that fills Http paging
     placeholders, and through an unquoted shell `$@`; so a variable named like a page field would

@@ -57,7 +57,7 @@ PRIMARY_KEYS = ["source", "dataset", "series_id", "period", "load_id"]
 FINAL = frozenset({"FINISHED", "FAILED", "CANCELED", "SAVEPOINT_DONE", "UNKNOWABLE"})
 USER_ENV, PASSWORD_ENV = "AURUMPLAN_WAREHOUSE_USER", "AURUMPLAN_WAREHOUSE_PASSWORD"
 
-# Offset-paged APIs (README §2.1: SeaTunnel's Http source has no offset paging): per driver, the
+# Offset-paged APIs (SeaTunnel's Http source has no offset paging: docs/seatunnel.md): per driver, the
 # offset parameter, the page-size parameter, the first offset and the API's largest page.
 PAGING: dict[str, tuple[str, str, int, int]] = {
     "eia": ("offset", "length", 0, 5000), "fred": ("offset", "limit", 0, 100000),

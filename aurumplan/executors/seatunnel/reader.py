@@ -2,8 +2,8 @@
 
 SeaTunnel's patched HOCON parser turns each child of `source`/`transform`/`sink` into a list
 element with `plugin_name`, keeping order and duplicates; pyhocon would merge two `Console {}`
-blocks into one (README §1.1). So the stage blocks are cut out textually here and only each
-plugin body (and the rest of the file, e.g. `env`) goes through pyhocon, unresolved.
+blocks into one (docs/seatunnel.md, "Duplicate plugin blocks"). So the stage blocks are cut out
+textually here and only each plugin body (and the rest of the file, e.g. `env`) goes through pyhocon, unresolved.
 
 Result shape, for both `.conf` and `.json`: {"env": dict, "source": [plugin], "transform": [plugin],
 "sink": [plugin]}, each plugin a plain dict with "plugin_name" first. Unresolved substitutions

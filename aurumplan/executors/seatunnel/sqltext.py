@@ -1,6 +1,6 @@
 """Just enough SQL scanning for SeaTunnel's Sql transform: find the top-level FROM table.
 
-The transform's FROM table must be its plugin_input name (README §1.3); the renderer rewrites it
+The transform's FROM table must be its plugin_input name (docs/seatunnel.md); the renderer rewrites it
 per source and the conformance check compares it. Strings, quoted identifiers, comments and
 parenthesised sub-expressions are skipped, so `CAST(x AS STRING)` or `'from'` never match.
 """

@@ -164,7 +164,7 @@ class FakeServer:
 
     @property
     def base_url(self) -> str:
-        """What replaces the real API's base URL (CONTRACT §1), e.g. http://127.0.0.1:PORT/v2."""
+        """What replaces the real API's base URL e.g. http://127.0.0.1:PORT/v2."""
         return self.origin + self.prefix
 
     # fault knobs -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""BlsServer: BLS Public API v2 `POST /publicAPI/v2/timeseries/data/` (sources/README §3). Always HTTP 200."""
+"""BlsServer: BLS Public API v2 `POST /publicAPI/v2/timeseries/data/` (docs/sources.md). Always HTTP 200."""
 
 from __future__ import annotations
 

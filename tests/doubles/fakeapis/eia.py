@@ -1,4 +1,4 @@
-"""EiaServer: EIA API v2 `GET /v2/<route>/data/` (sources/README §1), synthetic rows, real shapes."""
+"""EiaServer: EIA API v2 `GET /v2/<route>/data/` (docs/sources.md), synthetic rows, real shapes."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ _KEY = re.compile(r"^(data|facets|sort)\[([^\]]*)\](?:\[([^\]]*)\])?$")
 
 
 def _umbrella(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> FakeResponse:
-    """API Umbrella's error shape (EIA sits behind it; body UNVERIFIED for EIA, see README §1.5)."""
+    """API Umbrella's error shape (EIA sits behind it; body UNVERIFIED for EIA, see docs/sources.md)."""
     return json_response(status, {"error": {"code": code, "message": message}}, headers)
 
 

@@ -1,4 +1,4 @@
-"""The EIA v2 routes the fake serves: facets, data columns, period formats (sources/README §1)."""
+"""The EIA v2 routes the fake serves: facets, data columns, period formats (docs/sources.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FredServer: FRED `GET /fred/series/observations` (sources/README §2), JSON or the default XML."""
+"""FredServer: FRED `GET /fred/series/observations` (docs/sources.md), JSON or the default XML."""
 
 from __future__ import annotations
 

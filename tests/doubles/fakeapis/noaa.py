@@ -1,4 +1,4 @@
-"""NoaaServer: NOAA CDO v2 `GET /cdo-web/api/v2/data` (sources/README §4.1), GHCND daily values."""
+"""NoaaServer: NOAA CDO v2 `GET /cdo-web/api/v2/data` (docs/sources.md), GHCND daily values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PjmServer: PJM Data Miner 2 `GET /api/v1/hrl_load_metered` (sources/README §5.2), EPT filters, DST."""
+"""PjmServer: PJM Data Miner 2 `GET /api/v1/hrl_load_metered` (docs/sources.md), EPT filters, DST."""
 
 from __future__ import annotations
 

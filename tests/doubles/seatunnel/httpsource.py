@@ -10,7 +10,7 @@ them with the file each one mirrors.
   map is a java.util.HashMap (its iteration order is reproduced). GET: `new URIBuilder(url)`, then
   `setParameter` per param: the URL's own query is kept, a param of the same name replaces it, and
   the query is re-encoded as a form. POST: the URL as written; from 2.3.11 the params join the URL
-  query the same way (README of the reference material, PR #8434), before that they become a form
+  query the same way (SeaTunnel's Http source docs for 2.3.11, PR #8434), before that they become a form
   body, which then suppresses the JSON body. The URL must be a valid java.net.URI.
 - Retries (HttpClientProvider.buildRetryer): `retry` total attempts, only on I/O errors, Fibonacci
   wait of `retry_backoff_multiplier_ms` capped by `retry_backoff_max_ms`; any status outside 200-207
