@@ -320,3 +320,22 @@ def quotas_validate(ctx: Context, concurrency: int = 3, specs: tuple[str | Path,
     reports = validate_quotas(ctx.catalog, ctx.config, concurrency=concurrency, planned_requests=planned or None,
                               rate_limits=rates or None)
     return [r.to_dict() for r in reports]
+
+
+def quotas_check(ctx: Context, concurrency: int | None = None,
+                 specs: tuple[str | Path, ...] = ()) -> list[dict[str, Any]]:
+    """`quotas validate`: like quotas_validate, but a concurrency given wins over the specs' own
+    (without one: the largest of the specs', else 3)."""
+    planned: dict[str, int] = {}
+    rates: dict[str, Any] = {}
+    spec_concurrency = 0
+    for spec in specs:
+        p = plan(spec, ctx).plan
+        src = p["operation"]["source"]
+        planned[src] = planned.get(src, 0) + p["estimates"]["requests"]
+        rates[src] = p["settings"]["rateLimit"]
+        spec_concurrency = max(spec_concurrency, p["settings"]["concurrency"])
+    workers = concurrency if concurrency is not None else (spec_concurrency or 3)
+    reports = validate_quotas(ctx.catalog, ctx.config, concurrency=workers, planned_requests=planned or None,
+                              rate_limits=rates or None)
+    return [r.to_dict() for r in reports]

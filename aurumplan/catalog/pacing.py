@@ -130,8 +130,9 @@ class Pacer:
         if now >= self.paused_until:
             self.floor = max(self.min_factor, self.factor(now) * self.decrease)
         self.paused_until = max(self.paused_until, now + max(0.0, retry_after))
-        self.tokens = 1.0  # one request when the pause ends, then the cut rate
+        self.tokens = max(self.tokens, 1.0)  # one request when the pause ends, then the cut rate
         self.refilled = self.paused_until
+        self.last_grant = -math.inf  # the pause stands in for the spacing
 
 
 def schedule_seconds(pace: Pace, requests: int, concurrency: int = 1, latency: float = 0.0,
