@@ -50,6 +50,14 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            raise  # the reader (`| head`) left: main() ends quietly
+        except OSError as exc:
+            if debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
         except Exception as exc:
             if debug:
                 raise
