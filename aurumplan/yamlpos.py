@@ -134,12 +134,48 @@ def _plain(node: Any, path: Path, doc: YamlDoc, budget: list[int]) -> Any:
     return node
 
 
+def _flow_depth(text: str) -> tuple[int, int] | None:
+    """(line, col) where `[`/`{` nesting first passes MAX_DEPTH, outside quotes and comments; else None.
+
+    The YAML parser recurses per level and takes seconds on thousands of levels, so this is
+    checked on the text first.
+    """
+    depth, line, col, quote, prev = 0, 1, 0, "", "\n"
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+        elif quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"" and prev in " \t\n[{,:":
+            quote = ch
+        elif ch == "#" and prev in " \t\n":
+            j = text.find("\n", i)
+            i, prev = (n if j < 0 else j), "#"
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, col
+        elif ch in "]}":
+            depth -= 1
+        prev = ch
+        i += 1
+    return None
+
+
 def load_yaml(text: str, file: str) -> YamlDoc:
     """Parse text; a syntax error or a limit exceeded becomes a Diagnostic list via YamlSyntaxError."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
         raise YamlSyntaxError([Diagnostic(file, 1, 1, f"file is {size // 1024} KiB, above the limit of "
                                                       f"{MAX_BYTES // 1024} KiB: split the operation")])
+    deep = _flow_depth(text)
+    if deep is not None:
+        raise YamlSyntaxError([Diagnostic(file, deep[0], deep[1], f"nested more than {MAX_DEPTH} levels deep")])
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False

@@ -52,6 +52,11 @@ def handle_errors(fn: F) -> F:
             sys.exit(130)
         except BrokenPipeError:
             raise  # the reader (`| head`) left: main() ends quietly
+        except RecursionError:
+            if debug:
+                raise
+            click.echo("Error: the input is nested too deeply to read", err=True)
+            sys.exit(1)
         except OSError as exc:
             if debug:
                 raise
