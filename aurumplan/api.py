@@ -23,9 +23,11 @@ from aurumplan.errors import AurumError, Diagnostic, OperationError
 from aurumplan.executors.compile_jobs import compile_plan
 from aurumplan.executors.record import record_plan
 from aurumplan.hashing import canonical_json
+from aurumplan.inspect import status as inspect_status
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
 from aurumplan.plan.make import Planned, plan_spec
-from aurumplan.plan.planfile import read_plan
+from aurumplan.plan.planfile import is_plan_file, read_plan
+from aurumplan.plan.render import human_duration, render_plan
 from aurumplan.spec.reference import write_reference
 from aurumplan.spec.schema import write_schemas as spec_write_schemas
 from aurumplan.state import SqlStateStore, open_state
@@ -125,6 +127,21 @@ def show(plan_file: str | Path) -> dict[str, Any]:
     return read_plan(plan_file)
 
 
+def is_saved_plan(path: str | Path) -> bool:
+    """Whether a CLI target is a saved plan file rather than a spec."""
+    return is_plan_file(path)
+
+
+def render(plan_data: dict[str, Any]) -> str:
+    """The plan as the text `plan` and `apply` print."""
+    return render_plan(plan_data)
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds as people read them (`1m 05s`)."""
+    return human_duration(seconds)
+
+
 def graph(spec: str | Path, ctx: Context, fmt: str = "dot") -> str:
     """The compiled job graph as dot, mermaid or json text."""
     planned = plan(spec, ctx)
@@ -216,10 +233,17 @@ def lease_dict(lease: Any, now: float | None = None) -> dict[str, Any]:
             "pid": lease.pid, "token": lease.token, "age_seconds": round(age, 1)}
 
 
-def state_unlock(ctx: Context, lease_id: str, force: bool) -> None:
+def state_unlock(ctx: Context, lease_id: str | None, force: bool, operation: str | None = None) -> dict[str, Any]:
+    """Break one lease (by id) or every lease of a dead operation (`--operation`)."""
     if not force:
         raise OperationError("breaking a lease can let two writers collide: add --force if its holder is dead")
-    open_store(ctx).break_lease(int(lease_id) if str(lease_id).isdigit() else lease_id)
+    if operation:
+        return lifecycle.unlock_operation(ctx.config, operation)
+    if lease_id is None or not str(lease_id).isdigit():
+        raise OperationError(f"invalid lease id {lease_id!r}: use the number `aurumplan state show` lists, "
+                             "or --operation OP_ID")
+    lease = open_store(ctx).break_lease(int(lease_id))
+    return {"lease": lease.id, "operation_id": lease.operation_id}
 
 
 def write_schemas(out: str | Path) -> list[str]:
@@ -232,14 +256,29 @@ def write_schemas(out: str | Path) -> list[str]:
 
 
 
-def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None) -> Any:
-    """Run a plan (already reviewed) to the end; returns the ApplyResult."""
-    return Applier(ctx.config, ctx.catalog, plan_data, hook=hook).apply()
+def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None, *, saved: bool = False,
+               accept_config_change: bool = False) -> Any:
+    """Run a plan to the end; returns the ApplyResult.
+
+    A saved plan (`saved`, read from a file) is verified first: same aurumplan version, same source
+    settings (unless accept_config_change), and the graph its own spec compiles to (apply/verify.py).
+    """
+    return Applier(ctx.config, ctx.catalog, plan_data, hook=hook, verify=saved,
+                   accept_config_change=accept_config_change, cwd=ctx.cwd).apply()
 
 
-def resume(op_id: str, ctx: Context, hook: Any = None) -> Any:
+def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
+    """The plan an operation was applied from (what `resume` runs)."""
+    return plan_of_operation(open_store(ctx), op_id)
+
+
+def resume(op_id: str, ctx: Context, hook: Any = None, *, concurrency: int | None = None,
+           rate_limit: float | None = None, batch_size: int | None = None) -> Any:
+    """Continue an operation; the overrides tune it mid-flight (audit trail; never above the quota)."""
     store = open_store(ctx)
-    return Applier(ctx.config, ctx.catalog, plan_of_operation(store, op_id), hook=hook).resume()
+    overrides = {"concurrency": concurrency, "rateLimit": rate_limit, "batchSize": batch_size}
+    return Applier(ctx.config, ctx.catalog, plan_of_operation(store, op_id), hook=hook,
+                   overrides=overrides).resume()
 
 
 def pause(op_id: str, ctx: Context) -> str:
@@ -252,15 +291,17 @@ def cancel(op_id: str, ctx: Context, force: bool = False) -> dict[str, Any]:
 
 def status(op_id: str | None, ctx: Context) -> Any:
     """One operation's progress, or every active one's."""
+    store = open_store(ctx)
     if op_id:
-        return lifecycle.status(ctx.config, ctx.catalog, op_id)
-    return [lifecycle.status(ctx.config, ctx.catalog, o["id"]) for o in lifecycle.ops_list(ctx.config, True)]
+        return inspect_status.status(store, ctx.catalog, op_id)
+    return [inspect_status.status(store, ctx.catalog, o["id"]) for o in inspect_status.ops_list(store, True)]
 
 
 def ops_list(ctx: Context, active_only: bool = False) -> list[dict[str, Any]]:
-    if isinstance(open_reader(ctx), EmptyState):
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
         return []
-    return lifecycle.ops_list(ctx.config, active_only)
+    return inspect_status.ops_list(state, active_only)
 
 
 def rollback_plan(op_id: str, ctx: Context) -> dict[str, Any]:
@@ -320,6 +361,37 @@ def quotas_validate(ctx: Context, concurrency: int = 3, specs: tuple[str | Path,
     reports = validate_quotas(ctx.catalog, ctx.config, concurrency=concurrency, planned_requests=planned or None,
                               rate_limits=rates or None)
     return [r.to_dict() for r in reports]
+
+
+# ---- quality (check, coverage) ----
+# Imported here rather than at the top so this block stays apart from the rest of the file.
+from aurumplan.apply import reports as _reports  # noqa: E402
+from aurumplan.quality import CoverageRow, heat_strip  # noqa: E402
+
+REPORT_FORMATS: tuple[str, ...] = _reports.FORMATS
+
+
+def check(ctx: Context, source: str, window: str, dataset: str | None = None, checks: list[str] | None = None,
+          *, series: list[str] | None = None, threshold: float = 0.95) -> dict[str, Any]:
+    """`aurumplan check`: quality of the active version in a window (docs/quality.md, "Commands")."""
+    return _reports.check_loaded(ctx.config, ctx.catalog, source, window, dataset, checks, series=series,
+                                 threshold=threshold)
+
+
+def coverage(ctx: Context, source: str, monthly: bool = False, dataset: str | None = None, *,
+             window: str | None = None) -> dict[str, Any]:
+    """`aurumplan coverage`: active records per day (or month) against what the catalog expects."""
+    return _reports.coverage_report(ctx.config, ctx.catalog, source, monthly, dataset, window=window)
+
+
+def coverage_strip(rows: list[dict[str, Any]], width: int = 100) -> str:
+    """The heat strip of `coverage`'s rows (as its result lists them), wrapped at width."""
+    return heat_strip([CoverageRow(**r) for r in rows], width=width)
+
+
+def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) -> str:
+    """`aurumplan report`: what an operation did, rendered as markdown, json or html."""
+    return _reports.render_report(_reports.operation_report(ctx.config, ctx.catalog, op_id, top_n=top_n), fmt)
 
 
 def quotas_check(ctx: Context, concurrency: int | None = None,

@@ -6,6 +6,7 @@ AurumError                      exit 1, one line, never a traceback
  +-- CatalogError               unknown source / dataset / series
  +-- StateError                 state store unreachable or unusable
  |    +-- SchemaVersionError    the store is newer than this aurumplan
+ +-- WarehouseError             warehouse unreachable or unusable
  +-- PlanError                  a plan cannot be built, read or applied
  |    +-- StalePlanError        ranges the plan touches changed since it was made
  +-- LeaseConflictError         another operation holds an overlapping range
@@ -74,6 +75,10 @@ class StateError(AurumError):
 
 class SchemaVersionError(StateError):
     """The store was written by a newer aurumplan."""
+
+
+class WarehouseError(AurumError):
+    """The warehouse cannot be used (unreachable, invalid URL, a failed statement)."""
 
 
 class PlanError(AurumError):

@@ -106,7 +106,7 @@ class Grain(enum.StrEnum):
         d = from_ts(ts)
         return (d.year * 12 + d.month - 1) // self._months
 
-    def count(self, start: int, end: int) -> int:
+    def count(self, start: int, end: int) -> int:  # type: ignore[override]  # periods, not str.count
         """Number of periods that start in [start, end) (both aligned in practice)."""
         if end <= start:
             return 0
@@ -163,10 +163,10 @@ def _clip(items: tuple[tuple[Any, ...], ...], start: int, end: int) -> tuple[Any
         return ()
     run = items[i:j]
     if run[0][0] < start or run[-1][1] > end:
-        run = list(run)
-        run[0] = (max(run[0][0], start), *run[0][1:])
-        run[-1] = (run[-1][0], min(run[-1][1], end), *run[-1][2:])
-        run = tuple(run)
+        cut = list(run)
+        cut[0] = (max(cut[0][0], start), *cut[0][1:])
+        cut[-1] = (cut[-1][0], min(cut[-1][1], end), *cut[-1][2:])
+        return tuple(cut)
     return run
 
 
@@ -283,8 +283,9 @@ class IntervalSet:
         step = {Grain.HOURLY: HOUR, Grain.DAILY: DAY}.get(grain)
         if step is not None:  # fixed-length periods: sum of ceil(end) - ceil(start), at C speed
             ivs = self._iv
-            return (sum(map(operator.floordiv, map(_START, ivs), repeat(-step)))
-                    - sum(map(operator.floordiv, map(_END, ivs), repeat(-step))))
+            n: int = (sum(map(operator.floordiv, map(_START, ivs), repeat(-step)))
+                      - sum(map(operator.floordiv, map(_END, ivs), repeat(-step))))
+            return n
         return sum(grain.count(s, e) for s, e in self._iv)
 
     def chunks(self, grain: Grain, max_periods: int) -> list[Interval]:

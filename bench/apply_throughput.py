@@ -33,13 +33,15 @@ from aurumplan.intervals import HOUR, fmt_ts, parse_ts
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.registry import get_driver
 
+ROOT = Path(__file__).resolve().parents[1]
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SERIES = ["BPAT", "CISO", "DUK", "ERCO", "FPL", "ISNE", "MISO", "NYIS", "PJM", "SOCO", "SWPP", "TVA"]
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "aurumplan.testing.fakeapis", "eia", "--port", "0", "--no-quota"],
-                            stdout=subprocess.PIPE, text=True)
+    """The fake EIA API (tests/doubles, not installed) in its own process, run from the repository root."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.doubles.fakeapis", "eia", "--port", "0", "--no-quota"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
 

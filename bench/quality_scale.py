@@ -1,8 +1,8 @@
 """How fast the quality checks judge ten years of hourly data for ten series (876,000 rows).
 
 Writes a SQLite warehouse (through aurumplan.warehouse when it is importable, else the four
-CONTRACT §4 objects created directly), then times loading the frame and each of the four checks,
-and prints rows, seconds per phase and peak memory. Goal: the checks together under 10 s.
+warehouse objects of docs/architecture.md created directly), then times loading the frame and each
+of the four checks, and prints rows, seconds per phase and peak memory. Goal: the checks together under 10 s.
 
     PYTHONPATH=. .venv/bin/python bench/quality_scale.py [--years 10] [--series 10] [--plain] [--db FILE]
 """

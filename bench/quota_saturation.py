@@ -13,7 +13,7 @@ under it); against the daily budget (cpi) the whole apply must finish within 10 
 wall time adds the fixed work of an apply (leases, validation, commit). See docs/sources.md
 ("Quotas and rate limiting").
 
-    .venv/bin/python bench/quota_saturation.py [eia fred iso cpi]
+    PYTHONPATH=. .venv/bin/python bench/quota_saturation.py [eia fred iso cpi]   # the fakes live in tests/doubles
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aurumplan import api
-from aurumplan.testing.fakeapis import SERVERS, Synth
+from tests.doubles.fakeapis import SERVERS, Synth
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""Where the reference material is: `shared/` beside the repository (as on developer machines and CI)."""
+"""Where the tests' fixtures are: tests/fixtures/, copied into the repository (tests/fixtures/README.md)."""
 
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-RECORDED = SHARED / "sources" / "recorded"
+FIXTURES = ROOT / "tests" / "fixtures"
+RECORDED = FIXTURES / "recorded"
+SEATUNNEL_EXAMPLES = FIXTURES / "seatunnel_examples"

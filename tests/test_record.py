@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from aurumplan.cli.main import cli
-from aurumplan.testing.fakeapis import EiaServer, Synth
+from tests.doubles.fakeapis import EiaServer, Synth
 
 SPEC = """\
 apiVersion: aurumplan/v1

@@ -12,8 +12,6 @@ from aurumplan import api
 from aurumplan.cli.app import Obj, cli, echo_json, handle_errors, pass_obj
 from aurumplan.cli.progress import make_hook
 from aurumplan.errors import AurumError
-from aurumplan.plan.planfile import is_plan_file
-from aurumplan.plan.render import human_duration, render_plan
 
 CONFIRM = "Do you want to perform these actions? Only 'yes' will be accepted"
 
@@ -36,16 +34,21 @@ def _summary(result: Any, as_json: bool) -> None:
         echo_json(data)
     else:
         p = data["periods"]
+        attempt = data.get("attempt")
+        if attempt:
+            click.echo(f"\n{data['operation_id']} is attempt {attempt['number']} of {attempt['first']}.")
         click.echo(f"\n{data['operation_id']}: {data['status']}. Periods loaded {p['loaded']}, failed {p['failed']}, "
                    f"skipped {p['skipped']}. {data['records']} records, {data['requests']} requests, "
                    f"{data['throttles']} throttles, {data['retries']} retries, "
-                   f"{human_duration(data['duration_seconds'])}.")
+                   f"{api.duration_text(data['duration_seconds'])}.")
+        for note in data.get("notes") or []:
+            click.echo(f"  note: {note}")
         for f in data["failures"][:10]:
             click.echo(f"  failed: {f}", err=True)
-        if data["failures"]:
+        if data["failures"] and data.get("failure_log"):
             click.echo(f"  failure log: {data['failure_log']} (a Reprocess spec can take it as failedRecords)",
                        err=True)
-        if data["status"] == "paused":
+        if data["status"] in ("paused", "failed", "halted"):
             click.echo(f"  resume with: aurumplan resume {data['operation_id']}")
     if data["status"] != "succeeded":
         sys.exit(1)
@@ -54,43 +57,50 @@ def _summary(result: Any, as_json: bool) -> None:
 @cli.command()
 @click.argument("target", type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="apply a spec without asking (CI)")
+@click.option("--accept-config-change", is_flag=True,
+              help="apply a saved plan although the source settings changed since (recorded in the audit trail)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.option("--progress-interval", type=float, default=30.0, show_default=True,
               help="seconds between progress lines when not on a terminal")
 @pass_obj
 @handle_errors
-def apply(obj: Obj, target: str, auto_approve: bool, as_json: bool, progress_interval: float) -> None:
-    """Run a spec (asks first) or a saved plan (was the review; refused if stale)."""
-    if is_plan_file(target):
+def apply(obj: Obj, target: str, auto_approve: bool, accept_config_change: bool, as_json: bool,
+          progress_interval: float) -> None:
+    """Run a spec (asks first) or a saved plan (was the review; refused if stale, edited or made elsewhere)."""
+    saved = api.is_saved_plan(target)
+    if saved:
         plan = api.show(target)
     else:
         plan = api.plan(target, obj.ctx).plan
         if not as_json:
-            click.echo(render_plan(plan), nl=False)
+            click.echo(api.render(plan), nl=False)
         s = plan["summary"]
         if not (s["create"] or s["replace"]) and not s["conflict"]:
             click.echo("No changes. Nothing to apply.")
             return
         _confirm("apply", auto_approve)
     with make_hook(plan, progress_interval, quiet=as_json) as hook:
-        result = api.apply_plan(plan, obj.ctx, hook)
+        result = api.apply_plan(plan, obj.ctx, hook, saved=saved, accept_config_change=accept_config_change)
     _summary(result, as_json)
 
 
 @cli.command()
 @click.argument("op_id")
+@click.option("--concurrency", type=click.IntRange(min=1), help="workers from now on (recorded in the audit trail)")
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True),
+              help="requests/s from now on; never above the source's quota")
+@click.option("--batch-size", type=click.IntRange(min=1), help="records per write batch from now on")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--progress-interval", type=float, default=30.0, show_default=True)
 @pass_obj
 @handle_errors
-def resume(obj: Obj, op_id: str, as_json: bool, progress_interval: float) -> None:
-    """Continue a paused, failed or killed operation from its checkpoints."""
-    store = api.open_store(obj.ctx)
-    from aurumplan.apply.runner import plan_of_operation
-
-    plan = plan_of_operation(store, op_id)
+def resume(obj: Obj, op_id: str, concurrency: int | None, rate_limit: float | None, batch_size: int | None,
+           as_json: bool, progress_interval: float) -> None:
+    """Continue a paused, failed, halted or interrupted operation and commit what it fetches."""
+    plan = api.operation_plan(op_id, obj.ctx)
     with make_hook(plan, progress_interval, quiet=as_json) as hook:
-        result = api.resume(op_id, obj.ctx, hook)
+        result = api.resume(op_id, obj.ctx, hook, concurrency=concurrency, rate_limit=rate_limit,
+                            batch_size=batch_size)
     _summary(result, as_json)
 
 
@@ -140,7 +150,7 @@ def status(obj: Obj, op_id: str | None, follow: bool, interval: float, as_json: 
 
 def _status_line(s: dict[str, Any]) -> str:
     n = s["nodes"]
-    eta = f", ETA {human_duration(s['eta_seconds'])}" if s.get("eta_seconds") else ""
+    eta = f", ETA {api.duration_text(s['eta_seconds'])}" if s.get("eta_seconds") else ""
     rate = f", {s['rate_per_second']} req/s" if s.get("rate_per_second") else ""
     errs = f", {len(s['errors'])} error(s)" if s["errors"] else ""
     return (f"{s['id']} [{s['status']}] nodes {n['done']}/{n['total']}, periods {s['periods']['done']}/"
@@ -195,7 +205,7 @@ def rollback(obj: Obj, op_id: str, auto_approve: bool, mode: str, as_json: bool)
         echo_json(out)
     else:
         click.echo(f"Rolled back {op_id}: {out['loads_deactivated']} load(s) deactivated in "
-                   f"{human_duration(out['duration_seconds'])} ({mode}).")
+                   f"{api.duration_text(out['duration_seconds'])} ({mode}).")
 
 
 @cli.command()

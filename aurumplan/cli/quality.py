@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
-from aurumplan.apply import reports
+from aurumplan import api
 from aurumplan.cli.app import Obj, cli, echo_json, handle_errors, pass_obj
-from aurumplan.quality import CoverageRow, heat_strip
 
 
 def _split(values: Iterable[str]) -> list[str]:
@@ -75,8 +74,8 @@ def render_check(out: dict[str, Any], max_findings: int = 10) -> str:
 def check(obj: Obj, source: str, window: str, dataset: str | None, checks: tuple[str, ...],
           series: tuple[str, ...], threshold: float, max_findings: int, as_json: bool) -> None:
     """Data quality of what is loaded in a window; exit 1 below the threshold (for CI)."""
-    out = reports.check_loaded(obj.ctx.config, obj.ctx.catalog, source, window, dataset, _split(checks) or None,
-                               series=_split(series) or None, threshold=threshold)
+    out = api.check(obj.ctx, source, window, dataset, _split(checks) or None, series=_split(series) or None,
+                    threshold=threshold)
     if as_json:
         echo_json(out)
     else:
@@ -97,22 +96,23 @@ def check(obj: Obj, source: str, window: str, dataset: str | None, checks: tuple
 def coverage(obj: Obj, source: str, monthly: bool, dataset: str | None, window: str | None, as_table: bool,
              as_json: bool) -> None:
     """Loaded records per day (or month) against what the catalog expects, as a heat strip."""
-    out = reports.coverage_report(obj.ctx.config, obj.ctx.catalog, source, monthly, dataset, window=window)
+    out = api.coverage(obj.ctx, source, monthly, dataset, window=window)
     if as_json:
         echo_json(out)
         return
-    rows = [CoverageRow(**r) for r in out["rows"]]
+    rows: list[dict[str, Any]] = out["rows"]
     if not rows:
         click.echo(f"No data loaded for source '{source}'" + (f" dataset '{dataset}'." if dataset else "."))
         return
-    name_w = max(len(r.dataset) for r in rows)
+    name_w = max(len(r["dataset"]) for r in rows)
     width = max(20, shutil.get_terminal_size((120, 24)).columns - name_w - 30)
-    click.echo(heat_strip(rows, width=width))
+    click.echo(api.coverage_strip(rows, width=width))
     if as_table or monthly:
         click.echo("")
         click.echo(f"{'dataset':<{name_w}}  {'bucket':<10}  {'records':>10}  {'expected':>10}  share")
         for r in rows:
-            click.echo(f"{r.dataset:<{name_w}}  {r.bucket:<10}  {r.records:>10,}  {r.expected:>10,}  {_pct(r.share)}")
+            click.echo(f"{r['dataset']:<{name_w}}  {r['bucket']:<10}  {r['records']:>10,}  {r['expected']:>10,}  "
+                       f"{_pct(r['share'])}")
 
 
 _EXT = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".html": "html", ".htm": "html"}
@@ -120,7 +120,7 @@ _EXT = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".html": "h
 
 @cli.command()
 @click.argument("op_id")
-@click.option("--format", "fmt", type=click.Choice(list(reports.FORMATS)), default=None,
+@click.option("--format", "fmt", type=click.Choice(list(api.REPORT_FORMATS)), default=None,
               help="default: from the -o file's extension, else markdown")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="write to FILE, not stdout")
 @click.option("--json", "as_json", is_flag=True, help="same as --format json")
@@ -131,7 +131,7 @@ _EXT = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".html": "h
 def report(obj: Obj, op_id: str, fmt: str | None, output: str | None, as_json: bool, top: int) -> None:
     """What an operation did, with figures; for a Replay or Reprocess, before and after."""
     fmt = "json" if as_json else fmt or (_EXT.get(Path(output).suffix.lower()) if output else None) or "markdown"
-    text = reports.render_report(reports.operation_report(obj.ctx.config, obj.ctx.catalog, op_id, top_n=top), fmt)
+    text = api.report(obj.ctx, op_id, fmt, top_n=top)
     if output is None:
         click.echo(text, nl=False)
         return

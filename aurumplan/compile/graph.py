@@ -1,7 +1,8 @@
 """Work per dataset -> a networkx DAG of extract / derive -> validate -> commit nodes.
 
 One extract node per planned request (the driver cuts windows to one page each, so the
-number of extract nodes is the number of requests). A derived dataset gets a derive node
+number of extract nodes is the number of requests); drivers are reached through the
+RequestPlanner seam of aurumplan.compile.requests. A derived dataset gets a derive node
 that waits for its input's commit. Node attributes are plain data already in the plan file's
 shape (windows as `fmt_ts` strings), so the graph goes into the plan file as is.
 """
@@ -14,9 +15,8 @@ from typing import Any
 import networkx as nx
 
 from aurumplan.catalog import DatasetDef, SourceDef
+from aurumplan.compile.requests import RequestPlanner, RequestSpec, bridge, group_series, periods_cap, planner_for
 from aurumplan.intervals import IntervalSet, fmt_ts
-from aurumplan.sources.base import Driver, RequestSpec, bridge, group_series, periods_cap
-from aurumplan.sources.registry import get_driver
 
 Work = Mapping[str, Mapping[str, IntervalSet]]
 
@@ -29,7 +29,7 @@ def plan_requests(source: SourceDef, dataset: str, targets: Mapping[str, Interva
     when that saves requests; the request then carries the periods to keep (`targets`).
     """
     ds = source.datasets[dataset]
-    driver = get_driver(source.driver)
+    driver = planner_for(source.driver)
     if not bridge_gaps:
         return driver.plan_requests(source, ds, targets)
     limits = source.dataset_limits(ds)
@@ -46,7 +46,7 @@ def plan_requests(source: SourceDef, dataset: str, targets: Mapping[str, Interva
     return out
 
 
-def _extract_attrs(source: SourceDef, driver: Driver | None, req: RequestSpec) -> dict[str, Any]:
+def _extract_attrs(source: SourceDef, driver: RequestPlanner | None, req: RequestSpec) -> dict[str, Any]:
     """An extract node's attributes; without a driver, the request itself is left out."""
     attrs: dict[str, Any] = {"kind": "extract", "dataset": req.dataset, "series": list(req.series),
                              "window": [fmt_ts(req.start), fmt_ts(req.end)], "expected_rows": req.expected_rows,
@@ -70,7 +70,7 @@ def _derive_attrs(ds: DatasetDef, source_dataset: str, targets: Mapping[str, Int
 def build_graph(source: SourceDef, work: Work, *, with_requests: bool = True, bridge_gaps: bool = False) -> nx.DiGraph:
     """The job graph for work (dataset -> series -> intervals to load)."""
     g = nx.DiGraph()
-    driver = get_driver(source.driver) if with_requests else None
+    driver = planner_for(source.driver) if with_requests else None
     order: list[str] = []  # a topological order, built as the nodes are added (inputs before outputs)
     for name in sorted(work, key=lambda n: (bool(source.datasets[n].derive), n)):
         targets = {sid: where for sid, where in work[name].items() if where}

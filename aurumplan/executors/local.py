@@ -71,7 +71,7 @@ class LocalExecutor:
             raise
 
     def _run(self, job: ExtractJob) -> Counters:
-        counters = Counters()
+        counters = job.counters
         wanted = frozenset(job.request.series)
         lo, hi = job.request.start, job.request.end
         keep = IntervalSet(job.request.targets).contains if job.request.targets else None

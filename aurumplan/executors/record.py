@@ -14,7 +14,7 @@ import httpx
 from aurumplan.catalog import SourceDef
 from aurumplan.executors.base import Counters, RetryPolicy
 from aurumplan.executors.http import Limiter, fetch_page
-from aurumplan.sources.base import RequestSpec
+from aurumplan.sources.base import Call, RequestSpec
 from aurumplan.sources.cassette import RecordingTransport
 from aurumplan.sources.keys import require_key
 from aurumplan.sources.registry import get_driver
@@ -35,7 +35,7 @@ def record_plan(plan: dict[str, Any], source: SourceDef, out: Path, limiter: Lim
                 continue
             ds = source.datasets[node["dataset"]]
             req = RequestSpec.of_node(source.name, node)
-            call = driver.first_call(source, ds, req)
+            call: Call | None = driver.first_call(source, ds, req)
             while call is not None:
                 page = fetch_page(client, driver, source, ds, req, call, key, limiter, policy,
                                   counters, lambda: False)

@@ -15,7 +15,7 @@ def make_executor(config: Config, warehouse: Warehouse, limiter: Any) -> Any:
     if config.executor == "local":
         return LocalExecutor(warehouse, limiter, root=config.path("."))
     if config.executor in ("seatunnel-cli", "seatunnel-rest"):
-        from aurumplan.executors.seatunnel.executor import make_seatunnel_executor
+        from aurumplan.executors.seatunnel.factory import make_seatunnel_executor
 
         return make_seatunnel_executor(config, warehouse, limiter)
     raise ExecutorError(f"unknown executor '{config.executor}': use local, seatunnel-cli or seatunnel-rest")

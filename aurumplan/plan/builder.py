@@ -8,7 +8,9 @@ embedded; keys appear only as environment variable names) and versioned (`format
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
+import os
 from itertools import chain
 from operator import itemgetter, methodcaller
 from pathlib import Path
@@ -25,7 +27,9 @@ from aurumplan.hashing import canonical_json, canonical_json_float_free, fingerp
 from aurumplan.intervals import IntervalSet, fmt_ts
 
 FORMAT_VERSION = 1
-HASHED_EXCLUDE = ("created_at", "plan_id")
+HASHED_EXCLUDE = ("created_at", "plan_id", "signature")
+PLAN_KEY_ENV = "AURUMPLAN_PLAN_KEY"
+"""When set, plans are signed (HMAC-SHA256 of plan_id) and apply accepts only plans signed with it."""
 
 
 def effective_rate(source: SourceDef, rate_limit: Any) -> float:
@@ -80,7 +84,7 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
             counts[k] += v
         for sid, change in sorted(dchange.series.items()):
             fingerprints[f"{name}|{sid}"] = change.fingerprint
-            ends = [a.where.span[1] for a in change.actions if a.where]
+            ends = [span[1] for a in change.actions if (span := a.where.span) is not None]
             if ends:
                 last_end = max(ends) if last_end is None else max(last_end, *ends)
         datasets.append({"dataset": name, "grain": grain.value, "cascade_from": dchange.cascade_from,
@@ -171,7 +175,7 @@ def _hashed_pieces(plan: dict[str, Any], exclude: tuple[str, ...] = HASHED_EXCLU
     its closing brace: the float-free bulk goes through orjson, the few small parts that may hold
     floats (settings, quota, estimates) through json.dumps. Joined, byte for byte canonical_json.
     """
-    pieces = []
+    pieces: list[bytes] = []
     for k in sorted(k for k in plan if k not in exclude):
         v = plan[k]
         pieces.append(b"," if pieces else b"{")
@@ -199,10 +203,22 @@ def seal(plan: dict[str, Any]) -> str:
     """
     pieces = _hashed_pieces(plan)
     plan["plan_id"] = _hash(pieces)
-    pieces.append(f'{"," if len(pieces) > 1 else ""}"plan_id":"{plan["plan_id"]}"}}\n'.encode())
+    signature = sign(plan["plan_id"])
+    tail = f',"signature":"{signature}"' if signature else ""
+    if signature:
+        plan["signature"] = signature
+    pieces.append(f'{"," if len(pieces) > 1 else ""}"plan_id":"{plan["plan_id"]}"{tail}}}\n'.encode())
     body = b"".join(pieces)
     pieces.clear()  # 23 MB for a large plan: freed before the text is decoded from the joined copy
     return body.decode()
+
+
+def sign(plan_id: str) -> str | None:
+    """HMAC-SHA256 of the plan id with AURUMPLAN_PLAN_KEY, or None without a key (the key is never written)."""
+    key = os.environ.get(PLAN_KEY_ENV)
+    if not key:
+        return None
+    return hmac.new(key.encode(), plan_id.encode(), hashlib.sha256).hexdigest()
 
 
 def plan_hash(plan: dict[str, Any]) -> str:

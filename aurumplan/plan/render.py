@@ -12,7 +12,7 @@ def human_duration(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds:.1f}s"
     s = round(seconds)
-    parts = []
+    parts: list[str] = []
     for unit, n in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if s >= n or (unit == "s" and not parts):
             parts.append(f"{s // n}{unit}")

@@ -15,15 +15,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from deepdiff import DeepDiff
 from sqlalchemy.engine import Connection
 
 from aurumplan.catalog import Catalog, DatasetDef
 from aurumplan.intervals import Interval, fmt_ts, parse_ts, to_ts
 from aurumplan.quality.evaluate import evaluate_frame, normalize_checks
-from aurumplan.quality.frame import DatasetFrame, SeriesFrame, build_frame, epoch_sql, load_frame, load_info
+from aurumplan.quality.frame import DatasetFrame, SeriesFrame, build_frame, load_frame
 from aurumplan.quality.model import CHECKS
+from aurumplan.warehouse.reads import displaced_rows, load_dicts
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,9 @@ def compare_frames(ds: DatasetDef, before: DatasetFrame, after: DatasetFrame, *,
     sb = {sid: series_summary(before.get(sid)) for sid in series}
     sa_ = {sid: series_summary(after.get(sid)) for sid in series}
     diff = DeepDiff(sb, sa_, significant_digits=6, ignore_numeric_type_changes=True)
-    return Comparison(before.source, ds.name, after.window, before.load_ids, after.load_ids, *totals,
+    changed, added, removed, unchanged = totals
+    return Comparison(before.source, ds.name, after.window, before.load_ids, after.load_ids,
+                      changed=changed, added=added, removed=removed, unchanged=unchanged,
                       per_series=per, largest=largest, scores=scores, summary_before=sb, summary_after=sa_,
                       diff_text=diff.pretty() if diff else "no differences in the per-series summaries")
 
@@ -154,13 +156,7 @@ def compare_frames(ds: DatasetDef, before: DatasetFrame, after: DatasetFrame, *,
 def displaced_frame(conn: Connection, source: str, dataset: str, window: Interval,
                     load_ids: Sequence[str]) -> DatasetFrame:
     """The exact rows the given committed loads replaced (via load_displaced.prev_load_id)."""
-    stmt = sa.text(
-        f"SELECT o.series_id, {epoch_sql(conn, 'o.period')}, o.value, o.unit, o.load_id "
-        "FROM load_displaced d JOIN observations o ON o.load_id = d.prev_load_id AND o.source = d.source "
-        "AND o.dataset = d.dataset AND o.series_id = d.series_id AND o.period = d.period "
-        "WHERE d.load_id IN :ids AND d.source = :source AND d.dataset = :dataset"
-    ).bindparams(sa.bindparam("ids", expanding=True))
-    rows = conn.execute(stmt, {"ids": list(load_ids), "source": source, "dataset": dataset}).all()
+    rows = displaced_rows(conn, source, dataset, load_ids)
     prev = sorted({str(r[4]) for r in rows})
     return build_frame(source, dataset, window, (r[:4] for r in rows), prev)
 
@@ -194,7 +190,7 @@ def compare_versions(conn: Connection, catalog: Catalog, source: str, dataset: s
     """
     ds = catalog.dataset(source, dataset)
     after = load_frame(conn, source, dataset, window, load_ids=list(new_load_ids))
-    infos = load_info(conn, list(new_load_ids))
+    infos = load_dicts(conn, list(new_load_ids))
     if previous_load_ids:
         before = load_frame(conn, source, dataset, window, load_ids=list(previous_load_ids))
     elif any(i.get("status") == "committed" for i in infos):

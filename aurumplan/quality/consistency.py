@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeGuard
 
 from aurumplan.catalog.models import DatasetDef, Relation
 from aurumplan.quality.expected import period_end
@@ -37,7 +37,8 @@ class RelationInput:
     totals: DatasetFrame
 
 
-def _num(v: Any) -> bool:
+def _num(v: Any) -> TypeGuard[float]:
+    """A finite number (NULL, NaN and infinities are not compared)."""
     return isinstance(v, int | float) and math.isfinite(v)
 
 
@@ -62,8 +63,8 @@ def check_relation(ri: RelationInput, judged: str) -> tuple[list[Finding], set[t
         for p, t in ri.totals.get(total_sid).value_map().items():
             if not _num(t):
                 continue
-            vals = [m.get(p) for m in parts]
-            if not all(_num(v) for v in vals):
+            vals = [v for v in (m.get(p) for m in parts) if _num(v)]
+            if len(vals) < len(parts):
                 incomplete += 1
                 continue
             compared += 1

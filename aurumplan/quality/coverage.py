@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aurumplan.catalog import Catalog
 from aurumplan.intervals import Interval, from_ts, to_ts
 from aurumplan.quality.expected import expected_periods
+from aurumplan.warehouse.reads import bucket_counts, series_counts
 
 RAMP = " .:-=+*#%@"
 NOTHING_EXPECTED = "~"
@@ -55,35 +55,18 @@ def _next(label: str, monthly: bool) -> str:
     return (d + dt.timedelta(days=1)).isoformat()
 
 
-def _bucket_sql(conn: Connection, monthly: bool) -> str:
-    if conn.dialect.name == "sqlite":
-        return f"substr(period, 1, {7 if monthly else 10})"
-    return f"to_char(period, '{'YYYY-MM' if monthly else 'YYYY-MM-DD'}')"
-
-
 def coverage(conn: Connection, catalog: Catalog, source: str, monthly: bool = False,
              dataset: str | None = None, window: Interval | None = None) -> list[CoverageRow]:
     """Rows per dataset and bucket, ordered by dataset then bucket (see module doc)."""
     src = catalog.source(source)
     if dataset is not None:
         catalog.dataset(source, dataset)
-    sql = (f"SELECT dataset, {_bucket_sql(conn, monthly)} AS b, COUNT(*), COUNT(value), "
-           "COUNT(DISTINCT series_id) FROM observations_current WHERE source = :source")
-    params: dict[str, Any] = {"source": source}
     wfirst = wlast = ""
-    if dataset is not None:
-        sql += " AND dataset = :dataset"
-        params["dataset"] = dataset
     if window is not None:
         wfirst, wlast = _label(window[0], monthly), _label(window[1] - 1, monthly)
-        sql += " AND period >= :lo AND period < :hi"
-        params.update(lo=wfirst, hi=_next(wlast, monthly))
-    counts: dict[str, dict[str, tuple[int, int]]] = {}
-    for ds_name, b, n, nv, _ in conn.execute(sa.text(sql + " GROUP BY dataset, b"), params):
-        counts.setdefault(ds_name, {})[b] = (int(n), int(nv))
-    seen_series = {r[0]: int(r[1]) for r in conn.execute(sa.text(
-        "SELECT dataset, COUNT(DISTINCT series_id) FROM observations_current WHERE source = :source "
-        "GROUP BY dataset"), {"source": source})}
+    counts = bucket_counts(conn, source, monthly=monthly, dataset=dataset,
+                           labels=None if window is None else (wfirst, _next(wlast, monthly)))
+    seen_series = series_counts(conn, source)
     names = [dataset] if dataset is not None else sorted(set(counts) | (set(src.datasets) if window else set()))
     out: list[CoverageRow] = []
     for name in names:

@@ -20,9 +20,10 @@ from aurumplan.intervals import Interval
 from aurumplan.quality.accuracy import check_accuracy
 from aurumplan.quality.completeness import check_completeness
 from aurumplan.quality.consistency import RelationInput, check_consistency
-from aurumplan.quality.frame import DatasetFrame, displaced_load_ids, load_frame, load_info, loads_columns
+from aurumplan.quality.frame import DatasetFrame, load_frame
 from aurumplan.quality.model import CHECKS, CheckResult, DatasetQuality, weighted_score
 from aurumplan.quality.schema import check_schema
+from aurumplan.warehouse.reads import displaced_load_ids, load_dicts, loads_columns
 
 
 def normalize_checks(checks: Iterable[str]) -> tuple[str, ...]:
@@ -114,7 +115,7 @@ def evaluate(conn: Connection, catalog: Catalog, source: str, dataset: str, wind
     versioned_loads = want_schema and "schema_version" in loads_columns(conn)
     frame = load_frame(conn, source, dataset, window, load_ids=ids or None, with_attributes=want_schema,
                        with_load_ids=versioned_loads)
-    infos = load_info(conn, ids) if ids else []
+    infos = load_dicts(conn, ids) if ids else []
     judged = judged_series(ds, frame, series, _declared_series(infos))
     relations: list[RelationInput] = []
     previous: DatasetFrame | None = None
@@ -129,7 +130,7 @@ def evaluate(conn: Connection, catalog: Catalog, source: str, dataset: str, wind
     load_versions: dict[str, str] = {}
     if versioned_loads:
         present = ids or sorted({lid for s in frame.series.values() for lid in set(s.load_ids or ())})
-        for info in (infos if ids else load_info(conn, present)):
+        for info in (infos if ids else load_dicts(conn, present)):
             if info.get("schema_version"):
                 load_versions[str(info["load_id"])] = str(info["schema_version"])
     return evaluate_frame(ds, frame, names, series=judged, params=params, relations=relations,

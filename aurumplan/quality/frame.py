@@ -1,23 +1,20 @@
 """One dataset's rows for a window, as compact per-series columns the checks can scan fast.
 
-Rows come from `observations_current` (the active version) or from chosen loads of
-`observations` (a staged version before commit). Periods are converted to epoch seconds by the
-database itself, so a million rows cost one C-level conversion each and no datetime objects.
-SQLite stores TIMESTAMP as text whose spelling may vary (`T` or space), so its window filter is a
-coarse text range by whole days, narrowed exactly on the epoch values.
+Rows are the active version or chosen loads (a staged version before commit), read by
+aurumplan.warehouse.reads; its window filter is coarse on SQLite, so rows are narrowed here
+exactly on their epoch values (docs/quality.md, "How rows are read").
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aurumplan.intervals import DAY, Interval, from_ts
+from aurumplan.intervals import Interval
+from aurumplan.warehouse.reads import observation_rows
 
 
 @dataclass
@@ -58,24 +55,6 @@ class DatasetFrame:
         return self.series.get(series_id) or SeriesFrame(series_id)
 
 
-def epoch_sql(conn: Connection, column: str = "period") -> str:
-    """SQL turning a naive-UTC TIMESTAMP column into epoch seconds (NULL if unreadable)."""
-    if conn.dialect.name == "sqlite":
-        # unixepoch() (SQLite 3.38+) is about twice as fast as strftime('%s')
-        return f"unixepoch({column})" if sqlite3.sqlite_version_info >= (3, 38) else \
-            f"CAST(strftime('%s', {column}) AS INTEGER)"
-    return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
-
-
-def _bounds(conn: Connection, window: Interval) -> dict[str, Any]:
-    lo, hi = window
-    if conn.dialect.name == "sqlite":
-        lo_day = lo - lo % DAY
-        hi_day = hi - hi % DAY + (DAY if hi % DAY else 0)
-        return {"lo": from_ts(lo_day).strftime("%Y-%m-%d"), "hi": from_ts(hi_day).strftime("%Y-%m-%d")}
-    return {"lo": from_ts(lo).replace(tzinfo=None), "hi": from_ts(hi).replace(tzinfo=None)}
-
-
 def load_frame(conn: Connection, source: str, dataset: str, window: Interval, *,
                load_ids: Sequence[str] | str | None = None, series: Iterable[str] | None = None,
                with_attributes: bool = False, with_load_ids: bool = False) -> DatasetFrame:
@@ -88,16 +67,6 @@ def load_frame(conn: Connection, source: str, dataset: str, window: Interval, *,
     if isinstance(load_ids, str):
         load_ids = [load_ids]
     ids = tuple(load_ids or ())
-    cols = f"series_id, {epoch_sql(conn)} AS ts, value, unit"
-    if with_attributes:
-        cols += ", attributes"
-    if with_load_ids:
-        cols += ", load_id"
-    bounds = _bounds(conn, window)
-    m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"SELECT {cols} FROM {'observations' if ids else 'observations_current'} "
-           f"WHERE source = {m} AND dataset = {m} AND period >= {m} AND period < {m}"
-           + (f" AND load_id IN ({','.join([m] * len(ids))})" if ids else " ORDER BY series_id, period"))
     wanted = set(series) if series is not None else None
     frame = DatasetFrame(source, dataset, window, load_ids=ids)
     lo, hi = window
@@ -108,7 +77,8 @@ def load_frame(conn: Connection, source: str, dataset: str, window: Interval, *,
     units: list[Any] = []
     attrs: list[Any] = []
     loads: list[Any] = []
-    for row in _driver_rows(conn, sql, [source, dataset, bounds["lo"], bounds["hi"], *ids]):
+    for row in observation_rows(conn, source, dataset, window, load_ids=ids, with_attributes=with_attributes,
+                                with_load_ids=with_load_ids):
         sid = row[0]
         if cur is None or sid != cur.series_id:
             if wanted is not None and sid not in wanted:
@@ -138,17 +108,6 @@ def load_frame(conn: Connection, source: str, dataset: str, window: Interval, *,
     for s in frame.series.values():
         _sort(s)
     return frame
-
-
-def _driver_rows(conn: Connection, sql: str, params: list[Any]) -> Iterator[Sequence[Any]]:
-    """Rows straight from the driver's cursor, in the connection's transaction: a frame reads up to
-    200,000 rows per call, and SQLAlchemy's per-row fetch doubled the cost of reading them."""
-    cur = conn.connection.driver_connection.cursor()
-    try:
-        cur.execute(sql, params)
-        yield from cur
-    finally:
-        cur.close()
 
 
 def build_frame(source: str, dataset: str, window: Interval, rows: Iterable[Sequence[Any]],
@@ -184,26 +143,3 @@ def _sort(s: SeriesFrame) -> None:
         s.attributes = [s.attributes[i] for i in order]
     if s.load_ids is not None:
         s.load_ids = [s.load_ids[i] for i in order]
-
-
-def loads_columns(conn: Connection) -> set[str]:
-    """The columns the `loads` table has (the warehouse may add some, e.g. schema_version)."""
-    return set(conn.execute(sa.text("SELECT * FROM loads WHERE 1 = 0")).keys())
-
-
-def load_info(conn: Connection, load_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The `loads` rows of the given ids (any status), as dicts."""
-    if not load_ids:
-        return []
-    stmt = sa.text("SELECT * FROM loads WHERE load_id IN :ids").bindparams(
-        sa.bindparam("ids", expanding=True))
-    return [dict(r._mapping) for r in conn.execute(stmt, {"ids": list(load_ids)})]
-
-
-def displaced_load_ids(conn: Connection, load_ids: Sequence[str]) -> list[str]:
-    """The loads whose rows the given (committed) loads replaced, from `load_displaced`."""
-    if not load_ids:
-        return []
-    stmt = sa.text("SELECT DISTINCT prev_load_id FROM load_displaced WHERE load_id IN :ids "
-                   "AND prev_load_id IS NOT NULL").bindparams(sa.bindparam("ids", expanding=True))
-    return sorted(str(r[0]) for r in conn.execute(stmt, {"ids": list(load_ids)}))

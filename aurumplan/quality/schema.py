@@ -95,7 +95,7 @@ def check_schema(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str], *,
     for sid in series:
         s = frame.get(sid)
         rows += len(s)
-        attrs = s.attributes if s.attributes is not None else [None] * len(s)
+        attrs: list[str | None] = s.attributes if s.attributes is not None else [None] * len(s)
         loads = s.load_ids if s.load_ids is not None else [""] * len(s)
         clean = _clean_versions(ds, s.periods, s.values, s.units, attrs, loads, expected_version, load_versions,
                                 aligned, cache)

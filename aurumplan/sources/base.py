@@ -1,5 +1,8 @@
 """The driver interface, and the request planner that cuts target intervals into minimal requests.
 
+RequestSpec and the gap-bridging helpers live in aurumplan.compile.requests, the seam through which
+planning reaches the drivers without importing them (docs/architecture.md, "Package layers").
+
 A driver knows one API: how to ask for a window of some series (`first_call`), how to read a
 response page into normalized records and the next page's call (`parse`). The applier owns
 retries, rate limiting and the HTTP client, so a driver never sleeps and never loops forever.
@@ -10,40 +13,19 @@ Records are plain tuples for speed on the per-record path:
 
 from __future__ import annotations
 
-import bisect
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any, Protocol
 
 import httpx
 
-from aurumplan.catalog.models import DatasetDef, RequestLimits, SourceDef
-from aurumplan.intervals import Grain, IntervalSet, from_ts, to_ts
+from aurumplan.catalog.models import DatasetDef, SourceDef
+from aurumplan.compile.requests import RequestPlanner, RequestSpec, group_series, periods_cap
+from aurumplan.intervals import IntervalSet, from_ts, to_ts
+
+__all__ = ["Call", "Driver", "Page", "Record", "RequestSpec", "estimate_bytes", "plan_capped", "plan_windows"]
 
 Record = tuple[str, int, float | None, str, dict[str, Any] | None]
-_START = itemgetter(0)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestSpec:
-    """One planned request window: some series of one dataset over [start, end)."""
-
-    source: str
-    dataset: str
-    series: tuple[str, ...]
-    start: int
-    end: int
-    expected_rows: int
-    targets: tuple[tuple[int, int], ...] = ()  # when the window bridges loaded gaps: the periods to keep
-
-    @classmethod
-    def of_node(cls, source: str, node: Mapping[str, Any]) -> RequestSpec:
-        """The request of a plan's extract node (its window, series, expected rows and targets)."""
-        start, end = IntervalSet.from_json([node["window"]]).span or (0, 0)
-        return cls(source, node["dataset"], tuple(node["series"]), start, end, node["expected_rows"],
-                   IntervalSet.from_json(node.get("targets") or []).intervals)
 
 
 @dataclass(frozen=True)
@@ -71,13 +53,13 @@ class Call:
 
     def build(self, client: httpx.Client, api_key: str | None) -> httpx.Request:
         """The httpx request with the key put where the API expects it."""
-        params = list(self.params)
+        params = self.params
         headers = dict(self.headers)
         body = dict(self.json_body) if self.json_body is not None else None
         if api_key and self.secret_in:
             where, name = self.secret_in.split(":", 1)
             if where == "query":
-                params.append((name, api_key))
+                params = (*params, (name, api_key))
             elif where == "header":
                 headers[name] = api_key
             elif where == "body" and body is not None:
@@ -95,8 +77,8 @@ class Page:
     warnings: list[str] = field(default_factory=list)
 
 
-class Driver(Protocol):
-    """What every source driver provides."""
+class Driver(RequestPlanner, Protocol):
+    """What every source driver provides: request planning (aurumplan.compile.requests) and parsing."""
 
     name: str
 
@@ -107,20 +89,6 @@ class Driver(Protocol):
 
     def parse(self, source: SourceDef, dataset: DatasetDef, request: RequestSpec, call: Call,
               response: httpx.Response) -> Page: ...
-
-
-def periods_cap(grain: Grain, limits: RequestLimits, n_series: int) -> int:
-    """Most periods one request may cover for n_series series."""
-    cap = math.inf
-    if limits.max_rows:
-        cap = min(cap, limits.max_rows // max(n_series, 1))
-    if limits.max_span_days:
-        per_day = {Grain.HOURLY: 24, Grain.DAILY: 1}.get(grain)
-        if per_day:
-            cap = min(cap, limits.max_span_days * per_day)
-        else:
-            cap = min(cap, max(1, limits.max_span_days // (31 if grain is Grain.MONTHLY else 92)))
-    return int(cap) if cap != math.inf else 10**9
 
 
 def _year_cuts(interval: tuple[int, int], years: int) -> list[tuple[int, int]]:
@@ -134,43 +102,6 @@ def _year_cuts(interval: tuple[int, int], years: int) -> list[tuple[int, int]]:
         out.append((cur, nxt))
         cur = nxt
     return out
-
-
-def bridge(where: IntervalSet, grain: Grain, cap: int) -> IntervalSet:
-    """Windows of at most cap periods covering where, as few as possible (greedy is optimal on a line).
-
-    A window may span loaded periods between two gaps: one request fetching a few rows we drop costs
-    less quota than two requests.
-    """
-    ivs = where.intervals
-    if not ivs:
-        return where
-    if grain.count(ivs[0][0], ivs[-1][1]) <= cap:
-        return IntervalSet([(ivs[0][0], ivs[-1][1])])
-    out: list[tuple[int, int]] = []
-    i = 0
-    p = ivs[0][0]
-    while i < len(ivs):
-        limit = grain.add(grain.floor(p), cap)
-        k = bisect.bisect_left(ivs, limit, lo=i, key=_START)  # ivs[i:k] start inside this window
-        if ivs[k - 1][1] > limit:  # the last one sticks out: the next window goes on with it
-            out.append((p, limit))
-            i = k - 1
-        else:
-            out.append((p, ivs[k - 1][1]))
-            i = k
-        if i < len(ivs):
-            p = max(ivs[i][0], limit)
-    return IntervalSet(out)
-
-
-def group_series(targets: Mapping[str, IntervalSet]) -> list[tuple[tuple[str, ...], IntervalSet]]:
-    """Series with identical target sets travel together in one request; deterministic order."""
-    groups: dict[IntervalSet, list[str]] = {}
-    for sid in sorted(targets):
-        if targets[sid]:
-            groups.setdefault(targets[sid], []).append(sid)
-    return sorted(((tuple(v), k) for k, v in groups.items()), key=lambda g: (g[1].intervals, g[0]))
 
 
 def plan_windows(source: SourceDef, dataset: DatasetDef,

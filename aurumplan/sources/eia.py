@@ -111,8 +111,8 @@ class EiaDriver:
             tails = frozenset(s[len(head) + 1:] for s in sids)
             groups.setdefault((where, tails), []).extend(sorted(sids))
         out: list[RequestSpec] = []
-        for (where, _), sids in sorted(groups.items(), key=lambda kv: (kv[0][0].intervals, kv[1])):
-            out.extend(plan_windows(source, dataset, {sid: where for sid in sids}))
+        for (where, _), members in sorted(groups.items(), key=lambda kv: (kv[0][0].intervals, kv[1])):
+            out.extend(plan_windows(source, dataset, dict.fromkeys(members, where)))
         return out
 
     def _selection(self, dataset: DatasetDef, series: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Period labels of each API <-> the UTC period start aurumplan stores (CONTRACT §1).
+"""Period labels of each API <-> the UTC period start aurumplan stores (docs/sources.md, "Period conventions").
 
 Kept apart from the drivers so the conventions live in one place and are tested once:
 FRED/NOAA/EIA-monthly dates are period starts, BLS `M01..M12` are months, PJM's EPT filters

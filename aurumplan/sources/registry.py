@@ -1,9 +1,13 @@
-"""Drivers by name: the `driver` of a catalog source picks the module that speaks its API."""
+"""Drivers by name: the `driver` of a catalog source picks the module that speaks its API.
+
+Importing this module registers the drivers as planning's request planners (aurumplan.compile.requests).
+"""
 
 from __future__ import annotations
 
 import importlib
 
+from aurumplan.compile.requests import register_planners
 from aurumplan.errors import CatalogError
 from aurumplan.sources.base import Driver
 from aurumplan.yamlpos import did_you_mean
@@ -18,3 +22,6 @@ def get_driver(name: str) -> Driver:
     if module is None:
         raise CatalogError(f"unknown driver '{name}'{did_you_mean(name, MODULES)}; known: {', '.join(sorted(MODULES))}")
     return importlib.import_module(module).DRIVER  # type: ignore[no-any-return]
+
+
+register_planners(get_driver)

@@ -1,144 +1,34 @@
-"""Engines that behave the same on SQLite and PostgreSQL, and URLs that never show a password.
+"""The shared engine helpers (now in aurumplan.db) with the state store's error, StateError.
 
-SQLite's own transaction handling in pysqlite starts transactions lazily and cannot take the
-write lock up front; two processes that both read then write would deadlock into SQLITE_BUSY.
-So pysqlite's BEGIN is switched off and every write transaction here starts with
-`BEGIN IMMEDIATE`, which takes the database write lock first and waits (busy timeout) for it.
-Writers of one process (threads, and the state store and warehouse when they share a file)
-queue on a lock per database file first: SQLite's busy handler sleeps in growing steps (up to
-100 ms) instead of waking when the lock frees, which starves concurrent writers of one process.
+Kept so `aurumplan.state.engine` imports still work; the warehouse uses aurumplan.db directly.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
-from typing import Any, Self
+from typing import ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import Engine
 
-from aurumplan.errors import StateError
+from aurumplan import db
+from aurumplan.db import BUSY_TIMEOUT_S, is_sqlite, mask_url, read_txn, write_txn
+from aurumplan.errors import AurumError, StateError
 
-BUSY_TIMEOUT_S = 60.0
-_WRITE = "aurum_write"
-_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
-_FILE_LOCKS: dict[str, threading.RLock] = {}
-_FILE_LOCKS_GUARD = threading.Lock()
+__all__ = ["BUSY_TIMEOUT_S", "Database", "is_sqlite", "make_engine", "mask_url", "read_txn", "unreachable",
+           "write_txn"]
 
 
-def _file_lock(path: str | None) -> threading.RLock:
-    """The in-process writer lock of one SQLite file (a fresh one for an in-memory database)."""
-    if path is None:
-        return threading.RLock()
-    with _FILE_LOCKS_GUARD:
-        return _FILE_LOCKS.setdefault(path, threading.RLock())
+def make_engine(url: str, *, error: type[AurumError] = StateError) -> Engine:
+    """aurumplan.db.make_engine, raising StateError by default."""
+    return db.make_engine(url, error=error)
 
 
-def mask_url(url: str | sa.URL) -> str:
-    """The URL as text with any password replaced by ***."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL is shown only by its scheme
-        return str(url).split(":", 1)[0] + "://..."
+def unreachable(url: str | sa.URL, exc: BaseException, error: type[AurumError] = StateError) -> AurumError:
+    """aurumplan.db.unreachable, as a StateError by default."""
+    return db.unreachable(url, exc, error)
 
 
-def is_sqlite(engine: Engine | Connection) -> bool:
-    return engine.dialect.name == "sqlite"
+class Database(db.Database):
+    """A database whose failures are StateErrors: the base of the state store."""
 
-
-def make_engine(url: str, *, error: type[StateError] = StateError) -> Engine:
-    """An engine for url; a SQLite file's parent folders are created, pragmas set on connect."""
-    try:
-        parsed = make_url(url)
-    except Exception as exc:
-        raise error(f"invalid database URL {mask_url(url)}") from exc
-    if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    if parsed.get_backend_name() == "postgresql":
-        return sa.create_engine(parsed, pool_pre_ping=True)
-    raise error(f"unsupported database {mask_url(parsed)}: use sqlite:///FILE or postgresql+psycopg://HOST/DB")
-
-
-def _sqlite_engine(url: sa.URL) -> Engine:
-    db = url.database or ""
-    memory = db in ("", ":memory:") or db.startswith("file::memory:")
-    if not memory:
-        Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {"connect_args": {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}}
-    if memory:
-        kwargs["poolclass"] = StaticPool
-    engine = sa.create_engine(url, **kwargs)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
-        cur = dbapi_conn.cursor()
-        if not memory:
-            cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        cur.execute("PRAGMA temp_store=MEMORY")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    _WRITERS[engine] = _file_lock(None if memory else str(Path(db).expanduser().resolve()))
-    return engine
-
-
-@contextmanager
-def write_txn(engine: Engine) -> Iterator[Connection]:
-    """A transaction that holds SQLite's write lock from its start (a plain one on PostgreSQL)."""
-    with _WRITERS.get(engine) or nullcontext(), engine.connect() as conn:
-        conn = conn.execution_options(**{_WRITE: True})
-        with conn.begin():
-            yield conn
-
-
-@contextmanager
-def read_txn(engine: Engine) -> Iterator[Connection]:
-    """A read transaction: one consistent snapshot for several statements."""
-    with engine.connect() as conn, conn.begin():
-        yield conn
-
-
-def unreachable(url: str | sa.URL, exc: BaseException, error: type[StateError] = StateError) -> StateError:
-    """One line that says which database failed and why, without its password."""
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    first = reason[0] if reason else type(exc).__name__
-    raw = make_url(url) if not isinstance(url, sa.URL) else url
-    if raw.password:
-        first = first.replace(str(raw.password), "***")
-    return error(f"cannot use database {mask_url(url)}: {first}")
-
-
-class Database:
-    """An engine opened on a URL, with the URL shown masked; the base of the state store and the warehouse."""
-
-    def __init__(self, url: str) -> None:
-        self._raw_url = url
-        self._url = mask_url(url)
-        self._engine = make_engine(url)
-        self._sqlite = is_sqlite(self._engine)
-
-    @property
-    def url(self) -> str:
-        return self._url
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    error: ClassVar[type[AurumError]] = StateError

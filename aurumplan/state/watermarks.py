@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from itertools import groupby
 from operator import itemgetter
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -56,7 +57,7 @@ class WatermarksMixin(SqlBase):
 
     @staticmethod
     def _select(source: str, dataset: str | None, series: Iterable[str] | None,
-                cols: tuple[sa.Column, ...] = _COLS) -> sa.Select:
+                cols: tuple[sa.Column[Any], ...] = _COLS) -> sa.Select[tuple[Any, ...]]:
         q = sa.select(*cols).where(wm.c.source == source)
         if dataset is not None:
             q = q.where(wm.c.dataset == dataset)

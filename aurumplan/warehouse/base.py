@@ -8,18 +8,17 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aurumplan.errors import StateError
-from aurumplan.state.engine import Database, read_txn, unreachable, write_txn
+from aurumplan.db import Database, unreachable, write_txn
+from aurumplan.errors import AurumError, WarehouseError
 from aurumplan.warehouse.rows import epoch
 from aurumplan.warehouse.schema import current_select, metadata
 
-_DB_ERRORS = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error)
 _PG_LOCK_KEY = 0x77617265  # pg_advisory_xact_lock key serialising creation, commits and rollbacks
 
 
@@ -59,7 +58,8 @@ class Load:
     commit_seq: int | None
 
 
-def to_load(row: Mapping[str, Any]) -> Load:
+def to_load(row: Mapping[Any, Any]) -> Load:
+    """A `loads` row (a mapping by column name) as a Load."""
     data = dict(row)
     data["period_start"] = epoch(data["period_start"])
     data["period_end"] = epoch(data["period_end"])
@@ -68,15 +68,18 @@ def to_load(row: Mapping[str, Any]) -> Load:
 
 
 class WarehouseBase(Database):
-    """Engine, transactions and table creation."""
+    """Engine, transactions and table creation; its failures are WarehouseErrors."""
+
+    error: ClassVar[type[AurumError]] = WarehouseError
+    failures: ClassVar[tuple[type[Exception], ...]] = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error)
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         try:
             self._create()
-        except _DB_ERRORS as exc:
+        except self.failures as exc:
             self._engine.dispose()
-            raise unreachable(url, exc) from None
+            raise unreachable(url, exc, self.error) from None
 
     def _create(self) -> None:
         with write_txn(self._engine) as conn:
@@ -93,18 +96,7 @@ class WarehouseBase(Database):
 
     @contextmanager
     def _write(self, locked: bool = True) -> Iterator[Connection]:
-        try:
-            with write_txn(self._engine) as conn:
-                if locked:
-                    self._lock(conn)
-                yield conn
-        except _DB_ERRORS as exc:
-            raise unreachable(self._raw_url, exc, StateError) from None
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with read_txn(self._engine) as conn:
-                yield conn
-        except _DB_ERRORS as exc:
-            raise unreachable(self._raw_url, exc, StateError) from None
+        with self._failures(), write_txn(self._engine) as conn:
+            if locked:
+                self._lock(conn)
+            yield conn

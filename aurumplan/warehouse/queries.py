@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,8 +24,8 @@ def _batches(ids: list[str], size: int = 500) -> Iterator[list[str]]:
         yield ids[i:i + size]
 
 
-def _filter(q: sa.Select, table: sa.Table | None, source: str | None, dataset: str | None,
-            window: Interval | None) -> sa.Select:
+def _filter(q: sa.Select[Any], table: sa.Table | None, source: str | None, dataset: str | None,
+            window: Interval | None) -> sa.Select[Any]:
     cols = (table.c if table is not None else q.selected_columns)
     if source is not None:
         q = q.where(cols.source == source)

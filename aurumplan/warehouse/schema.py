@@ -1,4 +1,7 @@
-"""Warehouse tables (CONTRACT §4): every version of every record, plus which version is active."""
+"""Warehouse tables: every version of every record, plus which version is active.
+
+What each table holds is in docs/architecture.md, "The warehouse tables".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Warehouse: versioned record tables (CONTRACT §4) on SQLite or PostgreSQL."""
+"""Warehouse: versioned record tables on SQLite or PostgreSQL (docs/architecture.md, "The warehouse tables")."""
 
 from __future__ import annotations
 

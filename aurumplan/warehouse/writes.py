@@ -20,6 +20,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aurumplan.db import driver_connection
 from aurumplan.errors import OperationError
 from aurumplan.warehouse.base import Load, LoadInfo, WarehouseBase, to_load
 from aurumplan.warehouse.rows import (
@@ -102,6 +103,11 @@ class WritesMixin(WarehouseBase):
                     status="staged", records=0, checksum=ZERO, fence_scope=info.fence_scope,
                     fence_token=info.fence_token, created_at=_utcnow()))
                 row = self._load_row(conn, info.load_id)
+            elif row["status"] == "discarded":  # a cancelled or halted attempt's load, fetched again
+                conn.execute(loads.update().where(loads.c.load_id == info.load_id).values(
+                    status="staged", records=0, checksum=ZERO, fence_scope=info.fence_scope,
+                    fence_token=info.fence_token, created_at=_utcnow()))
+                row = self._load_row(conn, info.load_id)
         assert row is not None
         return to_load(row)
 
@@ -165,7 +171,7 @@ class WritesMixin(WarehouseBase):
         width = len(_OBS_COLS)
         if self._sqlite:
             step = _ROWS_PER_INSERT * width
-            cur = conn.connection.driver_connection.cursor()
+            cur = driver_connection(conn).cursor()
             try:
                 for i in range(0, len(flat), step):
                     part = flat[i:i + step]
@@ -173,7 +179,7 @@ class WritesMixin(WarehouseBase):
             finally:
                 cur.close()
         else:
-            raw = conn.connection.driver_connection
+            raw = driver_connection(conn)
             with raw.cursor() as cur, cur.copy(f"COPY observations ({', '.join(_OBS_COLS)}) FROM STDIN") as cp:
                 for i in range(0, len(flat), width):
                     cp.write_row(flat[i:i + width])

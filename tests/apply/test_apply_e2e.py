@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
 from tests.apply.common import run, write_config
+from tests.doubles.fakeapis import EiaServer, Synth
 
 BACKFILL = """\
 apiVersion: aurumplan/v1

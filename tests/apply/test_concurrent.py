@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from aurumplan.state import open_state
-from aurumplan.testing.fakeapis import EiaServer, Synth
 from tests.apply.common import write_config
+from tests.doubles.fakeapis import EiaServer, Synth
 
 SPEC = """\
 apiVersion: aurumplan/v1

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
 from tests.apply.common import write_config
+from tests.doubles.fakeapis import EiaServer, Synth
 from tests.state.dburl import pg_schema_url, pg_unreachable
 
 SPEC = """\

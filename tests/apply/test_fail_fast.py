@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from aurumplan.testing.fakeapis import EiaServer, Synth
-from aurumplan.testing.fakeapis.base import FakeResponse
 from tests.apply.common import run, write_config
+from tests.doubles.fakeapis import EiaServer, Synth
+from tests.doubles.fakeapis.base import FakeResponse
 
 SPEC = """\
 apiVersion: aurumplan/v1

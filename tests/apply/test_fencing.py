@@ -13,9 +13,9 @@ from aurumplan.apply.nodes import fence_scope
 from aurumplan.errors import FencedError
 from aurumplan.intervals import parse_ts
 from aurumplan.state import open_state
-from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import LoadInfo, open_warehouse
 from tests.apply.common import write_config
+from tests.doubles.fakeapis import EiaServer, Synth
 
 SPEC = """\
 apiVersion: aurumplan/v1

@@ -17,7 +17,7 @@ from aurumplan.executors.local import LocalExecutor
 from aurumplan.intervals import HOUR, parse_ts
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.eia import DRIVER
-from aurumplan.testing.fakeapis import EiaServer
+from tests.doubles.fakeapis import EiaServer
 
 
 class _NoLimit:

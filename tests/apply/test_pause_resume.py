@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from aurumplan.state import open_state
-from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
 from tests.apply.common import write_config
+from tests.doubles.fakeapis import EiaServer, Synth
 
 SPEC = """\
 apiVersion: aurumplan/v1
@@ -78,3 +80,54 @@ def test_pause_then_resume(tmp_path: Path, server: EiaServer) -> None:
     resumed = cli(proj, "resume", op_id)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert open_warehouse(url).current_checksum("eia") == expected
+
+
+def test_ctrl_c_pauses_at_a_checkpoint_and_a_second_forces(tmp_path: Path, server: EiaServer) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    proj = make(tmp_path / "c", url, server)
+    store = open_state(url)
+    running = subprocess.Popen([sys.executable, "-m", "aurumplan.cli.main", "--config",
+                                str(proj / "aurumplan.yaml"), "apply", str(proj / "spec.yaml"), "--auto-approve"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "EIA_API_KEY": "k"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+            c.status == "staged" for o in store.list_operations() for c in store.checkpoints(o.id)):
+        time.sleep(0.1)
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 1, out + err
+    assert "Interrupt received: stopping at the next checkpoint" in err
+    [op] = store.list_operations()
+    assert op.status == "paused"
+    assert any(lease.operation_id == op.id for lease in store.leases(active_only=True))  # kept while paused
+    resumed = cli(proj, "resume", op.id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert not store.leases(active_only=True)
+
+    second = make(tmp_path / "d", f"sqlite:///{tmp_path / 'd.db'}", server)
+    forced = subprocess.Popen([sys.executable, "-m", "aurumplan.cli.main", "--config",
+                               str(second / "aurumplan.yaml"), "apply", str(second / "spec.yaml"), "--auto-approve"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "EIA_API_KEY": "k"})
+    other = open_state(f"sqlite:///{tmp_path / 'd.db'}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(other.checkpoints(o.id) for o in other.list_operations()):
+        time.sleep(0.1)
+    lines: list[str] = []
+    def read() -> None:
+        assert forced.stderr is not None
+        for line in forced.stderr:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    forced.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any("Interrupt received" in line for line in lines):
+        time.sleep(0.02)
+    forced.send_signal(signal.SIGINT)  # while the in-flight request (1 s on this server) still runs
+    forced.wait(timeout=30)
+    reader.join(timeout=5)
+    err = "".join(lines)
+    assert forced.returncode == 130 and "Second interrupt" in err, err

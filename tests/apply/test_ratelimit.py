@@ -16,7 +16,7 @@ from aurumplan.intervals import parse_ts
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.eia import DRIVER as EIA
 from aurumplan.state.store import open_state
-from aurumplan.testing.fakeapis import EiaServer
+from tests.doubles.fakeapis import EiaServer
 from tests.sources.support import KEY, source
 
 

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from aurumplan.testing.fakeapis import EiaServer, Synth
 from tests.apply.common import write_config
+from tests.doubles.fakeapis import EiaServer, Synth
 
 SPEC = """\
 apiVersion: aurumplan/v1

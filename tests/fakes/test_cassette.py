@@ -17,7 +17,7 @@ from aurumplan.sources.cassette import (
     load_cassettes,
     match,
 )
-from aurumplan.testing.fakeapis import BlsServer, EiaServer
+from tests.doubles.fakeapis import BlsServer, EiaServer
 from tests.paths import RECORDED
 
 REC = RECORDED

@@ -8,7 +8,7 @@ import time
 import httpx
 
 from aurumplan.intervals import parse_ts
-from aurumplan.testing.fakeapis import ABSENT, MISSING, EiaServer, Synth
+from tests.doubles.fakeapis import ABSENT, MISSING, EiaServer, Synth
 from tests.paths import RECORDED as RECORDED_DIR
 
 RECORDED = RECORDED_DIR / "eia" / "openbb_eia_rto_region_data_hourly.json"

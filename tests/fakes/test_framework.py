@@ -13,7 +13,7 @@ import pytest
 
 from aurumplan.config import Quota
 from aurumplan.intervals import parse_ts
-from aurumplan.testing.fakeapis import EiaServer, SlidingWindowQuota, Synth
+from tests.doubles.fakeapis import EiaServer, SlidingWindowQuota, Synth
 
 REGION = "/electricity/rto/region-data/data/"
 PARAMS = {"api_key": "secret-key", "data[0]": "value", "facets[respondent][]": "PJM", "facets[type][]": "D",
@@ -81,7 +81,7 @@ def test_values_are_a_pure_function_of_seed_and_point() -> None:
 
 def test_cli_prints_base_url_and_serves_until_terminated() -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-m", "aurumplan.testing.fakeapis", "eia", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "tests.doubles.fakeapis", "eia", "--port", "0",
                              "--quota-per-second", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
     try:

@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from aurumplan.testing.fakeapis import MISSING, BlsServer, FredServer, Synth
+from tests.doubles.fakeapis import MISSING, BlsServer, FredServer, Synth
 from tests.paths import RECORDED
 
 REC = RECORDED

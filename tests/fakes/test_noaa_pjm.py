@@ -8,7 +8,7 @@ import json
 import httpx
 
 from aurumplan.intervals import parse_ts
-from aurumplan.testing.fakeapis import NoaaServer, PjmServer
+from tests.doubles.fakeapis import NoaaServer, PjmServer
 from tests.paths import RECORDED
 
 REC = RECORDED

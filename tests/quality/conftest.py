@@ -1,7 +1,8 @@
 """A small warehouse (observations, loads, load_displaced, observations_current) on SQLite and PG.
 
-The tables follow CONTRACT §4; the view here is deliberately naive (committed rows not displaced)
-so that a broken commit can show duplicate keys, which the consistency check must catch.
+The tables follow docs/architecture.md ("The warehouse tables"); the view here is deliberately naive
+(committed rows not displaced) so that a broken commit can show duplicate keys, which the consistency
+check must catch.
 Databases come from tests/state/dburl.py: a SQLite file, or a fresh PostgreSQL schema per test.
 """
 

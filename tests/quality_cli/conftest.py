@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from aurumplan.cli import quality  # noqa: F401  (registers check, coverage, report)
 from aurumplan.cli.main import cli
-from aurumplan.testing.fakeapis import EiaServer, Synth
+from tests.doubles.fakeapis import EiaServer, Synth
 from tests.state.dburl import db_url, pytest_collection_modifyitems, pytest_terminal_summary
 
 __all__ = ["db_url", "pytest_collection_modifyitems", "pytest_terminal_summary"]

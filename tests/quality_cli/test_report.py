@@ -68,7 +68,7 @@ def test_replay_halted_by_the_gate_reports_decision_and_staged_comparison(backfi
     project.revise("PJM", PERIOD, 5_000_000)
     op = project.apply(REPLAY, start="2024-01-02", end="2024-01-02", threshold=0.999)
     data = project.json("report", op, "--json")
-    assert data["operation"]["status"] == "failed"
+    assert data["operation"]["status"] == "halted"
     (gate,) = data["quality"]
     assert gate["passed"] is False and gate["decision"] == "halt"
     assert any("accuracy: PJM: 1 values above the maximum" in f for f in gate["findings"])

@@ -10,7 +10,7 @@ from aurumplan.executors.seatunnel.tables import load_tables
 
 from .test_reader import EXAMPLES, EXPECTED
 
-# The only shared examples that legitimately fail, and why: both use keys Zeta does not read.
+# The only examples in tests/fixtures/seatunnel_examples that legitimately fail, and why: keys Zeta does not read.
 EXAMPLE_PROBLEMS = {
     "13_fake_to_s3_file_parquet.conf": [
         "env: option 'execution.parallelism' is not read by SeaTunnel: legacy Flink/Spark starter key "
@@ -40,7 +40,7 @@ def _problems(extra: str, version: str = "2.3.12") -> list[str]:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_shared_examples(name: str) -> None:
+def test_seatunnel_examples(name: str) -> None:
     assert check_config(read_config_file(EXAMPLES / name)) == EXAMPLE_PROBLEMS.get(name, [])
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pyhocon import ConfigFactory
 
 from aurumplan.executors.seatunnel.reader import ConfigReadError, read_config, read_config_file
+from tests.paths import SEATUNNEL_EXAMPLES as EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "seatunnel" / "examples"
-
-# file -> (sources, transforms, sinks) as SeaTunnel builds them (README §5.1)
+# file -> (sources, transforms, sinks) as SeaTunnel builds them: in file order, duplicates kept
 EXPECTED = {
     "01_v2.batch.config.template": (["FakeSource"], [], ["Console"]),
     "02_v2.streaming.conf.template": (["FakeSource"], [], ["Console"]),
@@ -43,7 +40,7 @@ def _names(parsed: dict, stage: str) -> list[str]:
     return [p["plugin_name"] for p in parsed[stage]]
 
 
-def test_every_shared_example_is_listed() -> None:
+def test_every_seatunnel_example_is_listed() -> None:
     files = sorted(p.name for p in EXAMPLES.iterdir() if p.name != "MANIFEST.tsv")
     assert files == sorted(EXPECTED)
 

@@ -18,9 +18,9 @@ from aurumplan.executors.base import ExtractJob, RetryPolicy, load_id_of
 from aurumplan.intervals import to_ts
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.registry import get_driver
-from aurumplan.testing.fakeapis import MISSING, EiaServer, Synth
-from aurumplan.testing.seatunnel import FakeZetaServer, install_fake_seatunnel
 from aurumplan.warehouse import LoadInfo, Warehouse, open_warehouse
+from tests.doubles.fakeapis import MISSING, EiaServer, Synth
+from tests.doubles.seatunnel import FakeZetaServer, install_fake_seatunnel
 
 EIA_KEY = "eia-SECRET-5f0c2a9d41"
 OPERATION = "BACKFILL_20241231_EIA_3f9a1c"

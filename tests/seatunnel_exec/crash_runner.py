@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from aurumplan.catalog import load_catalog
-from aurumplan.executors.seatunnel.executor import make_seatunnel_executor
+from aurumplan.executors.seatunnel.factory import make_seatunnel_executor
 from aurumplan.warehouse import open_warehouse
 from tests.seatunnel_exec.conftest import build_job, make_config
 

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from aurumplan.cli.main import cli
-from aurumplan.testing.fakeapis import EiaServer, Synth
-from aurumplan.testing.seatunnel import FakeZetaServer, install_fake_seatunnel
 from aurumplan.warehouse import open_warehouse
+from tests.doubles.fakeapis import EiaServer, Synth
+from tests.doubles.seatunnel import FakeZetaServer, install_fake_seatunnel
 
 SPEC = """\
 apiVersion: aurumplan/v1

@@ -16,9 +16,9 @@ from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Stopped
 from aurumplan.executors.local import LocalExecutor
 from aurumplan.executors.seatunnel.cli import SeaTunnelCliExecutor
-from aurumplan.executors.seatunnel.executor import make_seatunnel_executor
-from aurumplan.testing.fakeapis import EiaServer
+from aurumplan.executors.seatunnel.factory import make_seatunnel_executor
 from aurumplan.warehouse import Warehouse
+from tests.doubles.fakeapis import EiaServer
 from tests.seatunnel_exec.conftest import EIA_KEY, JobFactory, fake_state, make_config, when
 
 

@@ -46,7 +46,8 @@ def test_one_page_request_is_one_http_source_with_the_key_as_env_reference() -> 
 
 def test_hour_ending_labels_become_period_starts_in_sql() -> None:
     sql = build_job_spec(eia_job(), SeaTunnelConfig(), WAREHOUSE)["sql"]
-    assert "DATEADD(PARSEDATETIME(`period`, 'yyyy-MM-dd''T''HH'), -1, 'HOUR') AS period" in sql
+    # a pattern without `mm` would make Zeta's PARSEDATETIME return a date: the label is completed to a minute
+    assert "DATEADD(PARSEDATETIME(CONCAT(`period`, ':00'), 'yyyy-MM-dd''T''HH:mm'), -1, 'HOUR') AS period" in sql
     assert "`respondent` IN ('MISO', 'PJM')" in sql
     assert "(`period` > '2024-03-09T00' AND `period` <= '2024-03-11T00')" in sql  # labels of [START, END)
     assert "CONCAT('{\"marker\":\"', COALESCE(`value`, 'null'), '\"}')" in sql  # the driver's missing marker

@@ -1,6 +1,6 @@
 """The generated EIA normalising SQL gives what the EIA driver gives, on a real response.
 
-The query runs on the fakes' Zeta SQL emulation (aurumplan/testing/seatunnel/zetasql.py: SQLite
+The query runs on the fakes' Zeta SQL emulation (tests/doubles/seatunnel/zetasql.py: SQLite
 with PARSEDATETIME, DATEADD and CONCAT as Python functions). This pins the query's logic: label ->
 period start, series ids, window and target filters, missing values and their marker, units.
 """
@@ -18,10 +18,10 @@ from aurumplan.executors.base import ExtractJob, RetryPolicy
 from aurumplan.executors.seatunnel.executor import build_job_spec
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.registry import get_driver
-from aurumplan.testing.fakeapis import EiaServer
-from aurumplan.testing.seatunnel.engine import json_path
-from aurumplan.testing.seatunnel.zetasql import TS, run_query
 from aurumplan.warehouse.rows import attrs_text
+from tests.doubles.fakeapis import EiaServer
+from tests.doubles.seatunnel.httpsource import json_path
+from tests.doubles.seatunnel.zetasql import TS, run_query
 from tests.seatunnel_exec.conftest import EIA_KEY, END, SERIES, START
 
 BRIDGED = ((START, START + 10 * 3600), (START + 20 * 3600, END))

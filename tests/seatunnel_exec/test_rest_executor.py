@@ -10,10 +10,11 @@ import pytest
 from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Stopped
 from aurumplan.executors.local import LocalExecutor
-from aurumplan.executors.seatunnel.executor import job_id_for, make_seatunnel_executor
+from aurumplan.executors.seatunnel.executor import job_id_for
+from aurumplan.executors.seatunnel.factory import make_seatunnel_executor
 from aurumplan.executors.seatunnel.rest import SeaTunnelRestExecutor
-from aurumplan.testing.seatunnel import FakeZetaServer
 from aurumplan.warehouse import Warehouse
+from tests.doubles.seatunnel import FakeZetaServer
 from tests.seatunnel_exec.conftest import EIA_KEY, END, START, JobFactory, make_config, when
 from tests.seatunnel_exec.test_cli_executor import _NoLimit
 
@@ -56,7 +57,7 @@ def test_unresolved_key_fails_the_job_not_leaks_it(tmp_path: Path, db_url: str, 
                                                    make_job: JobFactory) -> None:
     job = make_job()
     job.api_key = "wrong-key-0000"
-    with pytest.raises(ExecutorError, match="status 403"):
+    with pytest.raises(ExecutorError, match=r"status code:\[403\]"):
         rest_executor(tmp_path, db_url, zeta).run_extract(job)
 
 

@@ -11,7 +11,7 @@ from aurumplan.errors import SuspendedError, TerminalSourceError, ThrottledError
 from aurumplan.intervals import HOUR, parse_ts
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.eia import DRIVER, split_series
-from aurumplan.testing.fakeapis import MISSING, EiaServer, Synth
+from tests.doubles.fakeapis import MISSING, EiaServer, Synth
 from tests.sources.support import KEY, fetch, fetch_plan, source, window
 
 BAS = ["BPAT", "CISO", "DUK", "ERCO", "FPL", "ISNE", "MISO"]

@@ -11,7 +11,7 @@ from aurumplan.intervals import parse_ts
 from aurumplan.sources import bls, fred
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.periods import bls_period_start
-from aurumplan.testing.fakeapis import MISSING, BlsServer, FredServer, Synth
+from tests.doubles.fakeapis import MISSING, BlsServer, FredServer, Synth
 from tests.sources.support import KEY, fetch, fetch_plan, source, window
 
 TODAY = dt.date(2025, 6, 15)

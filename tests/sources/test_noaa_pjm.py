@@ -11,7 +11,7 @@ from aurumplan.intervals import HOUR, parse_ts
 from aurumplan.sources import noaa, pjm
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.periods import ept_year_start
-from aurumplan.testing.fakeapis import MISSING, NoaaServer, PjmServer, Synth
+from tests.doubles.fakeapis import MISSING, NoaaServer, PjmServer, Synth
 from tests.sources.support import KEY, fetch, fetch_plan, source, window
 
 TODAY = dt.date(2025, 6, 15)

@@ -8,7 +8,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from aurumplan.errors import FencedError, OperationError, StateError
+from aurumplan.errors import FencedError, OperationError, WarehouseError
 from aurumplan.warehouse import LoadInfo, Warehouse, open_warehouse
 
 H = 3600
@@ -218,6 +218,6 @@ def test_write_batch_throughput(db_url: str) -> None:
 
 
 def test_unreachable_warehouse_error_hides_the_password() -> None:
-    with pytest.raises(StateError) as err:
+    with pytest.raises(WarehouseError) as err:
         open_warehouse("postgresql+psycopg://postgres:hunter2pw@127.0.0.1:1/test?connect_timeout=2")
     assert "hunter2pw" not in str(err.value) and "***" in str(err.value)

@@ -31,13 +31,13 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from aurumplan.config import Config
 from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Counters, ExtractJob, Stopped
 from aurumplan.executors.seatunnel.conformance import check_cli_variables
-from aurumplan.executors.seatunnel.executor import Prepared, SeaTunnelExecutor, log, masked, metric
+from aurumplan.executors.seatunnel.executor import FINAL, Prepared, SeaTunnelExecutor, log, masked, metric
 
 USAGE_EXIT = 234
-FINAL = {"FINISHED", "FAILED", "CANCELED", "SAVEPOINT_DONE", "UNKNOWABLE"}
 _LEVEL = re.compile(r"^\S+ \S+ (TRACE|DEBUG|INFO|WARN|ERROR)\b")
 _WRITE = re.compile(r"^Total Write Count\s*:\s*(\d+)\s*$")
 _LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
@@ -82,6 +82,11 @@ class SeaTunnelCliExecutor(SeaTunnelExecutor):
     """Runs each extract node as one seatunnel.sh client process."""
 
     name = "seatunnel-cli"
+
+    @classmethod
+    def check_settings(cls, config: Config) -> None:
+        if not (config.seatunnel.home or os.environ.get("SEATUNNEL_HOME")):
+            raise ExecutorError("executor seatunnel-cli needs seatunnel.home in aurumplan.yaml or SEATUNNEL_HOME")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

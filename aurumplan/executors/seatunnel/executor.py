@@ -8,8 +8,8 @@ No secret value is in a spec: the API key is `${<source.api_key_env>}`, warehous
 come from AURUMPLAN_WAREHOUSE_USER / AURUMPLAN_WAREHOUSE_PASSWORD when set.
 
 What the generated Zeta SQL cannot reproduce exactly (so the local executor stays the reference):
-- attributes: only EIA's missing-value marker ({"marker": "NA"}) is rebuilt as JSON text; other
-  drivers' attribute dicts are not, and SQL writes NULL there.
+- attributes are rebuilt as the drivers store them (sorted-key JSON): missing-value markers, BLS
+  footnote codes (the first two), NOAA flag strings; text needing JSON escapes is not escaped.
 - EIA hour-ending -> period start needs `DATEADD(PARSEDATETIME(period, ...), -1, 'HOUR')`; the
   timestamp is written by the JVM's Jdbc driver, so the SeaTunnel JVM must run in UTC.
 - EIA local-hourly labels (offset suffix), NOAA's local-standard dates and any IANA-zone/DST
@@ -23,8 +23,9 @@ What the generated Zeta SQL cannot reproduce exactly (so the local executor stay
 Therefore a node is done only when SeaTunnel says FINISHED *and* the rows staged under
 job.load_id number exactly what the job reports it wrote.
 
-`make_seatunnel_executor(config, warehouse, limiter)` picks seatunnel-cli (cli.py) or
-seatunnel-rest (rest.py) from `config.executor`.
+This module is the base the executors share; it knows neither of them. factory.py's
+`make_seatunnel_executor(config, warehouse, limiter)` picks seatunnel-cli (cli.py) or seatunnel-rest
+(rest.py) from `config.executor`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from aurumplan.warehouse import Warehouse
 log = logging.getLogger("aurumplan.seatunnel")
 
 PRIMARY_KEYS = ["source", "dataset", "series_id", "period", "load_id"]
+# Job states after which SeaTunnel will not change the job again (both executors poll until one).
+FINAL = frozenset({"FINISHED", "FAILED", "CANCELED", "SAVEPOINT_DONE", "UNKNOWABLE"})
 USER_ENV, PASSWORD_ENV = "AURUMPLAN_WAREHOUSE_USER", "AURUMPLAN_WAREHOUSE_PASSWORD"
 
 # Offset-paged APIs (README §2.1: SeaTunnel's Http source has no offset paging): per driver, the
@@ -80,12 +83,18 @@ def fields_of(job: ExtractJob) -> dict[str, str]:
     elif kind == "fred":
         cols = ["date", "value"]
     elif kind == "bls":
-        cols = ["year", "period", "value"]
+        cols = ["year", "period", "value", "footnotes"]
     elif kind == "noaa":
-        cols = ["date", "station", "datatype", "value"]
+        cols = ["date", "station", "datatype", "value", "attributes"]
     else:
-        cols = ["datetime_beginning_utc", *re.findall(r"\{(\w+)\}", ds.series_template), ds.data_field]
+        series_field, value_field = pjm_fields(job)
+        cols = ["datetime_beginning_utc", series_field, value_field]
     return dict.fromkeys(cols, "string")
+
+
+def pjm_fields(job: ExtractJob) -> tuple[str, str]:
+    """The row fields the PJM driver reads the series id and the value from (e.g. load_area, mw)."""
+    return str(getattr(job.driver, "series_field", "load_area")), str(getattr(job.driver, "value_field", "mw"))
 
 
 def expand_calls(kind: str, first: Call, expected_rows: int) -> list[Call]:
@@ -129,6 +138,19 @@ def request_of(job: ExtractJob, call: Call) -> dict[str, Any]:
         where, name = call.secret_in.split(":", 1)
         req["secret"] = {"in": {"query": "params", "header": "headers"}.get(where, where), "name": name,
                          "env": job.source.api_key_env}
+    return req
+
+
+def _with_own_sql(job: ExtractJob, first: Call, call: Call) -> dict[str, Any]:
+    """The Http source of a call, with its own query when the call's SQL differs from the first's.
+
+    A BLS call naming several series becomes one call per series, and the series id is a literal in
+    each call's query (the selected data rows do not carry it).
+    """
+    req = request_of(job, call)
+    own = normalising_sql(job, call)
+    if call is not first and own != normalising_sql(job, first):
+        req["sql"] = own
     return req
 
 
@@ -187,19 +209,28 @@ def build_job_spec(job: ExtractJob, st: SeaTunnelConfig, warehouse_url: str) -> 
     calls = expand_calls(driver_kind(job), first, job.request.expected_rows)
     return {"job_name": job_name_of(job), "parallelism": 1, "retry_times": max(0, job.retry.max),
             "retry_interval_seconds": max(1, int(job.retry.backoff)),
-            "requests": [request_of(job, c) for c in calls], "sql": normalising_sql(job, first),
+            "requests": [_with_own_sql(job, first, c) for c in calls], "sql": normalising_sql(job, first),
             "load_id": job.load_id, "operation_id": job.operation_id,
             "sink": jdbc_sink(st, warehouse_url), "version": st.version}
 
 
 # ---------------------------------------------------------------- normalising SQL (Zeta SQL)
 
-# label format in Python, and the same as a SQL-quoted Java pattern ('' is one quote in SQL)
-_LABELS = {Grain.HOURLY: ("%Y-%m-%dT%H", "'yyyy-MM-dd''T''HH'"), Grain.DAILY: ("%Y-%m-%d", "'yyyy-MM-dd'"),
-           Grain.MONTHLY: ("%Y-%m", "'yyyy-MM'")}
+# label format in Python, and what completes a label to `yyyy-MM-ddTHH:mm`: Zeta's PARSEDATETIME gives a
+# timestamp only for a pattern with both `yy` and `mm` (a date, time of day dropped, for `yy` alone; an
+# error for `yyyy-MM`), so every label is parsed as a full minute (docs/seatunnel.md, "Sql transform").
+_LABELS = {Grain.HOURLY: ("%Y-%m-%dT%H", ":00"), Grain.DAILY: ("%Y-%m-%d", "T00:00"),
+           Grain.MONTHLY: ("%Y-%m", "-01T00:00")}
+_MINUTE = "'yyyy-MM-dd''T''HH:mm'"
+
+
+def _timestamp(expr: str, completion: str) -> str:
+    """A Zeta timestamp from label text `expr` completed by `completion` to yyyy-MM-ddTHH:mm."""
+    return f"PARSEDATETIME(CONCAT({expr}, {_lit(completion)}), {_MINUTE})"
 
 
 EIA_MISSING = ("", "NA", "-", "W", "--")  # what the EIA driver keeps as None, with {"marker": raw}
+FRED_MISSING, BLS_MISSING = (".",), ("-", "")
 
 
 def _lit(text: str) -> str:
@@ -219,6 +250,29 @@ def _series_expr(template: str) -> str:
 
 def _blank(col: str, missing: tuple[str, ...]) -> str:
     return " OR ".join([f"{_col(col)} IS NULL", *(f"{_col(col)} = {_lit(m)}" for m in missing)])
+
+
+def _marker(col: str, missing: tuple[str, ...]) -> str:
+    """The drivers' `{"marker": raw}` attributes of a missing value, as JSON text (keys sorted as stored)."""
+    return f"CASE WHEN {_blank(col, missing)} THEN CONCAT('{{\"marker\":\"', COALESCE({_col(col)}, 'null'), '\"}}') END"
+
+
+def _bls_attributes() -> str:
+    """The BLS driver's attributes: footnote codes (the first two) and, for a missing value, its marker."""
+    code = "REGEXP_SUBSTR(`footnotes`, '\"code\":\"([^\"]+)\"', 1, {n}, 'c', 1)"
+    c1, c2 = code.format(n=1), code.format(n=2)
+    codes = (f"CASE WHEN {c1} IS NULL THEN NULL WHEN {c2} IS NULL THEN CONCAT('[\"', {c1}, '\"]') "
+             f"ELSE CONCAT('[\"', {c1}, '\",\"', {c2}, '\"]') END")
+    marked = (f"CONCAT('{{', CASE WHEN {c1} IS NOT NULL THEN CONCAT('\"footnotes\":', {codes}, ',') END, "
+              f"'\"marker\":\"', COALESCE(`value`, 'null'), '\"}}')")
+    return (f"CASE WHEN {_blank('value', BLS_MISSING)} THEN {marked} "
+            f"WHEN {c1} IS NOT NULL THEN CONCAT('{{\"footnotes\":', {codes}, '}}') END")
+
+
+def _noaa_flags() -> str:
+    """The NOAA driver's `{"flags": attributes}` when the row has a flag string."""
+    return ("CASE WHEN `attributes` IS NULL OR `attributes` = '' THEN NULL "
+            "ELSE CONCAT('{\"flags\":\"', `attributes`, '\"}') END")
 
 
 def _number(col: str, missing: tuple[str, ...]) -> str:
@@ -257,39 +311,40 @@ def normalising_sql(job: ExtractJob, call: Call) -> str:
     """
     kind, ds, req = driver_kind(job), job.dataset, job.request
     head = f"SELECT {_lit(job.source.name)} AS source, {_lit(ds.name)} AS dataset, "
-    null_attrs = "CAST(NULL AS STRING) AS attributes"
     if kind == "eia":
-        fmt, pattern = _LABELS.get(ds.grain, _LABELS[Grain.MONTHLY])
-        period = f"PARSEDATETIME(`period`, {pattern})"
+        fmt, completion = _LABELS.get(ds.grain, _LABELS[Grain.MONTHLY])
+        period = _timestamp("`period`", completion)
         ending = ds.period_convention == "hour-ending-utc"
         if ending:
             period = f"DATEADD({period}, -1, 'HOUR')"
         window = _windows(_kept(job), lambda ts: _lit(from_ts(ts).strftime(fmt)), ending)
-        sid, v = _series_expr(ds.series_template), _col(ds.data_field)
-        missing = _blank(ds.data_field, EIA_MISSING)
-        attrs = f"CASE WHEN {missing} THEN CONCAT('{{\"marker\":\"', COALESCE({v}, 'null'), '\"}}') END"
+        sid, attrs = _series_expr(ds.series_template), _marker(ds.data_field, EIA_MISSING)
         return (f"{head}{sid} AS series_id, {period} AS period, {_number(ds.data_field, EIA_MISSING)} AS value, "
                 f"COALESCE({_col(ds.data_field + '-units')}, {_lit(ds.unit)}) AS unit, {attrs} AS attributes "
                 f"FROM raw WHERE {_in(sid, req.series)} AND {window}")
     if kind == "fred":
         sid = dict(call.params).get("series_id", req.series[0])
-        return (f"{head}{_lit(sid)} AS series_id, PARSEDATETIME(`date`, 'yyyy-MM-dd') AS period, "
-                f"{_number('value', ('.',))} AS value, {_lit(ds.unit)} AS unit, {null_attrs} FROM raw "
+        return (f"{head}{_lit(sid)} AS series_id, {_timestamp('`date`', 'T00:00')} AS period, "
+                f"{_number('value', FRED_MISSING)} AS value, {_lit(ds.unit)} AS unit, "
+                f"{_marker('value', FRED_MISSING)} AS attributes FROM raw "
                 f"WHERE {_windows(_kept(job), lambda ts: _lit(_day(ts)), False, '`date`')}")
     if kind == "bls":
         sid = (call.json_body or {}).get("seriesid", req.series)[0]
-        return (f"{head}{_lit(sid)} AS series_id, PARSEDATETIME(CONCAT(`year`, '-', SUBSTRING(`period`, 2, 2), "
-                f"'-01'), 'yyyy-MM-dd') AS period, {_number('value', ('-', ''))} AS value, {_lit(ds.unit)} AS unit, "
-                f"{null_attrs} FROM raw WHERE `period` LIKE 'M%' AND `period` <> 'M13'")
+        month = "CONCAT(`year`, '-', SUBSTRING(`period`, 2, 2))"
+        return (f"{head}{_lit(sid)} AS series_id, {_timestamp(month, '-01T00:00')} AS period, "
+                f"{_number('value', BLS_MISSING)} AS value, {_lit(ds.unit)} AS unit, "
+                f"{_bls_attributes()} AS attributes FROM raw WHERE `period` LIKE 'M%' AND `period` <> 'M13'")
     if kind == "noaa":
         sid = "CONCAT(`station`, '.', `datatype`)"
-        return (f"{head}{sid} AS series_id, PARSEDATETIME(SUBSTRING(`date`, 1, 10), 'yyyy-MM-dd') AS period, "
-                f"CAST(`value` AS DOUBLE) AS value, {_lit(ds.unit)} AS unit, {null_attrs} FROM raw "
+        return (f"{head}{sid} AS series_id, {_timestamp('SUBSTRING(`date`, 1, 10)', 'T00:00')} AS period, "
+                f"CAST(`value` AS DOUBLE) AS value, {_lit(ds.unit)} AS unit, {_noaa_flags()} AS attributes FROM raw "
                 f"WHERE {_in(sid, req.series)}")
     if kind == "pjm":
-        sid = _series_expr(ds.series_template)
+        series_field, value_field = pjm_fields(job)
+        sid = _col(series_field)
         return (f"{head}{sid} AS series_id, PARSEDATETIME(`datetime_beginning_utc`, 'yyyy-MM-dd''T''HH:mm:ss') "
-                f"AS period, CAST({_col(ds.data_field)} AS DOUBLE) AS value, {_lit(ds.unit)} AS unit, {null_attrs} "
+                f"AS period, CAST({_col(value_field)} AS DOUBLE) AS value, {_lit(ds.unit)} AS unit, "
+                f"{_marker(value_field, ())} AS attributes "
                 f"FROM raw WHERE {_in(sid, req.series)}")
     raise ExecutorError(f"no SeaTunnel normalisation for driver {job.source.driver!r}; use executor: local")
 
@@ -324,6 +379,10 @@ class SeaTunnelExecutor:
     """What both SeaTunnel executors share: rendering, secrets, and the commit check."""
 
     name = "seatunnel"
+
+    @classmethod
+    def check_settings(cls, config: Config) -> None:
+        """Raise ExecutorError when aurumplan.yaml lacks what this executor needs."""
 
     def __init__(self, config: Config, warehouse: Warehouse, limiter: Any) -> None:
         self.config = config
@@ -410,18 +469,3 @@ def masked(text: str, secrets: tuple[str, ...]) -> str:
     for s in secrets:
         text = text.replace(s, "***")
     return text
-
-
-def make_seatunnel_executor(config: Config, warehouse: Warehouse, limiter: Any) -> SeaTunnelExecutor:
-    """The executor `config.executor` names, checked against the settings it needs."""
-    if config.executor == "seatunnel-rest":
-        from aurumplan.executors.seatunnel.rest import SeaTunnelRestExecutor
-
-        if not config.seatunnel.rest_url:
-            raise ExecutorError("executor seatunnel-rest needs seatunnel.rest_url in aurumplan.yaml")
-        return SeaTunnelRestExecutor(config, warehouse, limiter)
-    from aurumplan.executors.seatunnel.cli import SeaTunnelCliExecutor
-
-    if not (config.seatunnel.home or os.environ.get("SEATUNNEL_HOME")):
-        raise ExecutorError("executor seatunnel-cli needs seatunnel.home in aurumplan.yaml or SEATUNNEL_HOME")
-    return SeaTunnelCliExecutor(config, warehouse, limiter)

@@ -21,9 +21,10 @@ from aurumplan.executors.seatunnel.sqltext import find_from
 from aurumplan.executors.seatunnel.tables import Version, parse_version
 
 DEFAULT_VERSION = "2.3.12"
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
 SPEC_KEYS = {"job_name", "parallelism", "retry_times", "retry_interval_seconds", "rows_per_second",
              "requests", "sql", "load_id", "operation_id", "sink", "version", "http_retry"}
-REQUEST_KEYS = {"url", "method", "params", "headers", "body", "secret", "content_field", "json_field", "fields"}
+REQUEST_KEYS = {"sql", "url", "method", "params", "headers", "body", "secret", "content_field", "json_field", "fields"}
 SINK_KEYS = {"url", "url_env", "driver", "user", "user_env", "password_env", "table", "database",
              "primary_keys", "batch_size", "with_operation_id", "schema_save_mode"}
 SECRET_KEYS = {"in", "name", "env"}
@@ -174,6 +175,11 @@ def _source(i: int, req: Any, v: Version, keys: dict[str, str], errs: _Errors) -
             pmap[k] = _as_text(val)
         else:
             errs.add(f"{path}.params.{k}: must be text, a number or a list")
+    # SeaTunnel reads `params` through typesafe Config.entrySet(), which quotes a key holding anything
+    # but letters, digits, `-`, `_` and `.`: `data[0]` would be sent as `"data[0]"`. Such keys go into
+    # the URL too (docs/seatunnel.md, "Http source").
+    for k in [k for k in pmap if not _PLAIN_KEY.match(k)]:
+        query.append((k, pmap.pop(k)))
     if method == "POST" and v < (2, 3, 11) and pmap:
         # <=2.3.10 sends POST params as a form body, which would replace the JSON body.
         query.extend(pmap.items())
@@ -238,6 +244,12 @@ def _body(body: Any, secret: dict[str, str] | None, path: str, errs: _Errors) ->
     text = json.dumps({**body, secret["name"]: _SECRET_MARK}, separators=(",", ":"), ensure_ascii=False)
     before, after = text.split(_SECRET_MARK)
     return Concat((before, SecretRef(secret["env"]), after))
+
+
+def _own_sql(req: Any, sql: str) -> str:
+    """A request's own normalising query when it has one (a BLS call per series names its series)."""
+    own = req.get("sql") if isinstance(req, Mapping) else None
+    return own if isinstance(own, str) and own.strip() else sql
 
 
 def _query(sql: str, i: int, keys: dict[str, str], spec: Mapping[str, Any], with_op: bool, errs: _Errors) -> str:
@@ -308,8 +320,11 @@ def _sink(spec: Mapping[str, Any], v: Version, keys: dict[str, str], n: int, err
             errs.add("sink.password_env: the name of an environment variable")
         opts.append(("password", SecretRef(str(env))))
         refs.append(str(env))
+    # SeaTunnel's SQLite dialect writes its upsert in MySQL syntax (`c=VALUES(c)`), which SQLite rejects
+    # (apache/seatunnel#10852): there the sink asks per row whether the key exists instead.
+    upsert = sink.get("driver") != "org.sqlite.JDBC"
     opts += [("generate_sink_sql", True), ("database", _database(sink, errs)), ("table", sink.get("table")),
-             ("primary_keys", list(pk or [])), ("enable_upsert", True),
+             ("primary_keys", list(pk or [])), ("enable_upsert", upsert),
              ("schema_save_mode", str(sink.get("schema_save_mode") or "ERROR_WHEN_SCHEMA_NOT_EXIST")),
              ("data_save_mode", "APPEND_DATA")]
     if sink.get("batch_size") is not None:
@@ -374,7 +389,8 @@ def build_job(spec: Mapping[str, Any]) -> JobIR:
         sources.append(Plugin(plugin.name, (*plugin.options, ("retry", http_retry))))
         refs += r
         transforms.append(Plugin("Sql", ((keys["in"], f"raw_{i}"), (keys["out"], f"norm_{i}"),
-                                         ("query", Verbatim(_query(sql, i, keys, spec, with_op, errs))))))
+                                         ("query", Verbatim(_query(_own_sql(req, sql), i, keys, spec, with_op,
+                                                                   errs))))))
     sink, r = _sink(spec, v, keys, len(requests), errs)
     errs.raise_if_any()
     return JobIR(version, str(spec["job_name"]), str(spec["load_id"]), tuple(env), tuple(sources),

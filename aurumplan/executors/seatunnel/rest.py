@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 
+from aurumplan.config import Config
 from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Counters, ExtractJob, Stopped
-from aurumplan.executors.seatunnel.cli import FINAL
-from aurumplan.executors.seatunnel.executor import Prepared, SeaTunnelExecutor, log, masked, metric
+from aurumplan.executors.seatunnel.executor import FINAL, Prepared, SeaTunnelExecutor, log, masked, metric
 from aurumplan.executors.seatunnel.render import fill_secret_refs
 
 STOP_WAIT = 120.0
@@ -33,6 +33,11 @@ class SeaTunnelRestExecutor(SeaTunnelExecutor):
     """Runs each extract node as one job on a SeaTunnel (Zeta) cluster through REST API v2."""
 
     name = "seatunnel-rest"
+
+    @classmethod
+    def check_settings(cls, config: Config) -> None:
+        if not config.seatunnel.rest_url:
+            raise ExecutorError("executor seatunnel-rest needs seatunnel.rest_url in aurumplan.yaml")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

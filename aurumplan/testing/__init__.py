@@ -1,1 +1,0 @@
-"""Test support shipped with aurumplan: local fake APIs and recorded-response transports."""

@@ -1,0 +1,138 @@
+"""Reads the quality checks and coverage make, on a connection the caller holds (`Warehouse.connect`).
+
+They take a connection, not the warehouse, so that one check reads all its rows in one snapshot.
+Periods come back as epoch seconds converted by the database itself, so a million rows cost one
+C-level conversion each and no datetime objects. SQLite stores TIMESTAMP as text whose spelling
+may vary (`T` or space), so its window filter is a coarse text range by whole days: callers
+narrow it exactly on the epoch values (see docs/quality.md, "How rows are read").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aurumplan.db import driver_connection
+from aurumplan.intervals import DAY, Interval, from_ts
+
+
+def epoch_sql(conn: Connection, column: str = "period") -> str:
+    """SQL turning a naive-UTC TIMESTAMP column into epoch seconds (NULL if unreadable)."""
+    if conn.dialect.name == "sqlite":
+        # unixepoch() (SQLite 3.38+) is about twice as fast as strftime('%s')
+        return f"unixepoch({column})" if sqlite3.sqlite_version_info >= (3, 38) else \
+            f"CAST(strftime('%s', {column}) AS INTEGER)"
+    return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
+
+
+def _bounds(conn: Connection, window: Interval) -> tuple[Any, Any]:
+    lo, hi = window
+    if conn.dialect.name == "sqlite":
+        lo_day = lo - lo % DAY
+        hi_day = hi - hi % DAY + (DAY if hi % DAY else 0)
+        return from_ts(lo_day).strftime("%Y-%m-%d"), from_ts(hi_day).strftime("%Y-%m-%d")
+    return from_ts(lo).replace(tzinfo=None), from_ts(hi).replace(tzinfo=None)
+
+
+def observation_rows(conn: Connection, source: str, dataset: str, window: Interval, *,
+                     load_ids: Sequence[str] = (), with_attributes: bool = False,
+                     with_load_ids: bool = False) -> Iterator[Sequence[Any]]:
+    """(series_id, epoch or None, value, unit[, attributes][, load_id]) rows of a dataset, coarsely in window.
+
+    Without load_ids: the active version, ordered by series and period; with them: exactly those
+    loads' rows (staged or not), unordered (they come load by load).
+    """
+    ids = tuple(load_ids)
+    cols = f"series_id, {epoch_sql(conn)} AS ts, value, unit"
+    if with_attributes:
+        cols += ", attributes"
+    if with_load_ids:
+        cols += ", load_id"
+    m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"SELECT {cols} FROM {'observations' if ids else 'observations_current'} "
+           f"WHERE source = {m} AND dataset = {m} AND period >= {m} AND period < {m}"
+           + (f" AND load_id IN ({','.join([m] * len(ids))})" if ids else " ORDER BY series_id, period"))
+    return _driver_rows(conn, sql, [source, dataset, *_bounds(conn, window), *ids])
+
+
+def _driver_rows(conn: Connection, sql: str, params: list[Any]) -> Iterator[Sequence[Any]]:
+    """Rows straight from the driver's cursor, in the connection's transaction: a frame reads up to
+    200,000 rows per call, and SQLAlchemy's per-row fetch doubled the cost of reading them."""
+    cur = driver_connection(conn).cursor()
+    try:
+        cur.execute(sql, params)
+        yield from cur
+    finally:
+        cur.close()
+
+
+def displaced_rows(conn: Connection, source: str, dataset: str,
+                   load_ids: Sequence[str]) -> list[tuple[str, int | None, Any, str | None, str]]:
+    """(series_id, epoch, value, unit, prev_load_id) of the rows the given committed loads replaced."""
+    stmt = sa.text(
+        f"SELECT o.series_id, {epoch_sql(conn, 'o.period')}, o.value, o.unit, o.load_id "
+        "FROM load_displaced d JOIN observations o ON o.load_id = d.prev_load_id AND o.source = d.source "
+        "AND o.dataset = d.dataset AND o.series_id = d.series_id AND o.period = d.period "
+        "WHERE d.load_id IN :ids AND d.source = :source AND d.dataset = :dataset"
+    ).bindparams(sa.bindparam("ids", expanding=True))
+    rows = conn.execute(stmt, {"ids": list(load_ids), "source": source, "dataset": dataset})
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def loads_columns(conn: Connection) -> set[str]:
+    """The columns the `loads` table has (the warehouse may add some, e.g. schema_version)."""
+    return set(conn.execute(sa.text("SELECT * FROM loads WHERE 1 = 0")).keys())
+
+
+def load_dicts(conn: Connection, load_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The `loads` rows of the given ids (any status), as dicts of every column."""
+    if not load_ids:
+        return []
+    stmt = sa.text("SELECT * FROM loads WHERE load_id IN :ids").bindparams(
+        sa.bindparam("ids", expanding=True))
+    return [dict(r._mapping) for r in conn.execute(stmt, {"ids": list(load_ids)})]
+
+
+def displaced_load_ids(conn: Connection, load_ids: Sequence[str]) -> list[str]:
+    """The loads whose rows the given (committed) loads replaced, from `load_displaced`."""
+    if not load_ids:
+        return []
+    stmt = sa.text("SELECT DISTINCT prev_load_id FROM load_displaced WHERE load_id IN :ids "
+                   "AND prev_load_id IS NOT NULL").bindparams(sa.bindparam("ids", expanding=True))
+    return sorted(str(r[0]) for r in conn.execute(stmt, {"ids": list(load_ids)}))
+
+
+def bucket_counts(conn: Connection, source: str, *, monthly: bool = False, dataset: str | None = None,
+                  labels: tuple[str, str] | None = None) -> dict[str, dict[str, tuple[int, int]]]:
+    """Active rows per dataset and UTC day (or month) label: {dataset: {label: (rows, rows with a value)}}.
+
+    `labels` (first label, label after the last) limits the periods to those buckets.
+    """
+    if conn.dialect.name == "sqlite":
+        bucket = f"substr(period, 1, {7 if monthly else 10})"
+    else:
+        bucket = f"to_char(period, '{'YYYY-MM' if monthly else 'YYYY-MM-DD'}')"
+    sql = (f"SELECT dataset, {bucket} AS b, COUNT(*), COUNT(value) "
+           "FROM observations_current WHERE source = :source")
+    params: dict[str, Any] = {"source": source}
+    if dataset is not None:
+        sql += " AND dataset = :dataset"
+        params["dataset"] = dataset
+    if labels is not None:
+        sql += " AND period >= :lo AND period < :hi"
+        params.update(lo=labels[0], hi=labels[1])
+    counts: dict[str, dict[str, tuple[int, int]]] = {}
+    for ds_name, b, n, nv in conn.execute(sa.text(sql + " GROUP BY dataset, b"), params):
+        counts.setdefault(ds_name, {})[b] = (int(n), int(nv))
+    return counts
+
+
+def series_counts(conn: Connection, source: str) -> dict[str, int]:
+    """How many distinct series each dataset of source has active rows for."""
+    return {r[0]: int(r[1]) for r in conn.execute(sa.text(
+        "SELECT dataset, COUNT(DISTINCT series_id) FROM observations_current WHERE source = :source "
+        "GROUP BY dataset"), {"source": source})}
