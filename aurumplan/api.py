@@ -394,6 +394,25 @@ def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) 
     return _reports.render_report(_reports.operation_report(ctx.config, ctx.catalog, op_id, top_n=top_n), fmt)
 
 
+def quotas_check(ctx: Context, concurrency: int | None = None,
+                 specs: tuple[str | Path, ...] = ()) -> list[dict[str, Any]]:
+    """`quotas validate`: like quotas_validate, but a concurrency given wins over the specs' own
+    (without one: the largest of the specs', else 3)."""
+    planned: dict[str, int] = {}
+    rates: dict[str, Any] = {}
+    spec_concurrency = 0
+    for spec in specs:
+        p = plan(spec, ctx).plan
+        src = p["operation"]["source"]
+        planned[src] = planned.get(src, 0) + p["estimates"]["requests"]
+        rates[src] = p["settings"]["rateLimit"]
+        spec_concurrency = max(spec_concurrency, p["settings"]["concurrency"])
+    workers = concurrency if concurrency is not None else (spec_concurrency or 3)
+    reports = validate_quotas(ctx.catalog, ctx.config, concurrency=workers, planned_requests=planned or None,
+                              rate_limits=rates or None)
+    return [r.to_dict() for r in reports]
+
+
 # ---- observability ----
 # Imports stay local to these functions so this section is the whole of the observability hunk.
 

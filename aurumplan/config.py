@@ -171,7 +171,10 @@ def _env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, An
                       ("executor", "AURUMPLAN_EXECUTOR")):
         if env.get(name):
             data[key] = env[name]
-    sources = {k: dict(v or {}) for k, v in (data.get("sources") or {}).items()}
+    given = data.get("sources") or {}
+    if not isinstance(given, dict) or not all(isinstance(v, dict | None) for v in given.values()):
+        return data  # a wrong shape: the model reports it at its line
+    sources = {k: dict(v or {}) for k, v in given.items()}
     for name, value in env.items():
         if not name.startswith("AURUMPLAN_") or not value:
             continue
@@ -205,9 +208,11 @@ def load_config(path: str | Path | None = None, *, cwd: str | Path | None = None
     doc = None
     if file is not None:
         try:
-            doc = load_yaml(file.read_text(), str(file))
+            doc = load_yaml(file.read_text(encoding="utf-8"), str(file))
         except YamlSyntaxError as exc:
             raise ConfigError(exc.diagnostics) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([Diagnostic(str(file), 1, 1, f"cannot read the config: {exc}")]) from None
         if doc.data is not None and not isinstance(doc.data, dict):
             raise ConfigError([doc.diag((), "aurumplan.yaml must be a mapping of settings")])
         data = dict(doc.data or {})

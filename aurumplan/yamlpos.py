@@ -2,6 +2,11 @@
 
 Specs and aurumplan.yaml both go through here so that every error, from a syntax slip to a
 value out of range, can point at `FILE:LINE:COL`.
+
+Hostile input is bounded before it costs anything (docs/spec-reference.md, "Limits"): a file
+larger than MAX_BYTES is refused unread, and reading stops at MAX_VALUES values (aliases count
+each time they are used, so a "billion laughs" file fails after MAX_VALUES, not after expanding),
+MAX_LIST items in one list or MAX_DEPTH levels of nesting.
 """
 
 from __future__ import annotations
@@ -18,11 +23,40 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
 from aurumplan.errors import Diagnostic
 
 Path = tuple[str | int, ...]
+
+MAX_BYTES = 256 * 1024
+"""Largest spec or config file read (a real one is a few KB; parsing YAML with positions is slow)."""
+MAX_VALUES = 50_000
+"""Most values (map entries, list items, scalars) one file may hold, aliases counted where used."""
+MAX_LIST = 10_000
+"""Most items in one list (e.g. `series`)."""
+MAX_DEPTH = 32
+"""Deepest nesting of maps and lists."""
+
+
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor whose bad dates (2024-13-01) are errors at the value, not at 1:1."""
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except (ValueError, OverflowError) as exc:
+            raise ConstructorError(None, None, f"invalid date {node.value!r}: {exc}", node.start_mark) from None
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
+class _TooBig(Exception):
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path, self.message = path, message
 
 
 @dataclass
@@ -52,7 +86,13 @@ class YamlDoc:
         return Diagnostic(self.file, line, col, message)
 
 
-def _plain(node: Any, path: Path, doc: YamlDoc) -> Any:
+def _plain(node: Any, path: Path, doc: YamlDoc, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(path, f"more than {MAX_VALUES} values (YAML aliases count each time they are used): "
+                            "this cannot be a spec or config; remove the aliases or split the file")
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(path, f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for k, v in node.items():
@@ -64,9 +104,11 @@ def _plain(node: Any, path: Path, doc: YamlDoc) -> Any:
                 doc.values[p] = (vl + 1, vc + 1)
             except (KeyError, TypeError, AttributeError):
                 pass
-            out[k] = _plain(v, p, doc)
+            out[k] = _plain(v, p, doc, budget)
         return out
     if isinstance(node, CommentedSeq):
+        if len(node) > MAX_LIST:
+            raise _TooBig(path, f"a list of {len(node)} items, above the limit of {MAX_LIST}: split the operation")
         items = []
         for i, v in enumerate(node):
             p = (*path, i)
@@ -76,7 +118,7 @@ def _plain(node: Any, path: Path, doc: YamlDoc) -> Any:
                 doc.keys[p] = (il + 1, ic + 1)
             except (KeyError, TypeError, AttributeError):
                 pass
-            items.append(_plain(v, p, doc))
+            items.append(_plain(v, p, doc, budget))
         return items
     if isinstance(node, dt.datetime):
         return dt.datetime(node.year, node.month, node.day, node.hour, node.minute, node.second,
@@ -92,9 +134,50 @@ def _plain(node: Any, path: Path, doc: YamlDoc) -> Any:
     return node
 
 
+def _flow_depth(text: str) -> tuple[int, int] | None:
+    """(line, col) where `[`/`{` nesting first passes MAX_DEPTH, outside quotes and comments; else None.
+
+    The YAML parser recurses per level and takes seconds on thousands of levels, so this is
+    checked on the text first.
+    """
+    depth, line, col, quote, prev = 0, 1, 0, "", "\n"
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+        elif quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"" and prev in " \t\n[{,:":
+            quote = ch
+        elif ch == "#" and prev in " \t\n":
+            j = text.find("\n", i)
+            i, prev = (n if j < 0 else j), "#"
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, col
+        elif ch in "]}":
+            depth -= 1
+        prev = ch
+        i += 1
+    return None
+
+
 def load_yaml(text: str, file: str) -> YamlDoc:
-    """Parse text; a syntax error becomes a SpecError-ready Diagnostic list via YamlSyntaxError."""
+    """Parse text; a syntax error or a limit exceeded becomes a Diagnostic list via YamlSyntaxError."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        raise YamlSyntaxError([Diagnostic(file, 1, 1, f"file is {size // 1024} KiB, above the limit of "
+                                                      f"{MAX_BYTES // 1024} KiB: split the operation")])
+    deep = _flow_depth(text)
+    if deep is not None:
+        raise YamlSyntaxError([Diagnostic(file, deep[0], deep[1], f"nested more than {MAX_DEPTH} levels deep")])
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     try:
         node = yaml.load(text)
@@ -102,11 +185,17 @@ def load_yaml(text: str, file: str) -> YamlDoc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = (exc.problem or exc.context or "invalid YAML").strip()
-        raise YamlSyntaxError([Diagnostic(file, line, col, f"YAML syntax error: {problem}")]) from None
+        text = problem if problem.startswith("invalid date") else f"YAML syntax error: {problem}"
+        raise YamlSyntaxError([Diagnostic(file, line, col, text)]) from None
+    except RecursionError:
+        raise YamlSyntaxError([Diagnostic(file, 1, 1, f"nested more than {MAX_DEPTH} levels deep")]) from None
     except Exception as exc:  # ruamel raises a few unmarked errors (e.g. bad tags)
         raise YamlSyntaxError([Diagnostic(file, 1, 1, f"YAML syntax error: {exc}")]) from None
     doc = YamlDoc(file, None)
-    doc.data = _plain(node, (), doc)
+    try:
+        doc.data = _plain(node, (), doc, [MAX_VALUES])
+    except _TooBig as exc:
+        raise YamlSyntaxError([doc.diag(exc.path, exc.message)]) from None
     return doc
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aurumplan.catalog.loader import Catalog
 from aurumplan.catalog.models import DatasetDef, SourceDef
+from aurumplan.catalog.quotas import rate_errors
 from aurumplan.errors import Diagnostic, SpecError
 from aurumplan.intervals import Grain
 from aurumplan.spec.failures import numbered_failures
@@ -56,6 +57,9 @@ def check_spec(loaded: LoadedSpec, catalog: Catalog) -> list[Diagnostic]:
             out.append(doc.diag(("spec", "datasets", i),
                                 f"spec.datasets: unknown dataset '{name}' of source '{spec.source}'"
                                 f"{did_you_mean(name, source.datasets)}; known: {', '.join(sorted(source.datasets))}"))
+    if spec.rateLimit != "auto":
+        out.extend(doc.diag(("spec", "rateLimit"), f"spec.rateLimit: {e} of source '{spec.source}'")
+                   for e in rate_errors(float(spec.rateLimit), source.quota))
     chosen = selected_datasets(loaded, source)
     out.extend(_series_diagnostics(loaded, chosen))
     if isinstance(spec, ReprocessSpec):

@@ -1,4 +1,9 @@
-"""The catalog: built-in sources (builtin.yaml) with aurumplan.yaml's overrides on top, key by key."""
+"""The catalog: built-in sources (builtin.yaml) with aurumplan.yaml's overrides on top, key by key.
+
+A source's `quota` is the exception: one set in aurumplan.yaml replaces the built-in quota as a
+whole (a window left out is not enforced), since a quota is one contract with the API, not a set
+of independent settings (docs/sources.md, "Quotas").
+"""
 
 from __future__ import annotations
 
@@ -70,6 +75,8 @@ class Catalog:
 def _source_data(name: str, base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     over = {k: v for k, v in over.items() if v is not None and v != {} and k != "datasets"}
     data = _merge(base, over)
+    if "quota" in over:
+        data["quota"] = over["quota"]
     data.setdefault("api_key_env", f"{name.upper()}_API_KEY")
     data.setdefault("driver", name)
     data["name"] = name

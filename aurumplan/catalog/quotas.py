@@ -12,48 +12,51 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aurumplan.catalog.loader import Catalog
+from aurumplan.catalog.pacing import Pace, schedule_seconds
 from aurumplan.config import Config, Quota
 
 DAY = 86400.0
 WINDOW_NAMES = {1.0: "per_second", 60.0: "per_minute", 3600.0: "per_hour", 86400.0: "per_day"}
-
-
-def caps(quota: Quota, headroom: float) -> list[tuple[float, int]]:
-    """(window seconds, requests the limiter allows) = floor(quota x headroom), at least 1."""
-    return [(w, max(1, math.floor(n * headroom + 1e-9))) for w, n in quota.windows()]
+DEFAULT_LATENCY = 0.1
+"""Seconds one request takes when nothing better is known; with the concurrency it bounds the pace."""
 
 
 def auto_rate(quota: Quota, headroom: float) -> float | None:
     """rateLimit: auto as requests/s: headroom x the tightest window's long-run rate (None: no quota)."""
-    rates = [cap / w for w, cap in caps(quota, headroom)]
-    return min(rates) if rates else None
-
-
-def _windows(quota: Quota, headroom: float, rate: float | None) -> list[tuple[float, int]]:
-    if rate is None:
-        return caps(quota, headroom)
-    k = max(1, math.floor(rate))
-    return [(k / rate, k), *caps(quota, 1.0)]
+    rate = Pace.of(quota, headroom).rate
+    return None if math.isinf(rate) else rate
 
 
 def min_duration_seconds(requests: int, quota: Quota, headroom: float, rate: float | None = None) -> float:
-    """The least time n requests take under every window: max over windows of (ceil(n/cap) - 1) x window.
+    """The quota floor: the least time n requests take under the limiter, answers taking no time."""
+    return schedule_seconds(Pace.of(quota, headroom, rate), requests, concurrency=max(1, requests))
 
-    A sliding window of w seconds lets cap requests through per w, so the n-th request cannot be
-    sent before (ceil(n/cap) - 1) x w; an explicit rate r counts as a window of k/r seconds for k requests.
-    """
-    windows = _windows(quota, headroom, rate)
-    if requests <= 0 or not windows:
-        return 0.0
-    return max((math.ceil(requests / cap) - 1) * w for w, cap in windows)
+
+def estimate_seconds(requests: int, quota: Quota, headroom: float, rate: float | None = None,
+                     concurrency: int = 3, latency: float = DEFAULT_LATENCY) -> float:
+    """How long n requests take: the limiter's schedule with `concurrency` workers, each request
+    taking `latency` seconds."""
+    return schedule_seconds(Pace.of(quota, headroom, rate), requests, concurrency=concurrency, latency=latency)
+
+
+def requests_per_day(quota: Quota, headroom: float) -> float | None:
+    """The daily budget as the limiter spends it: headroom x per_day (None: no daily window)."""
+    return headroom * quota.per_day if quota.per_day is not None else None
 
 
 def days_needed(requests: int, quota: Quota, headroom: float) -> int:
     """Days of daily quota the requests use (1 when no daily window binds, 0 for no requests)."""
     if requests <= 0:
         return 0
-    daily = [cap for w, cap in caps(quota, headroom) if w >= DAY]
-    return max(1, math.ceil(requests / daily[0])) if daily else 1
+    per_day = requests_per_day(quota, headroom)
+    return max(1, math.ceil(requests / per_day - 1e-9)) if per_day else 1
+
+
+def rate_errors(rate: float, quota: Quota) -> list[str]:
+    """An explicit rateLimit above a quota window: the one message `quotas validate`, `validate`,
+    `plan` and `apply` give."""
+    return [f"rateLimit {rate:g}/s sends {rate * w:g} requests {_name(w)}, above the quota of {allowed:g}"
+            for w, allowed in quota.windows() if rate * w > allowed + 1e-9]
 
 
 @dataclass
@@ -67,9 +70,10 @@ class SourceQuotaReport:
     effective_rate: float | None
     concurrency: int
     windows: list[dict[str, Any]] = field(default_factory=list)
-    day_budget: int | None = None
-    day_budget_lasts_seconds: float | None = None  # at the fastest pace the shorter windows allow
+    day_budget: float | None = None  # requests per day the limiter spends (headroom x per_day)
     planned_requests: int | None = None
+    days_needed: int | None = None
+    estimated_seconds: float | None = None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -80,10 +84,10 @@ class SourceQuotaReport:
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "quota": self.quota, "headroom": self.headroom,
                 "rate_origin": self.rate_origin, "effective_rate": self.effective_rate,
-                "concurrency": self.concurrency, "windows": self.windows, "day_budget": self.day_budget,
-                "day_budget_lasts_seconds": self.day_budget_lasts_seconds,
-                "planned_requests": self.planned_requests, "ok": self.ok, "errors": self.errors,
-                "warnings": self.warnings}
+                "concurrency": self.concurrency, "windows": self.windows,
+                "day_budget_requests_per_day": self.day_budget, "planned_requests": self.planned_requests,
+                "days_needed": self.days_needed, "estimated_seconds": self.estimated_seconds, "ok": self.ok,
+                "errors": self.errors, "warnings": self.warnings}
 
 
 def _name(w: float) -> str:
@@ -119,28 +123,24 @@ def _report(name: str, quota: Quota, headroom: float, rate: float | None, concur
         rep.errors.append(f"headroom {headroom:g} is outside 0.5..1.0")
     if not quota.windows():
         rep.warnings.append("no quota configured: requests are not rate limited")
+    pace = Pace.of(quota, headroom, rate)
     for w, allowed in quota.windows():
-        cap = max(1, math.floor(allowed * headroom + 1e-9))
         at_rate = effective * w if effective is not None else None
-        rep.windows.append({"window": _name(w), "seconds": w, "allowed": allowed, "cap": cap,
-                            "at_effective_rate": at_rate, "concurrency_x_rate": (
-                                concurrency * effective * w if effective is not None else None)})
-        if rate is not None and rate * w > allowed + 1e-9:
-            rep.errors.append(f"rateLimit {rate:g}/s sends {rate * w:g} requests {_name(w)}, above the quota of "
-                              f"{allowed:g}")
-        elif rate is not None and rate * w > cap + 1e-9:
+        rep.windows.append({"window": _name(w), "seconds": w, "allowed": allowed, "at_effective_rate": at_rate,
+                            "concurrency_x_rate": concurrency * effective * w if effective is not None else None})
+        if rate is not None and allowed + 1e-9 >= rate * w > headroom * allowed + 1e-9:
             rep.warnings.append(f"rateLimit {rate:g}/s leaves less than the {headroom:g} headroom of "
                                 f"{_name(w)} {allowed:g}")
-    shortest = min(_windows(quota, headroom, rate), default=None)
-    if shortest is not None and concurrency > shortest[1]:
-        rep.warnings.append(f"concurrency {concurrency} exceeds the {shortest[1]} requests allowed per "
-                            f"{shortest[0]:g}s: workers will wait on each other")
-    daily = [cap for w, cap in caps(quota, headroom) if w >= DAY]
-    if daily:
-        rep.day_budget = daily[0]
-        fastest = [cap / w for w, cap in _windows(quota, headroom, rate) if w < DAY]
-        rep.day_budget_lasts_seconds = round(daily[0] / min(fastest), 3) if fastest else 0.0
-        if planned is not None and planned > daily[0]:
+    if rate is not None:
+        rep.errors.extend(rate_errors(rate, quota))
+    if pace.spacing > 0 and concurrency > 1 and pace.spacing * pace.rate >= 1.0 - 1e-9:
+        rep.warnings.append(f"concurrency {concurrency}: requests go one every {pace.spacing:.3g}s, so "
+                            f"{concurrency} workers will wait on each other")
+    rep.day_budget = requests_per_day(quota, headroom)
+    if planned is not None:
+        rep.days_needed = days_needed(planned, quota, headroom)
+        rep.estimated_seconds = round(estimate_seconds(planned, quota, headroom, rate, concurrency), 3)
+        if rep.day_budget is not None and planned > rep.day_budget:
             rep.errors.append(f"the planned operation needs {planned} requests, more than one day's budget of "
-                              f"{daily[0]} ({days_needed(planned, quota, headroom)} days)")
+                              f"{rep.day_budget:g} requests/day ({rep.days_needed} days)")
     return rep

@@ -50,6 +50,19 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            raise  # the reader (`| head`) left: main() ends quietly
+        except RecursionError:
+            if debug:
+                raise
+            click.echo("Error: the input is nested too deeply to read", err=True)
+            sys.exit(1)
+        except OSError as exc:
+            if debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
         except Exception as exc:
             if debug:
                 raise

@@ -210,26 +210,30 @@ def quotas() -> None:
 
 @quotas.command("validate")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 32), default=3, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 32), default=None,
+              help="workers to check against the quotas (default: the specs' own, else 3)")
 @click.option("--spec", "specs", multiple=True, type=click.Path(), help="also check this spec's plan (repeatable)")
 @pass_obj
 @handle_errors
-def quotas_validate(obj: Obj, fmt: str, concurrency: int, specs: tuple[str, ...]) -> None:
+def quotas_validate(obj: Obj, fmt: str, concurrency: int | None, specs: tuple[str, ...]) -> None:
     """Check quotas, rate limits and concurrency for consistency; exit 1 on an error."""
-    reports = api.quotas_validate(obj.ctx, concurrency, specs)
+    reports = api.quotas_check(obj.ctx, concurrency, specs)
     if fmt == "json":
         echo_json(reports)
     else:
         for r in reports:
             quota = ", ".join(f"{k}={v:g}" for k, v in r["quota"].items()) or "none"
             rate = f"{r['effective_rate']:.3g} req/s" if r["effective_rate"] else "unlimited"
-            lasts = (f", a day's budget lasts {r['day_budget_lasts_seconds'] / 3600:.1f} h at full speed"
-                     if r["day_budget_lasts_seconds"] else "")
+            budget = (f"; {r['day_budget_requests_per_day']:g} requests/day"
+                      if r["day_budget_requests_per_day"] is not None else "")
             click.echo(f"{'ok ' if r['ok'] else 'ERR'} {r['source']:<6} quota {quota}; headroom {r['headroom']:g}; "
-                       f"effective {rate} ({r['rate_origin']}); concurrency {r['concurrency']}{lasts}")
+                       f"effective {rate} ({r['rate_origin']}); concurrency {r['concurrency']}{budget}")
+            if r["planned_requests"] is not None:
+                click.echo(f"      planned: {r['planned_requests']} requests, {r['days_needed']} day(s) of quota, "
+                           f"about {r['estimated_seconds']:g}s")
             for w in r["windows"]:
-                click.echo(f"      {w['window']}: {w['cap']} of {w['allowed']:g} allowed; the effective rate uses "
-                           f"{w['at_effective_rate']:g}, concurrency x rate would ask {w['concurrency_x_rate']:g}")
+                used = f"{w['at_effective_rate']:g}" if w["at_effective_rate"] is not None else "all"
+                click.echo(f"      {w['window']}: {w['allowed']:g} allowed; the effective rate uses {used}")
             for e in r["errors"]:
                 click.echo(f"      error: {e}", err=True)
             for w in r["warnings"]:

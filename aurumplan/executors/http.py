@@ -3,6 +3,13 @@
 The driver maps a response to records or to an error class; this module decides what to do
 with the error: retry a transient one (backoff with jitter, honouring Retry-After), tell the
 limiter about a throttle so every worker slows, give up on a terminal one.
+
+Where retrying cannot help the node stops at once, with a message naming the source, the URL
+(never its query string, which may carry a key) and the config key to check: a malformed URL,
+a host that does not resolve or refuses the connection (after one quick retry), a rejected key
+(401/403), a route the API does not know (404). A failure of the whole source (unreachable,
+key rejected) is a `SourceDownError`, which the executor remembers so the source's other nodes
+fail without another request. See docs/sources.md ("When a source fails").
 """
 
 from __future__ import annotations
@@ -28,6 +35,14 @@ from aurumplan.sources.cassette import CassetteTransport
 # keep those loggers quiet so a user's INFO logging never carries a key.
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+QUICK_RETRY = 0.5
+"""Seconds before the one retry a refused or unresolved connection gets (a restarting server)."""
+
+
+class SourceDownError(TerminalSourceError):
+    """The source cannot be used at all (unreachable, malformed URL, key rejected): every node fails."""
 
 
 class Limiter(Protocol):
@@ -67,44 +82,96 @@ def backoff_delay(attempt: int, backoff: float, max_backoff: float, retry_after:
     return max(delay, retry_after) if retry_after is not None else delay
 
 
+def public_url(url: str) -> str:
+    """The URL as messages may show it: no query string, no user or password."""
+    try:
+        u = httpx.URL(url)
+        return str(u.copy_with(query=None, fragment=None, userinfo=b""))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return url.split("?", 1)[0].rsplit("@", 1)[-1]
+
+
+def _where(source: SourceDef, call: Call) -> str:
+    return f"source '{source.name}', {call.method} {public_url(call.url)}"
+
+
 def fetch_page(client: httpx.Client, driver: Driver, source: SourceDef, dataset: DatasetDef, request: RequestSpec,
                call: Call, api_key: str | None, limiter: Limiter, policy: RetryPolicy, counters: Counters,
                stopped: Callable[[], bool], sleep: Callable[[float], None] = time.sleep) -> Page:
-    """Send one call until it parses, retries run out, or the operation stops."""
+    """Send one call until it parses, retries run out, the error is permanent, or the operation stops."""
     last: SourceError | None = None
     for attempt in range(policy.max + 1):
         if stopped():
             raise Stopped()
         limiter.acquire()
         counters.requests += 1
-        retry_after: float | None = None
+        status: int | None = None
         try:
-            response = _unbound(client.send(call.build(client, api_key)))
+            response = _unbound(_send(client, call, api_key, source, stopped, sleep))
+            status = response.status_code
             counters.bytes += len(response.content)
             page = driver.parse(source, dataset, request, call, response)
             limiter.on_success()
             return page
         except ThrottledError as exc:
             counters.throttles += 1
-            retry_after = exc.retry_after
-            limiter.on_throttle(retry_after)
+            limiter.on_throttle(exc.retry_after)
             last = exc
-        except SuspendedError:
+        except (SuspendedError, SourceDownError):
             raise
-        except TerminalSourceError:
-            raise
+        except TerminalSourceError as exc:
+            raise _terminal(exc, status, source, call) from exc
         except TransientSourceError as exc:
             last = exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise SourceDownError(f"{_where(source, call)}: not a valid http(s) URL ({exc}); check "
+                                  f"sources.{source.name}.base_url in aurumplan.yaml") from None
         except httpx.TimeoutException:
-            last = TransientSourceError(f"timeout after {policy.timeout:g}s calling {call.url}")
+            last = TransientSourceError(f"timeout after {policy.timeout:g}s calling {public_url(call.url)}")
         except httpx.TransportError as exc:
-            last = TransientSourceError(f"connection error calling {call.url}: {type(exc).__name__}")
+            last = TransientSourceError(f"connection error calling {public_url(call.url)}: {type(exc).__name__}")
         if attempt < policy.max:
             counters.retries += 1
-            _sleep_unless_stopped(backoff_delay(attempt, policy.backoff, policy.max_backoff, retry_after), stopped,
-                                  sleep)
+            if not isinstance(last, ThrottledError):  # the limiter already holds every worker until Retry-After
+                _sleep_unless_stopped(backoff_delay(attempt, policy.backoff, policy.max_backoff), stopped, sleep)
     assert last is not None
     raise TransientSourceError(f"gave up after {policy.max + 1} attempts: {last}")
+
+
+def _send(client: httpx.Client, call: Call, api_key: str | None, source: SourceDef, stopped: Callable[[], bool],
+          sleep: Callable[[float], None]) -> httpx.Response:
+    """client.send, with one quick retry of a connection that was refused or did not resolve."""
+    try:
+        return client.send(call.build(client, api_key))
+    except httpx.ConnectError:
+        _sleep_unless_stopped(QUICK_RETRY, stopped, sleep)
+    try:
+        return client.send(call.build(client, api_key))
+    except httpx.ConnectError as exc:
+        raise SourceDownError(f"{_where(source, call)}: cannot connect ({_reason(exc)}); check "
+                              f"sources.{source.name}.base_url in aurumplan.yaml and the network") from None
+
+
+def _reason(exc: httpx.ConnectError) -> str:
+    """'connection refused', 'host not found' or httpx's own words, without the URL."""
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if any(s in text for s in ("name or service not known", "nodename nor servname", "name resolution",
+                               "no address associated", "getaddrinfo")):
+        return "host not found"
+    return str(exc) or type(exc).__name__
+
+
+def _terminal(exc: TerminalSourceError, status: int | None, source: SourceDef, call: Call) -> TerminalSourceError:
+    """The driver's terminal error with where it happened and what to check."""
+    if status in (401, 403):
+        return SourceDownError(f"{exc} ({_where(source, call)}: HTTP {status}; check the key in environment "
+                               f"variable {source.api_key_env})")
+    if status == 404:
+        return TerminalSourceError(f"{exc} ({_where(source, call)}: the API does not know this route; check "
+                                   f"sources.{source.name}.base_url and the dataset's route)")
+    return TerminalSourceError(f"{exc} ({_where(source, call)})")
 
 
 def _unbound(response: httpx.Response) -> httpx.Response:

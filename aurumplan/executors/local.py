@@ -2,6 +2,9 @@
 
 This is the per-request and per-record hot path: records stay tuples, a batch is one
 transaction, and nothing is held in memory beyond one page and one batch.
+
+A source that cannot be used at all (no key, key rejected, host unreachable) fails its first
+node and every later node at once, without another request (docs/sources.md, "When a source fails").
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from pathlib import Path
 
 import httpx
 
+from aurumplan.errors import TerminalSourceError
 from aurumplan.executors.base import Counters, ExtractJob
-from aurumplan.executors.http import Limiter, fetch_page, make_client
+from aurumplan.executors.http import Limiter, SourceDownError, fetch_page, make_client
 from aurumplan.intervals import IntervalSet
 from aurumplan.sources.base import Record
+from aurumplan.sources.keys import require_key
 from aurumplan.warehouse import Warehouse
 
 
@@ -29,6 +34,7 @@ class LocalExecutor:
         self.root = root
         self._clients: dict[str, httpx.Client] = {}
         self._clients_lock = threading.Lock()
+        self._down: dict[str, TerminalSourceError] = {}
 
     def client(self, job: ExtractJob) -> httpx.Client:
         """The source's one client (its connection pool), shared by every worker: the lock stops
@@ -47,7 +53,24 @@ class LocalExecutor:
     def cancel(self, job: ExtractJob) -> None:
         job.stop.set()
 
+    def check_source(self, job: ExtractJob) -> None:
+        """Fail at once where the source already failed as a whole, or has no key to send."""
+        down = self._down.get(job.source.name)
+        if down is not None:
+            raise TerminalSourceError(str(down))
+        if job.api_key is None and not job.source.recordings:
+            require_key(job.source)
+
     def run_extract(self, job: ExtractJob) -> Counters:
+        self.check_source(job)
+        try:
+            return self._run(job)
+        except SourceDownError as exc:
+            with self._clients_lock:
+                self._down.setdefault(job.source.name, exc)
+            raise
+
+    def _run(self, job: ExtractJob) -> Counters:
         counters = job.counters
         wanted = frozenset(job.request.series)
         lo, hi = job.request.start, job.request.end

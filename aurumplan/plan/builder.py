@@ -20,7 +20,7 @@ import networkx as nx
 
 from aurumplan import __version__
 from aurumplan.catalog import SourceDef
-from aurumplan.catalog.quotas import days_needed, min_duration_seconds
+from aurumplan.catalog.quotas import days_needed, estimate_seconds, min_duration_seconds
 from aurumplan.compile.graph import graph_to_json
 from aurumplan.diff import ChangeSet
 from aurumplan.hashing import canonical_json, canonical_json_float_free, fingerprint, sha256_hex
@@ -95,9 +95,9 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
     records = sum(n.get("expected_rows", 0) for n in nodes if n["kind"] in ("extract", "derive"))
     requests = len(extract)
     rate = effective_rate(source, settings.get("rateLimit"))
-    min_seconds = min_duration_seconds(requests, source.quota, source.headroom,
-                                       None if settings.get("rateLimit") in (None, "auto")
-                                       else float(settings["rateLimit"]))
+    explicit = None if settings.get("rateLimit") in (None, "auto") else float(settings["rateLimit"])
+    min_seconds = min_duration_seconds(requests, source.quota, source.headroom, explicit)
+    about = estimate_seconds(requests, source.quota, source.headroom, explicit, int(settings.get("concurrency", 1)))
     days = days_needed(requests, source.quota, source.headroom)
     warnings = list(warnings or [])
     if days > 1:
@@ -105,7 +105,7 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
                         f"'{source.name}': it will take at least {days} days")
     estimates = {"requests": requests, "records": records,
                  "bytes": records * source.avg_response_bytes_per_row,
-                 "min_duration_seconds": round(min_seconds, 3),
+                 "min_duration_seconds": round(min_seconds, 3), "duration_seconds": round(about, 3),
                  "rate_per_second": None if math.isinf(rate) else round(rate, 6),
                  "days_of_quota": days}
     seed = fingerprint([sha256_hex(spec_text), fingerprints])

@@ -10,6 +10,11 @@ a value equal to a flat window's median is never an outlier.
 The window is a sorted list kept with bisect, and the MAD is only computed exactly when a cheap
 bound says the value may be an outlier, so n values cost O(n log w) in pure Python.
 Score = 1 - (values flagged by any rule) / (non-NULL values).
+
+A series with fewer than MIN_OUTLIER_VALUES finite values is not judged for outliers: the median
+and MAD of a handful of points are themselves noise (over 3 points one ordinary value is always
+"far"), so a short window of correct data would fail the gate. Such a series gets a `not_judged`
+finding, "not enough data to judge outliers", which does not lower the score (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from aurumplan.quality.model import CheckResult, Finding, make_finding, ratio_sc
 
 MAD_SCALE = 1.4826
 MEANAD_SCALE = 1.2533
+MIN_OUTLIER_VALUES = 8
+"""Fewest finite values of a series before the Hampel filter is trusted to call one an outlier."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ def check_accuracy(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str],
     end = partial(period_end, ds)
     findings: list[Finding] = []
     total = bad_total = below_t = above_t = nonfinite_t = outlier_t = 0
+    not_judged: list[str] = []
     isfinite = math.isfinite
     for sid in series:
         s = frame.get(sid)
@@ -120,7 +128,15 @@ def check_accuracy(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str],
                 above.append(p)
             fin_vals.append(v)
             fin_periods.append(p)
-        outliers = [fin_periods[i] for i in hampel_outliers(fin_vals, op.window_size, op.k)]
+        if len(fin_vals) >= MIN_OUTLIER_VALUES:
+            outliers = [fin_periods[i] for i in hampel_outliers(fin_vals, op.window_size, op.k)]
+        else:
+            outliers = []
+            if fin_vals:
+                not_judged.append(sid)
+                findings.append(make_finding(
+                    ds.name, sid, fin_periods, end, f"not enough data to judge outliers ({len(fin_vals)} values, "
+                                                    f"need {MIN_OUTLIER_VALUES})", "not_judged"))
         flagged = set(below) | set(above) | set(nonfinite) | set(outliers)
         bad_total += len(flagged)
         below_t += len(below)
@@ -137,5 +153,5 @@ def check_accuracy(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str],
                 findings.append(make_finding(ds.name, sid, periods, end, f"{len(periods)} {msg}", kind))
     stats = {"values": total, "flagged": bad_total, "below_range": below_t, "above_range": above_t,
              "non_finite": nonfinite_t, "outliers": outlier_t, "value_range": [lo, hi],
-             "window_size": op.window_size, "k": op.k}
+             "window_size": op.window_size, "k": op.k, "outliers_not_judged": not_judged}
     return CheckResult("accuracy", ratio_score(bad_total, total), findings, stats)

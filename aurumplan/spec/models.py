@@ -12,6 +12,7 @@ aware UTC datetime; a naive datetime is wall time in `spec.timezone`. A date `en
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
@@ -66,6 +67,10 @@ def _relative(value: str | None) -> str | None:
     return value
 
 
+MIN_YEAR, MAX_YEAR = 1700, 2200
+"""Window years accepted (date arithmetic near years 1 and 9999 overflows; no source goes beyond)."""
+
+
 def _as_datetime(value: dt.date) -> dt.datetime:
     """For ordering checks only: a date as its midnight, an aware datetime as naive UTC."""
     if isinstance(value, dt.datetime):
@@ -102,6 +107,14 @@ class Window(_Model):
 
     start: When = Field(description="first date (or instant) included")
     end: When = Field(description="last date included, or the instant the window stops (exclusive)")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _plausible(cls, v: dt.date, info: ValidationInfo) -> dt.date:
+        if not MIN_YEAR <= v.year <= MAX_YEAR:
+            raise ValueError(f"{info.field_name} {v.isoformat()} is outside the years {MIN_YEAR}..{MAX_YEAR} "
+                             "any source has data for")
+        return v
 
     @field_validator("end")
     @classmethod
@@ -213,7 +226,7 @@ class BaseSpec(_Model):
     @classmethod
     def _distinct(cls, v: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
         if v is not None:
-            dupes = sorted({x for x in v if v.count(x) > 1})
+            dupes = sorted(x for x, n in Counter(v).items() if n > 1)
             if dupes:
                 raise ValueError(f"{info.field_name} lists {', '.join(dupes)} more than once: list each once")
         return v

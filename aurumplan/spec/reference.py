@@ -17,6 +17,7 @@ from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel, PlainValidator
 from pydantic.fields import FieldInfo
 
+from aurumplan import yamlpos as y
 from aurumplan.spec import models as m
 from aurumplan.spec import types as t
 
@@ -175,6 +176,23 @@ def _own_fields(model: type[BaseModel]) -> list[str]:
     return [n for n in model.model_fields if n in own]
 
 
+def _limits() -> str:
+    return f"""\
+## Limits
+
+Specs and aurumplan.yaml are bounded before they cost time or memory; each limit is an error at the
+offending line (`FILE:LINE:COL: message`):
+
+- a file of at most {y.MAX_BYTES // 1024} KiB (a real spec is a few KB);
+- at most {y.MAX_VALUES:,} values (map entries, list items, scalars) per file, YAML aliases counted each time
+  they are used, so an alias bomb ("billion laughs") fails at once instead of expanding;
+- at most {y.MAX_LIST:,} items in one list (e.g. `series`): split a larger operation into several specs;
+- at most {y.MAX_DEPTH} levels of nesting;
+- window dates in the years {m.MIN_YEAR}..{m.MAX_YEAR}; an impossible date (`2024-13-01`) is reported at
+  its value.
+"""
+
+
 def render_reference() -> str:
     """The whole reference page as Markdown."""
     parts = [_INTRO, "\n## Document\n\n", _table(m.Operation, list(m.Operation.model_fields)),
@@ -185,7 +203,7 @@ def render_reference() -> str:
     for model in _NESTED:
         parts.append(f"\n## {model.__name__}\n\n{_doc(model)}\n\n")
         parts.append(_table(model, list(model.model_fields)))
-    parts += ["\n", _FORMATS, "\n", _RULES]
+    parts += ["\n", _FORMATS, "\n", _RULES, "\n", _limits()]
     return "".join(parts)
 
 

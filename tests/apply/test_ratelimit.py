@@ -9,7 +9,8 @@ import time
 
 import httpx
 
-from aurumplan.apply.ratelimit import RateLimiter, quota_caps, rate_window, retry_delays
+from aurumplan.apply.ratelimit import RateLimiter, retry_delays
+from aurumplan.catalog.pacing import Pace
 from aurumplan.config import Quota
 from aurumplan.intervals import parse_ts
 from aurumplan.sources.base import RequestSpec
@@ -47,18 +48,41 @@ def max_in_any_window(grants: list[float], window: float) -> int:
     return best
 
 
-def test_caps_are_quota_times_headroom() -> None:
-    assert quota_caps(Quota(per_second=5, per_hour=9000), 0.8) == [(1.0, 4), (3600.0, 7200)]
-    assert quota_caps(Quota(per_minute=1), 0.5) == [(60.0, 1)]
-    assert rate_window(2.5) == (0.8, 2) and rate_window(0.5) == (2.0, 1)
+def test_headroom_scales_the_rate_not_the_count() -> None:
+    """2/s at 0.8 is 1.6 requests/s (not floor(1.6) = 1), and never more than 2 in any second."""
+    clock = FakeClock()
+    lim = RateLimiter.for_source(Quota(per_second=2), 0.8, clock=clock, sleep=clock.sleep, keep_history=True)
+    start = clock()
+    for _ in range(161):
+        lim.acquire()
+    assert lim.history is not None
+    assert max_in_any_window(lim.history, 1.0) <= 2
+    assert abs((clock() - start) - 160 / 1.6) < 0.01
+
+
+def test_long_windows_keep_their_bursts() -> None:
+    """A few requests against 500/day or 6/min go at once; the rate then settles at quota x headroom."""
+    for quota, n in ((Quota(per_day=500), 5), (Quota(per_minute=6), 4)):
+        clock = FakeClock()
+        lim = RateLimiter.for_source(quota, 0.8, clock=clock, sleep=clock.sleep)
+        start = clock()
+        for _ in range(n):
+            lim.acquire()
+        assert clock() - start < 1e-3
+    clock = FakeClock()
+    lim = RateLimiter.for_source(Quota(per_second=5, per_minute=6), 0.8, clock=clock, sleep=clock.sleep,
+                                 keep_history=True)
+    for _ in range(4):
+        lim.acquire()
+    assert lim.history is not None
+    assert [round(t - lim.history[0], 6) for t in lim.history] == [0.0, 0.25, 0.5, 0.75]  # seconds: evenly
 
 
 def test_bursty_threads_never_exceed_any_window() -> None:
     clock = FakeClock()
-    windows = [(1.0, 4), (10.0, 25), (60.0, 100), (3600.0, 500)]
-    lim = RateLimiter(windows, clock=clock, sleep=clock.sleep, margin=0.0, keep_history=True)
+    quota = Quota(per_second=5, per_minute=100, per_hour=500)
+    lim = RateLimiter.for_source(quota, 0.8, clock=clock, sleep=clock.sleep, margin=0.0, keep_history=True)
     rng = random.Random(7)
-    # mostly back-to-back demand, a few idle gaps (the shared clock jumps) so bursts restart at odd times
     plans = [[25.0 if k == 30 * (i + 1) else rng.choice([0, 0, 0, 0, 0.05, 0.3]) for k in range(150)]
              for i in range(4)]
 
@@ -74,10 +98,10 @@ def test_bursty_threads_never_exceed_any_window() -> None:
     for t in threads:
         t.join()
     assert lim.history is not None and len(lim.history) == 600
-    for w, cap in windows:
-        assert max_in_any_window(lim.history, w) == cap  # reached (bursts) but never exceeded
+    for w, cap in quota.windows():
+        assert max_in_any_window(lim.history, w) <= cap
     grants = sorted(lim.history)
-    # the shortest window's grants are spread evenly, so late sends cannot bunch up at the server
+    # the per-second window's grants are spread evenly, so late sends cannot bunch up at the server
     assert min(b - a for a, b in itertools.pairwise(grants)) >= 1.0 / 4 - 1e-9
 
 
@@ -93,38 +117,47 @@ def test_explicit_rate_with_fraction() -> None:
     assert 100 / 2.5 - 1 <= clock() - start <= 100 / 2.5  # long-run rate 2.5/s exactly
 
 
-def test_throttle_pauses_every_worker_then_rate_recovers() -> None:
+def test_throttle_pauses_exactly_then_rate_recovers_in_seconds() -> None:
     clock = FakeClock()
-    lim = RateLimiter([(1.0, 4)], clock=clock, sleep=clock.sleep, margin=0.0, keep_history=True, recovery=0.1)
+    lim = RateLimiter.for_source(Quota(per_second=5), 0.8, clock=clock, sleep=clock.sleep, keep_history=True)
     lim.acquire()
     t0 = clock()
     lim.on_throttle(retry_after=5.0)
-    assert lim.factor == 0.5 and lim.effective_rate == 2.0
-    threads = [threading.Thread(target=lim.acquire) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    lim.on_throttle(retry_after=5.0)  # an answer to a request already in flight: no second cut
+    assert lim.factor == 0.5
+    for _ in range(3):
+        lim.acquire()
     assert lim.history is not None
     seen = lim.history[1:]
-    assert min(seen) >= t0 + 5.0  # nobody went before Retry-After
-    gaps = [b - a for a, b in zip(sorted(seen), sorted(seen)[1:], strict=False)]
-    assert all(g >= 1 / 2.0 - 1e-9 for g in gaps)  # halved rate: 2/s instead of 4/s
-    for _ in range(5):
-        lim.on_success()
+    assert abs(seen[0] - (t0 + 5.0)) < 1e-6  # the first request goes when Retry-After says, not later
+    assert all(b - a >= 0.25 for a, b in itertools.pairwise(seen))
+    clock.sleep(3.0)  # a few seconds of clean answers
     assert lim.factor == 1.0
-    clock.sleep(1.0)  # let the 1 s window empty
     before = clock()
-    for _ in range(4):
+    for _ in range(5):
         lim.acquire()
-    assert abs(clock() - before - 3 * 0.25) < 1e-6  # the full rate again: one grant per 0.25 s
+    assert abs(clock() - before - 4 * 0.25) < 1e-6  # the full rate again: one grant per 0.25 s
+
+
+def test_seven_throttles_cost_little_more_than_their_pauses() -> None:
+    """Seven 429s with Retry-After: 1 among 24 requests at 4/s: about 6 s of work plus 7 s of pauses."""
+    clock = FakeClock()
+    lim = RateLimiter.for_source(Quota(per_second=5), 0.8, clock=clock, sleep=clock.sleep)
+    start = clock()
+    for k in range(31):
+        lim.acquire()
+        if k % 4 == 3 and k < 28:
+            lim.on_throttle(retry_after=1.0)
+    assert clock() - start <= 24 / 4 + 7 * 1.0 + 4.0
 
 
 def test_repeated_throttles_floor_the_rate() -> None:
-    lim = RateLimiter([(1.0, 4)], min_factor=0.1)
+    clock = FakeClock()
+    lim = RateLimiter.for_source(Quota(per_second=4), 1.0, min_factor=0.1, clock=clock, sleep=clock.sleep)
     for _ in range(10):
         lim.on_throttle(0)
-    assert lim.factor == 0.1
+        clock.sleep(0.01)
+    assert abs(lim.factor - 0.1) < 0.01
 
 
 def test_retry_delays_are_bounded_jittered_and_honor_retry_after() -> None:
@@ -142,8 +175,7 @@ def test_retry_delays_are_bounded_jittered_and_honor_retry_after() -> None:
 
 def test_shared_mode_keeps_two_processes_under_one_quota(tmp_path: object) -> None:
     store = open_state(f"sqlite:///{tmp_path}/state.db")
-    windows = [(1.0, 10)]
-    limiters = [RateLimiter(windows, source="eia", keep_history=True,
+    limiters = [RateLimiter(Pace(((1.0, 10.0),), 10.0), source="eia", keep_history=True,
                             reserve=lambda s, w, now: store.reserve_request(s, w)) for _ in range(2)]
 
     def run(lim: RateLimiter) -> None:

@@ -106,3 +106,20 @@ def _reference(values: list[float], window_size: int, k: float) -> list[int]:
        st.integers(2, 30), st.sampled_from([2.0, 3.0, 3.75]))
 def test_fast_hampel_matches_the_definition(values: list[float], window_size: int, k: float) -> None:
     assert hampel_outliers(values, window_size, k) == _reference(values, window_size, k)
+
+
+def test_three_hours_of_correct_data_are_not_judged_for_outliers(wh: Warehouse, catalog: Catalog) -> None:
+    """A 3-hour Reprocess used to score 66.67% (one Hampel "outlier" among 3 points) and halt."""
+    rows = [("PJM", T0 + i * H, v) for i, v in enumerate((88_000.0, 91_000.0, 97_000.0))]
+    r = _accuracy(wh, catalog, rows)
+    assert r.score == 1.0
+    assert [(f.kind, f.count) for f in r.findings] == [("not_judged", 3)]
+    assert "not enough data to judge outliers (3 values, need 8)" in r.findings[0].message
+    assert r.stats["outliers_not_judged"] == ["PJM"]
+
+
+def test_range_rules_still_apply_to_short_windows(wh: Warehouse, catalog: Catalog) -> None:
+    rows = [("PJM", T0 + i * H, v) for i, v in enumerate((88_000.0, -5.0, 97_000.0))]
+    r = _accuracy(wh, catalog, rows)
+    assert r.score == 1 - 1 / 3
+    assert {f.kind for f in r.findings} == {"below_range", "not_judged"}
