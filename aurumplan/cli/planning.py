@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -44,7 +45,8 @@ def validate(obj: Obj, specs: tuple[str, ...], as_json: bool) -> None:
 @click.argument("spec", type=click.Path())
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="save the plan to this file")
 @click.option("--json", "as_json", is_flag=True, help="print the plan artifact as JSON")
-@click.option("--detailed-exitcode", is_flag=True, help="exit 2 when the plan has changes, 0 when none")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="exit 0 no changes, 2 changes, 1 error or conflicts (docs/team-workflow.md)")
 @click.option("--refresh-from", type=click.Path(dir_okay=False),
               help="re-plan a saved plan's spec and report which of its ranges changed")
 @pass_obj
@@ -65,9 +67,22 @@ def plan(obj: Obj, spec: str, out: str | None, as_json: bool, detailed_exitcode:
         click.echo(render_plan(planned.plan), nl=False)
         if out:
             click.echo(f"\nSaved the plan to {out}. Apply it with: aurumplan apply {out}")
-    summary = planned.plan["summary"]
-    if detailed_exitcode and (summary["create"] or summary["replace"]):
-        sys.exit(2)
+    if detailed_exitcode:
+        sys.exit(detailed_exit(planned.plan))
+
+
+def detailed_exit(plan_data: dict[str, Any]) -> int:
+    """CI's reading of a plan: 1 when apply would refuse it (conflicts), 2 changes, 0 none.
+
+    A plan of only `!` conflicts must not read as "no changes": its apply fails (docs/team-workflow.md).
+    """
+    summary = plan_data["summary"]
+    if summary.get("conflict"):
+        name = plan_data["operation"]["id"]
+        click.echo(f"Error: plan {name} has {summary['conflict']} conflicting period(s) (!) and cannot be "
+                   "applied: resolve them (see the reasons above) and plan again", err=True)
+        return 1
+    return 2 if summary["create"] or summary["replace"] else 0
 
 
 @cli.command()
