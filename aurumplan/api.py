@@ -320,3 +320,33 @@ def quotas_validate(ctx: Context, concurrency: int = 3, specs: tuple[str | Path,
     reports = validate_quotas(ctx.catalog, ctx.config, concurrency=concurrency, planned_requests=planned or None,
                               rate_limits=rates or None)
     return [r.to_dict() for r in reports]
+
+
+def changed_specs(ref: str, plans_dir: str | Path = "plans", cwd: str | Path | None = None) -> list[Path]:
+    """Spec files under `plans_dir` added or changed since `ref` (committed or not), as a pull request sees them.
+
+    Compared with the merge base of `ref` and HEAD, so specs changed on `ref` after the branch forked are
+    not replanned; deleted specs plan nothing (docs/team-workflow.md).
+    """
+    import subprocess
+
+    here = Path(cwd or Path.cwd()).resolve()
+    folder = (here / plans_dir).resolve()
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            raise AurumError("--changed-since needs git on PATH") from None
+        if done.returncode != 0:
+            first = (done.stderr.strip().splitlines() or ["git failed"])[0]
+            raise AurumError(f"--changed-since {ref}: {first}",
+                             hint="give a ref this clone has, e.g. `git fetch origin main` then origin/main")
+        return done.stdout
+
+    base = git("merge-base", ref, "HEAD").strip()
+    top = Path(git("rev-parse", "--show-toplevel").strip())
+    names = git("diff", "--name-only", "--diff-filter=ACMR", "-z", base, "--", str(folder)).split("\0")
+    names += git("ls-files", "--others", "--exclude-standard", "-z", "--", str(folder)).split("\0")
+    found = {(top / n).resolve() for n in names if n.endswith((".yaml", ".yml"))}
+    return sorted(p for p in found if p.is_file())
