@@ -350,3 +350,50 @@ def changed_specs(ref: str, plans_dir: str | Path = "plans", cwd: str | Path | N
     names += git("ls-files", "--others", "--exclude-standard", "-z", "--", str(folder)).split("\0")
     found = {(top / n).resolve() for n in names if n.endswith((".yaml", ".yml"))}
     return sorted(p for p in found if p.is_file())
+
+
+TEAM_DB_URL = "postgresql+psycopg://aurumplan@127.0.0.1:5432/aurumplan"
+TEAM_GITIGNORE = ".aurumplan/\nplans-out/\ncomment.md\n"
+
+
+def init_team(cwd: str | Path | None = None, *, state_url: str = TEAM_DB_URL, warehouse_url: str = TEAM_DB_URL,
+              hooks_repo: str = "https://github.com/aurumplan/aurumplan") -> dict[str, Any]:
+    """A team's project: PostgreSQL config, plans/ with a first spec, the JSON schemas for editors, the
+    GitHub workflow and the pre-commit config (docs/team-workflow.md); then the state, as `init`.
+
+    Files that exist are kept (never overwritten); the schemas are rewritten, being this version's.
+    """
+    from importlib import resources
+
+    from aurumplan import __version__
+
+    here = Path(cwd or Path.cwd()).resolve()
+    templates = resources.files("aurumplan.integrations") / "templates"
+
+    def template(name: str) -> str:
+        return (templates / name).read_text(encoding="utf-8")
+
+    files = {
+        CONFIG_NAME: template("aurumplan.yaml").format(state_url=state_url, warehouse_url=warehouse_url),
+        "plans/backfill-eia-demand-2024-01.yaml": template("example-spec.yaml"),
+        ".github/workflows/aurumplan.yml": template("github-workflow.yml"),
+        ".pre-commit-config.yaml": template("pre-commit-config.yaml").format(hooks_repo=hooks_repo,
+                                                                             version=__version__),
+        ".gitignore": TEAM_GITIGNORE,
+    }
+    written, kept = [], []
+    for rel, text in files.items():
+        path = here / rel
+        if path.exists():
+            kept.append(rel)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(rel)
+    written += [str(p.relative_to(here)) for p in spec_write_schemas(here / "schemas")]
+    try:
+        state = init(here)["state"]
+    except AurumError as exc:
+        raise AurumError(f"wrote {', '.join(written) or 'nothing new'}; the state is not ready: {exc}",
+                         hint="start PostgreSQL or fix `state:` in aurumplan.yaml, then run `aurumplan init`") from None
+    return {"written": written, "kept": kept, "state": state}

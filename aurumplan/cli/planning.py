@@ -18,9 +18,24 @@ from aurumplan.plan.render import render_plan
 
 
 @cli.command()
+@click.option("--team", is_flag=True,
+              help="also PostgreSQL settings, plans/, JSON schemas, the GitHub workflow and pre-commit config")
+@click.option("--state-url", default=api.TEAM_DB_URL, show_default=True, help="with --team: the shared state")
+@click.option("--warehouse-url", default=api.TEAM_DB_URL, show_default=True, help="with --team: the warehouse")
+@click.option("--hooks-repo", default="https://github.com/aurumplan/aurumplan", show_default=True,
+              help="with --team: the git repository pre-commit gets aurumplan's hook from")
 @handle_errors
-def init() -> None:
+def init(team: bool, state_url: str, warehouse_url: str, hooks_repo: str) -> None:
     """Write an aurumplan.yaml here (unless present) and create the state."""
+    if team:
+        made = api.init_team(state_url=state_url, warehouse_url=warehouse_url, hooks_repo=hooks_repo)
+        for rel in made["written"]:
+            click.echo(f"wrote {rel}")
+        for rel in made["kept"]:
+            click.echo(f"kept existing {rel}")
+        click.echo(f"State ready at {made['state']}. Next: `pre-commit install`, commit, and add the secrets the "
+                   "workflow names (docs/team-workflow.md).")
+        return
     out = api.init()
     verb = "Wrote" if out["config_written"] == "true" else "Kept existing"
     click.echo(f"{verb} {out['config']}; state ready at {out['state']}.")
