@@ -397,3 +397,14 @@ def init_team(cwd: str | Path | None = None, *, state_url: str = TEAM_DB_URL, wa
         raise AurumError(f"wrote {', '.join(written) or 'nothing new'}; the state is not ready: {exc}",
                          hint="start PostgreSQL or fix `state:` in aurumplan.yaml, then run `aurumplan init`") from None
     return {"written": written, "kept": kept, "state": state}
+
+
+def find_operations(ctx: Context, *, op_id: str | None = None, spec_sha256: str | None = None) -> list[dict[str, Any]]:
+    """Operations with this id or made from a spec with this sha256, oldest first: how a retried
+    scheduler task finds the operation it started (docs/team-workflow.md, Airflow)."""
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
+        return []
+    return [{"id": o.id, "status": o.status, "kind": o.kind, "source": o.source, "created_at": o.created_at,
+             "summary": o.summary} for o in state.list_operations()
+            if (op_id is not None and o.id == op_id) or (spec_sha256 is not None and o.spec_sha256 == spec_sha256)]
