@@ -23,6 +23,7 @@ from aurumplan.errors import AurumError, Diagnostic, OperationError
 from aurumplan.executors.compile_jobs import compile_plan
 from aurumplan.executors.record import record_plan
 from aurumplan.hashing import canonical_json
+from aurumplan.inspect import status as inspect_status
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
 from aurumplan.plan.make import Planned, plan_spec
 from aurumplan.plan.planfile import read_plan
@@ -216,10 +217,17 @@ def lease_dict(lease: Any, now: float | None = None) -> dict[str, Any]:
             "pid": lease.pid, "token": lease.token, "age_seconds": round(age, 1)}
 
 
-def state_unlock(ctx: Context, lease_id: str, force: bool) -> None:
+def state_unlock(ctx: Context, lease_id: str | None, force: bool, operation: str | None = None) -> dict[str, Any]:
+    """Break one lease (by id) or every lease of a dead operation (`--operation`)."""
     if not force:
         raise OperationError("breaking a lease can let two writers collide: add --force if its holder is dead")
-    open_store(ctx).break_lease(int(lease_id) if str(lease_id).isdigit() else lease_id)
+    if operation:
+        return lifecycle.unlock_operation(ctx.config, operation)
+    if lease_id is None or not str(lease_id).isdigit():
+        raise OperationError(f"invalid lease id {lease_id!r}: use the number `aurumplan state show` lists, "
+                             "or --operation OP_ID")
+    lease = open_store(ctx).break_lease(int(lease_id))
+    return {"lease": lease.id, "operation_id": lease.operation_id}
 
 
 def write_schemas(out: str | Path) -> list[str]:
@@ -237,9 +245,18 @@ def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None) -> Any
     return Applier(ctx.config, ctx.catalog, plan_data, hook=hook).apply()
 
 
-def resume(op_id: str, ctx: Context, hook: Any = None) -> Any:
+def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
+    """The plan an operation was applied from (what `resume` runs)."""
+    return plan_of_operation(open_store(ctx), op_id)
+
+
+def resume(op_id: str, ctx: Context, hook: Any = None, *, concurrency: int | None = None,
+           rate_limit: float | None = None, batch_size: int | None = None) -> Any:
+    """Continue an operation; the overrides tune it mid-flight (audit trail; never above the quota)."""
     store = open_store(ctx)
-    return Applier(ctx.config, ctx.catalog, plan_of_operation(store, op_id), hook=hook).resume()
+    overrides = {"concurrency": concurrency, "rateLimit": rate_limit, "batchSize": batch_size}
+    return Applier(ctx.config, ctx.catalog, plan_of_operation(store, op_id), hook=hook,
+                   overrides=overrides).resume()
 
 
 def pause(op_id: str, ctx: Context) -> str:
@@ -252,15 +269,17 @@ def cancel(op_id: str, ctx: Context, force: bool = False) -> dict[str, Any]:
 
 def status(op_id: str | None, ctx: Context) -> Any:
     """One operation's progress, or every active one's."""
+    store = open_store(ctx)
     if op_id:
-        return lifecycle.status(ctx.config, ctx.catalog, op_id)
-    return [lifecycle.status(ctx.config, ctx.catalog, o["id"]) for o in lifecycle.ops_list(ctx.config, True)]
+        return inspect_status.status(store, ctx.catalog, op_id)
+    return [inspect_status.status(store, ctx.catalog, o["id"]) for o in inspect_status.ops_list(store, True)]
 
 
 def ops_list(ctx: Context, active_only: bool = False) -> list[dict[str, Any]]:
-    if isinstance(open_reader(ctx), EmptyState):
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
         return []
-    return lifecycle.ops_list(ctx.config, active_only)
+    return inspect_status.ops_list(state, active_only)
 
 
 def rollback_plan(op_id: str, ctx: Context) -> dict[str, Any]:

@@ -1,120 +1,125 @@
-"""pause, resume, cancel and status: the operation's status row is the control channel.
+"""The operation lifecycle: one state machine, and the commands that drive it from outside.
 
-A running applier polls its operation's status; `pause` and `cancel` change it, and the
-applier stops at its next checkpoint (in-flight requests finish). When the applier is gone
-(killed), `resume` continues from the checkpoints and `cancel --force` cleans up directly.
+Every status change of an operation goes through `transition`, which refuses a change the
+machine does not allow and writes it to the operation's audit trail. The machine, and what each
+transition does to leases, staged loads, checkpoints and watermarks, is drawn in
+docs/architecture.md ("Operation lifecycle"). `interrupted` is not stored: it is a `running`
+operation whose holder is gone (killed, or its lease expired), derived by `holder`.
 """
 
 from __future__ import annotations
 
-import time
+import os
+import socket
 from typing import Any
 
-from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.errors import OperationError
-from aurumplan.intervals import Grain, IntervalSet
-from aurumplan.state import SqlStateStore, open_state
+from aurumplan.state import Operation, SqlStateStore, open_state
+from aurumplan.state.holders import holder
 from aurumplan.warehouse import open_warehouse
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "planned": frozenset({"running", "cancelled"}),
+    "running": frozenset({"running", "paused", "failed", "halted", "cancelled", "succeeded", "rolled_back"}),
+    "paused": frozenset({"running", "cancelled"}),
+    "failed": frozenset({"running", "cancelled", "rolled_back"}),
+    "halted": frozenset({"running", "cancelled", "rolled_back"}),
+    "cancelled": frozenset({"rolled_back"}),
+    "succeeded": frozenset({"rolled_back"}),
+    "rolled_back": frozenset(),
+}
+"""status -> the statuses it may move to (running -> running: a resume takes over an interrupted run)."""
+
+RESUMABLE = frozenset({"running", "paused", "failed", "halted"})
+"""Statuses `resume` continues (running only when interrupted)."""
+
+RETRYABLE = frozenset({"failed", "halted", "cancelled", "rolled_back"})
+"""Ended without its data current: a fresh plan of the same spec starts the next attempt."""
+
+
+def transition(store: SqlStateStore, op_id: str, to: str, *, expect: frozenset[str] | None = None,
+               event: str | None = None, **detail: Any) -> Operation:
+    """Move op_id to `to` if the machine allows it from its current status (and from one of `expect`).
+
+    The change is conditional on the status read, so two processes racing (a pause against the
+    end of a run) cannot both win; the loser gets an OperationError naming the status it met.
+    """
+    op = store.get_operation(op_id)
+    allowed = {s for s, nxt in TRANSITIONS.items() if to in nxt}
+    if expect is not None:
+        allowed &= set(expect)
+    if op.status not in allowed:
+        raise OperationError(f"operation {op_id} is {op.status}; it cannot become {to}")
+    updated = store.update_operation(op_id, status=to, expect_status=op.status)
+    store.add_event(op_id, event or to, {"from": op.status, "to": to, "by": _who(), **detail})
+    return updated
+
+
+def _who() -> str:
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
 
 
 def _store(config: Config) -> SqlStateStore:
     return open_state(config.state_url, create=True)
 
 
-def _holder_alive(store: SqlStateStore, op_id: str) -> bool:
-    return any(lease.operation_id == op_id for lease in store.leases(active_only=True))
-
-
 def pause(config: Config, op_id: str) -> str:
+    """running -> paused. A live apply stops at its next checkpoint and keeps its leases."""
     store = _store(config)
     op = store.get_operation(op_id)
     if op.status != "running":
         raise OperationError(f"operation {op_id} is {op.status}; only a running operation can be paused")
-    store.update_operation(op_id, status="paused")
-    if _holder_alive(store, op_id):
-        return "pause requested: in-flight requests finish, then it stops at a checkpoint"
-    return "paused (its process was not running)"
+    alive = holder(store, op_id).alive
+    transition(store, op_id, "paused", expect=frozenset({"running"}))
+    if alive:
+        return "pause requested: in-flight requests finish, then it stops at a checkpoint and keeps its leases"
+    return "paused (its process was not running); its ranges stay leased until you resume or cancel it"
 
 
 def cancel(config: Config, op_id: str, force: bool = False) -> dict[str, Any]:
-    """Stop the operation and discard its uncommitted staged versions."""
+    """-> cancelled: stop the operation and discard its uncommitted staged versions (no failure log)."""
     store = _store(config)
     op = store.get_operation(op_id)
-    if op.status in ("succeeded", "rolled_back", "cancelled"):
+    if "cancelled" not in TRANSITIONS.get(op.status, frozenset()):
         raise OperationError(f"operation {op_id} is {op.status}; use `aurumplan rollback {op_id}` to undo "
                              "committed data")
-    alive = _holder_alive(store, op_id)
-    store.update_operation(op_id, status="cancelled")
+    alive = op.status == "running" and holder(store, op_id).alive
+    transition(store, op_id, "cancelled", force=force)
     if alive and not force:
         return {"operation_id": op_id, "discarded_loads": 0,
                 "message": "cancel requested: the running apply stops and discards its staged data"}
-    if alive and force:
-        for lease in store.leases(active_only=True):
-            if lease.operation_id == op_id:
-                store.break_lease(lease.id)
-    warehouse = open_warehouse(config.warehouse_url)
-    discarded = 0
-    for load in warehouse.loads_for_operation(op_id):
-        if load.status == "staged":
-            warehouse.discard_staged(load.load_id)
-            discarded += 1
-    store.release_leases(op_id)
+    store.release_leases(op_id)  # with --force a still-running process is fenced out from here on
+    discarded = discard_staged(config, op_id)
     return {"operation_id": op_id, "discarded_loads": discarded, "message": "cancelled; uncommitted data discarded"}
 
 
-def status(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any]:
-    """Progress figures: nodes done/total, periods, records, requests, throttles, errors, rate, ETA."""
+def discard_staged(config: Config, op_id: str) -> int:
+    """Drop every staged (uncommitted) load of the operation; committed ones stay (rollback undoes them)."""
+    warehouse = open_warehouse(config.warehouse_url)
+    n = 0
+    for load in warehouse.loads_for_operation(op_id):
+        if load.status == "staged":
+            warehouse.discard_staged(load.load_id)
+            n += 1
+    return n
+
+
+def unlock_operation(config: Config, op_id: str) -> dict[str, Any]:
+    """Break every lease of a dead operation at once (`state unlock --operation`)."""
     store = _store(config)
     op = store.get_operation(op_id)
-    import json
-
-    plan = json.loads(op.plan) if op.plan else {"graph": {"nodes": []}, "summary": {}, "estimates": {}}
-    nodes = {n["id"]: n for n in plan["graph"]["nodes"]}
-    cps = {c.node_id: c for c in store.checkpoints(op_id)}
-    by_status: dict[str, int] = {}
-    requests = records = 0
-    throttles = retries = 0
-    errors = []
-    periods_done = 0
-    first_start = None
-    src = catalog.sources.get(op.source)
-    for nid, n in nodes.items():
-        cp = cps.get(nid)
-        st = cp.status if cp else "pending"
-        by_status[st] = by_status.get(st, 0) + 1
-        if cp is None:
-            continue
-        requests += cp.requests
-        records += cp.records
-        throttles += int((cp.detail or {}).get("throttles", 0))
-        retries += int((cp.detail or {}).get("retries", 0))
-        if cp.error:
-            errors.append(f"{nid}: {cp.error}")
-        if cp.started_at:
-            first_start = cp.started_at if first_start is None else min(first_start, cp.started_at)
-        if n["kind"] == "extract" and st in ("staged", "committed") and src is not None:
-            s, e = IntervalSet.from_json([n["window"]]).span or (0, 0)
-            periods_done += Grain(src.datasets[n["dataset"]].grain).count(s, e) * len(n["series"])
-    total_extract = sum(1 for n in nodes.values() if n["kind"] == "extract")
-    done_extract = sum(1 for nid, n in nodes.items() if n["kind"] == "extract"
-                       and cps.get(nid) is not None and cps[nid].status in ("staged", "committed"))
-    elapsed = (time.time() - first_start) if first_start and op.status == "running" else None
-    rate = requests / elapsed if elapsed else None
-    eta = (total_extract - done_extract) / (done_extract / elapsed) if elapsed and done_extract else None
-    return {"id": op.id, "kind": op.kind, "source": op.source, "status": op.status, "reason": op.reason,
-            "owner": op.owner, "labels": op.labels, "created_at": op.created_at, "updated_at": op.updated_at,
-            "nodes": {"total": len(nodes), "done": by_status.get("committed", 0) + by_status.get("staged", 0)
-                      + by_status.get("skipped", 0), "by_status": by_status},
-            "periods": {"planned": (plan.get("summary") or {}).get("create", 0)
-                        + (plan.get("summary") or {}).get("replace", 0), "done": periods_done},
-            "records": records, "requests": requests, "throttles": throttles, "retries": retries,
-            "errors": errors[:20], "rate_per_second": round(rate, 3) if rate else None,
-            "eta_seconds": round(eta, 1) if eta else None, "summary": op.summary, "parent_id": op.parent_id}
+    h = holder(store, op_id)
+    if h.alive:
+        raise OperationError(f"operation {op_id} is held by a live process (host {h.host}, pid {h.pid}): "
+                             f"pause or cancel it instead")
+    n = store.break_leases_of(op_id)
+    store.add_event(op_id, "unlock", {"leases": n, "status": op.status, "by": _who()})
+    return {"operation_id": op_id, "leases_broken": n, "status": op.status}
 
 
-def ops_list(config: Config, active_only: bool = False) -> list[dict[str, Any]]:
-    store = _store(config)
-    return [{"id": o.id, "kind": o.kind, "source": o.source, "status": o.status, "created_at": o.created_at,
-             "updated_at": o.updated_at, "reason": o.reason, "owner": o.owner, "labels": o.labels,
-             "parent_id": o.parent_id} for o in store.list_operations(active_only=active_only)]
+def lineage(store: SqlStateStore, op: Operation) -> list[Operation]:
+    """Every attempt of op's spec, first attempt first (attempt n links to the first by parent_id)."""
+    first = op.parent_id if op.parent_id and op.kind != "Rollback" else op.id
+    return [o for o in store.list_operations() if o.id == first or (o.parent_id == first and o.kind != "Rollback")]

@@ -99,31 +99,95 @@ def derive(run: NodeRun, node: dict[str, Any]) -> tuple[str, int]:
     return lid, len(rows)
 
 
-def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], replaced: dict[str, Any] | None) -> dict[str, Any]:
-    """Make the dataset's staged loads current, then move the watermarks; returns the rollback snapshot."""
+Skips = dict[str, dict[str, list[list[int]]]]
+"""load id -> series -> [start, end] intervals a commit leaves to a newer version."""
+
+
+def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], pending: dict[str, Any] | None,
+           record: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Make the staged loads of `nodes` current, then move the watermarks; returns what was committed.
+
+    Before anything changes, `record` saves the rollback snapshot and the periods left out (a newer
+    operation committed them after these loads were staged: the commit invariant). A crash after
+    that resumes with the same `pending` record, so the retry writes exactly the same.
+    """
     ds = run.source.datasets[dataset]
     loads = [(n, load_id_of(run.operation_id, n["id"])) for n in nodes]
-    if replaced is None:
-        replaced = _snapshot(run, dataset, nodes)
-        run.store.upsert_checkpoint(run.operation_id, f"{dataset}/commit", status="running",
-                                    detail={"replaced": replaced})
+    ids = [lid for _, lid in loads]
+    if pending is None or pending.get("loads") != ids:
+        skips = changed_since_staged(run, dataset, nodes)
+        pending = {"loads": ids, "replaced": _snapshot(run, dataset, nodes), "skipped": skips}
+        record(pending)
+    skips = pending.get("skipped") or {}
     run.store.check_fence(run.operation_id, run.token)
     crash_point("before-commit")
-    run.warehouse.commit([lid for _, lid in loads], fence=run.fence(dataset),
-                         replace_range=run.kind in ("Replay", "Reprocess"))
+    run.warehouse.commit(ids, fence=run.fence(dataset), replace_range=run.kind in ("Replay", "Reprocess"),
+                         exclude={lid: {sid: [(s, e) for s, e in ivs] for sid, ivs in per.items()}
+                                  for lid, per in skips.items()})
     crash_point("after-warehouse-commit")
     schema = run.schema_version(ds)
-    ids = [lid for _, lid in loads]
     found = run.warehouse.loads_by_id(ids)
     counts = run.warehouse.series_counts_many(ids)
     items = []
     for n, lid in loads:
         load = found.get(lid)
         ref = WatermarkRef(lid, run.operation_id, load.checksum if load else None, schema)
-        items.extend((sid, node_where(n, sid), ref, counts[lid].get(sid, 0)) for sid in n["series"])
+        left = skips.get(lid, {})
+        for sid in n["series"]:
+            where = node_where(n, sid) - IntervalSet([(s, e) for s, e in left.get(sid, [])])
+            if where:
+                items.append((sid, where, ref, counts[lid].get(sid, 0)))
     crash_point("mid-watermarks")
     run.store.set_watermarks_many(run.source.name, dataset, items, fence=run.fence(dataset))
-    return replaced
+    return pending
+
+
+def holders(run: NodeRun, node: dict[str, Any]) -> dict[str, list[list[Any]]]:
+    """Which load held each period the node writes, when it was staged: [start, end, load_id, operation_id]."""
+    ds = node["dataset"]
+    maps = run.store.watermarks(run.source.name, ds, node["series"])
+    out: dict[str, list[list[Any]]] = {}
+    for sid in node["series"]:
+        held = maps.get((ds, sid), IntervalMap()).restrict(node_where(node, sid))
+        out[sid] = [[s, e, r.load_id, r.operation_id] for s, e, r in held]
+    return out
+
+
+def changed_since_staged(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]) -> Skips:
+    """Per load, the periods another operation committed after the load was staged.
+
+    Compares the holders recorded at staging (checkpoint detail `held`) with the watermarks now;
+    a period whose holder is now another operation's load that was not there then is newer data,
+    and the staged version must not go over it. A Backfill only fills gaps, so for it every period
+    another operation holds now is left alone (it was a gap when planned). Nodes staged without a
+    record compare as unchanged.
+    """
+    backfill = run.kind == "Backfill"
+    cps = {c.node_id: c for c in run.store.checkpoints(run.operation_id)}
+    series = sorted({sid for n in nodes for sid in n["series"]})
+    maps = run.store.watermarks(run.source.name, dataset, series)
+    out: Skips = {}
+    for n in nodes:
+        cp = cps.get(n["id"])
+        then_all = (cp.detail or {}).get("held") if cp else None
+        if then_all is None and not backfill:
+            continue
+        then_all = {} if backfill else then_all
+        per: dict[str, list[list[int]]] = {}
+        for sid in n["series"]:
+            then: dict[str, IntervalSet] = {}
+            for s, e, lid, _op in then_all.get(sid, []):
+                then[lid] = then.get(lid, IntervalSet()) | IntervalSet([(s, e)])
+            now = maps.get((dataset, sid), IntervalMap()).restrict(node_where(n, sid))
+            changed = IntervalSet()
+            for s, e, ref in now:
+                if ref.operation_id != run.operation_id:
+                    changed = changed | (IntervalSet([(s, e)]) - then.get(ref.load_id, IntervalSet()))
+            if changed:
+                per[sid] = [[s, e] for s, e in changed]
+        if per:
+            out[load_id_of(run.operation_id, n["id"])] = per
+    return out
 
 
 def node_where(node: dict[str, Any], sid: str) -> IntervalSet:

@@ -24,6 +24,7 @@ from aurumplan.apply.quality_gate import quality_params as gate_params
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.errors import AurumError, CatalogError, OperationError
+from aurumplan.inspect.status import attempts as lineage_attempts
 from aurumplan.intervals import DAY, Grain, Interval, IntervalSet, fmt_ts, parse_ts
 from aurumplan.plan.render import human_duration
 from aurumplan.quality import (
@@ -300,6 +301,8 @@ def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int
         op = store.get_operation(op_id)
         cps = store.checkpoints(op_id)
         qrs = store.quality_results(op_id)
+        tries = lineage_attempts(store, op)
+        attempts = tries if len(tries) > 1 else []
     plan = json.loads(op.plan) if op.plan else {}
     settings = plan.get("settings") or {}
     fig = _figures(op, plan, cps, catalog)
@@ -309,6 +312,7 @@ def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int
                       "reason": op.reason, "owner": op.owner, "labels": op.labels, "parent_id": op.parent_id,
                       "name": (plan.get("operation") or {}).get("name"),
                       "created_at": _iso(op.created_at), "updated_at": _iso(op.updated_at)},
+        "attempts": attempts,
         "figures": fig, "performance": _performance(fig, cps, top_n), "quality": _gate(op, qrs, cps, settings),
         "nodes": [{"node": c.node_id, "kind": nodes.get(c.node_id, {}).get("kind"), "status": c.status,
                    "requests": c.requests, "records": c.records, "bytes": c.bytes, "attempts": c.attempts,

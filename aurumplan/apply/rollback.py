@@ -31,10 +31,25 @@ def rollback_id(target: str) -> str:
     return f"ROLLBACK_{day}_{source}_{short}"
 
 
-def _commits(store: SqlStateStore, op_id: str) -> list[Any]:
-    """The target's commit checkpoints, newest first (reverse order of commit)."""
-    cps = [c for c in store.checkpoints(op_id) if c.node_id.endswith("/commit") and c.status == "committed"]
-    return sorted(cps, key=lambda c: (c.finished_at or 0, c.node_id), reverse=True)
+def commit_records(store: SqlStateStore, op_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The target's commits as (dataset, {loads, replaced}), newest first (the reverse of commit order).
+
+    A commit node keeps one record per commit it made (`commits`; several with `commit: progressive`)
+    and, while one is under way, its `pending` record: restoring that snapshot is exact whether or
+    not its warehouse switch happened.
+    """
+    out: list[tuple[float, int, str, dict[str, Any]]] = []
+    for c in store.checkpoints(op_id):
+        if not c.node_id.endswith("/commit"):
+            continue
+        ds, d = c.node_id.rsplit("/", 1)[0], c.detail or {}
+        records = list(d.get("commits") or [])
+        if d.get("pending"):
+            records.append(d["pending"])
+        if not records and d.get("replaced") is not None and c.status == "committed":
+            records.append({"loads": d.get("loads", []), "replaced": d["replaced"]})
+        out.extend((c.finished_at or 0, i, ds, r) for i, r in enumerate(records))
+    return [(ds, r) for _, _, ds, r in sorted(out, key=lambda x: (x[0], x[1], x[2]), reverse=True)]
 
 
 def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any]:
@@ -45,15 +60,18 @@ def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any
         raise OperationError(f"operation {op_id} is already rolled back")
     if target.status in ("running", "planned"):
         raise OperationError(f"operation {op_id} is {target.status}: pause or cancel it before rolling back")
-    datasets = []
-    for cp in _commits(store, op_id):
-        replaced = (cp.detail or {}).get("replaced", {})
-        restores = sorted({h[2] for snap in replaced.values() for h in snap["held"]})
-        where = IntervalSet()
+    per: dict[str, dict[str, Any]] = {}
+    for ds, rec in commit_records(store, op_id):
+        replaced = rec.get("replaced") or {}
+        d = per.setdefault(ds, {"dataset": ds, "loads": [], "series": set(), "where": IntervalSet(), "restores": set()})
+        d["loads"].extend(rec.get("loads") or [])
+        d["series"].update(replaced)
+        d["restores"].update(h[2] for snap in replaced.values() for h in snap["held"])
         for snap in replaced.values():
-            where = where | IntervalSet.from_json(snap["where"])
-        datasets.append({"dataset": cp.node_id.rsplit("/", 1)[0], "loads": (cp.detail or {}).get("loads", []),
-                         "series": sorted(replaced), "intervals": where.to_json(), "restores": restores})
+            d["where"] = d["where"] | IntervalSet.from_json(snap["where"])
+    datasets = [{"dataset": d["dataset"], "loads": sorted(set(d["loads"])), "series": sorted(d["series"]),
+                 "intervals": d["where"].to_json(), "restores": sorted(d["restores"])}
+                for d in sorted(per.values(), key=lambda d: d["dataset"])]
     return {"operation_id": rollback_id(op_id), "target": op_id, "source": target.source, "kind": target.kind,
             "datasets": datasets}
 
@@ -84,13 +102,14 @@ def rollback_operation(config: Config, catalog: Catalog, op_id: str, *, mode: st
         loads = [ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status == "committed"]
         warehouse.rollback(loads)
         run = N.NodeRun(rb_id, source, store, warehouse, token, "Rollback", {}, lambda ds: ds.schema_version)
-        for cp in _commits(store, op_id):
-            N.restore(run, cp.node_id.rsplit("/", 1)[0], (cp.detail or {}).get("replaced", {}))
+        for ds, rec in commit_records(store, op_id):
+            N.restore(run, ds, rec.get("replaced") or {})
         if mode == "controlled":
             checks["after"] = check_current(config, catalog, target.source, plan["datasets"])
         summary = {"target": op_id, "mode": mode, "loads_deactivated": len(loads), "datasets": plan["datasets"],
                    "quality": checks, "duration_seconds": round(time.time() - started, 3)}
         store.update_operation(op_id, status="rolled_back")
+        store.add_event(op_id, "rolled_back", {"by": rb_id, "mode": mode})
         store.update_operation(rb_id, status="succeeded", summary=summary)
         return summary
     except Exception:

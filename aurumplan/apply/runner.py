@@ -1,27 +1,31 @@
 """The applier: run a plan (or resume an operation) to the end, checkpointed and fenced.
 
 Order of a fresh apply: refuse conflicts -> refuse stale ranges -> lease the ranges it writes ->
-check staleness again under the leases -> record the operation -> walk the graph. Resume
-skips the first checks (the operation's own writes changed its ranges) and re-runs every
-node that is not checkpointed as done.
+check staleness again under the leases -> record the operation -> walk the graph. Resume skips
+the stale checks (the operation's own writes changed its ranges), re-runs every node that did
+not finish, and commits what it fetched. How a run ends (succeeded, failed, halted, paused,
+cancelled) follows the lifecycle in apply/lifecycle.py; docs/architecture.md draws it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from aurumplan.apply import nodes as N
 from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
+from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, lineage, transition
 from aurumplan.apply.limits import make_limiter
 from aurumplan.apply.quality_gate import validate_dataset
 from aurumplan.apply.rollback import rollback_operation
@@ -40,20 +44,23 @@ from aurumplan.errors import (
 from aurumplan.executors.base import Counters, ExtractJob, RetryPolicy, Stopped
 from aurumplan.executors.registry import make_executor
 from aurumplan.hashing import sha256_hex
-from aurumplan.intervals import Grain, IntervalSet
-from aurumplan.plan.builder import plan_json
+from aurumplan.intervals import Grain, IntervalMap, IntervalSet
+from aurumplan.plan.builder import effective_rate, plan_json
 from aurumplan.sources.base import RequestSpec
 from aurumplan.sources.keys import api_key
 from aurumplan.sources.registry import get_driver
-from aurumplan.state import SqlStateStore, open_state
+from aurumplan.state import Checkpoint, SqlStateStore, open_state
+from aurumplan.state.holders import holder
 from aurumplan.warehouse import Warehouse, open_warehouse
 
 Hook = Callable[[str, dict[str, Any]], None]
+DATA_KINDS = ("extract", "derive")
+_FINISHED = frozenset({"done", "failed-ok", "blocked", "stopped"})
 
 
 @dataclass
 class ApplyResult:
-    """What happened, also when it ended early."""
+    """What happened, also when it ended early; figures sum every run of the operation."""
 
     operation_id: str
     status: str
@@ -62,15 +69,18 @@ class ApplyResult:
     nodes: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     quality: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     duration: float = 0.0
     failure_log: str | None = None
+    attempt: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         c = self.counters
         return {"operation_id": self.operation_id, "status": self.status, "periods": self.periods,
                 "records": c.records, "requests": c.requests, "bytes": c.bytes, "throttles": c.throttles,
                 "retries": c.retries, "nodes": self.nodes, "failures": self.failures, "quality": self.quality,
-                "duration_seconds": round(self.duration, 3), "failure_log": self.failure_log}
+                "notes": self.notes, "duration_seconds": round(self.duration, 3), "failure_log": self.failure_log,
+                "attempt": self.attempt}
 
 
 def _conflicts(plan: dict[str, Any]) -> list[str]:
@@ -78,24 +88,49 @@ def _conflicts(plan: dict[str, Any]) -> list[str]:
             f"{a['reason']}" for ds in plan["datasets"] for a in ds["actions"] if a["action"] == "conflict"]
 
 
+def resume_overrides(source: SourceDef, settings: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings with `resume --concurrency/--rate-limit/--batch-size` applied; never above the quota."""
+    out = dict(settings)
+    if overrides.get("concurrency") is not None:
+        if int(overrides["concurrency"]) < 1:
+            raise OperationError("--concurrency must be at least 1")
+        out["concurrency"] = int(overrides["concurrency"])
+    if overrides.get("batchSize") is not None:
+        if int(overrides["batchSize"]) < 1:
+            raise OperationError("--batch-size must be at least 1")
+        out["batchSize"] = int(overrides["batchSize"])
+    if overrides.get("rateLimit") is not None:
+        rate = float(overrides["rateLimit"])
+        most = effective_rate(source, "auto")
+        if rate <= 0:
+            raise OperationError("--rate-limit must be a positive number of requests per second")
+        if rate > most * (1 + 1e-9):
+            raise OperationError(f"--rate-limit {rate:g}/s is above the quota of '{source.name}': at most "
+                                 f"{most:g} requests/s (quota x headroom {source.headroom:g})")
+        out["rateLimit"] = rate
+    return out
+
+
 class Applier:
     """Runs one operation's graph with a pool of workers."""
 
     def __init__(self, config: Config, catalog: Catalog, plan: dict[str, Any], *, hook: Hook | None = None,
-                 lease_ttl: float = 60.0, heartbeat: float = 5.0, poll: float = 0.5) -> None:
+                 lease_ttl: float = 60.0, heartbeat: float = 5.0, poll: float = 0.5,
+                 overrides: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.catalog = catalog
         self.plan = plan
         self.op_id: str = plan["operation"]["id"]
         self.kind: str = plan["operation"]["kind"]
         self.source: SourceDef = catalog.source(plan["operation"]["source"])
-        self.settings = plan["settings"]
+        self.settings: dict[str, Any] = dict(plan["settings"])
+        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         self.hook = hook or (lambda _e, _d: None)
         self.lease_ttl = lease_ttl
         self.heartbeat_every = heartbeat
         self.poll = poll
         self.stop = threading.Event()
-        self.result = ApplyResult(self.op_id, "running")
+        self.result = ApplyResult(self.op_id, "running", attempt=plan["operation"].get("attempt"))
         self._lock = threading.Lock()
         self.store: SqlStateStore = open_state(config.state_url, create=True)
         self.warehouse: Warehouse = open_warehouse(config.warehouse_url)
@@ -103,17 +138,17 @@ class Applier:
         self.fence_scopes: dict[str, str] = {}
         self.failures = FailureLog(config.path(config.logs), self.op_id)
         self.result.failure_log = str(self.failures.path)
+        self.requested: str | None = None  # paused or cancelled, asked by another process or Ctrl-C
+        self.halted: list[str] = []
+        self.rollback_requested = False
+        self._interrupts = 0
 
     # ---- entry points -------------------------------------------------------------------------
 
     def apply(self) -> ApplyResult:
         existing = self.store.find_operation(self.op_id)
         if existing is not None:
-            if existing.status in ("paused", "failed", "running"):
-                raise OperationError(f"operation {self.op_id} already exists ({existing.status}): "
-                                     f"continue it with `aurumplan resume {self.op_id}`")
-            raise PlanError(f"plan {self.op_id} was already applied ({existing.status})",
-                            hint="re-plan to see what is left to do")
+            self._refuse_existing(existing.status)
         conflicts = _conflicts(self.plan)
         if conflicts:
             raise PlanError("the plan has conflicts and cannot be applied:\n" + "\n".join(conflicts))
@@ -125,25 +160,63 @@ class Applier:
             self.store.release_leases(self.op_id)
             raise
         op = self.plan["operation"]
+        attempt = op.get("attempt")
+        first = attempt["first"] if attempt else None
         self.store.create_operation(
             self.op_id, self.kind, op["source"], status="running", reason=op.get("reason"), owner=op.get("owner"),
             labels=op.get("labels") or {}, spec=self.plan["spec"]["text"], spec_sha256=self.plan["spec"]["sha256"],
-            plan=plan_json(self.plan), host=socket.gethostname(), pid=os.getpid(),
+            plan=plan_json(self.plan), host=socket.gethostname(), pid=os.getpid(), parent_id=first,
             summary={"planned": self.plan["summary"], "estimates": self.plan["estimates"]})
+        self.store.add_event(self.op_id, "apply", {"attempt": attempt, "host": socket.gethostname(),
+                                                   "pid": os.getpid()})
+        if first is not None:
+            self._supersede(first)
         return self._run()
+
+    def _refuse_existing(self, status: str) -> None:
+        if status in RESUMABLE:
+            raise OperationError(f"operation {self.op_id} already exists ({status}): continue it with "
+                                 f"`aurumplan resume {self.op_id}`")
+        if status in RETRYABLE:
+            raise PlanError(f"operation {self.op_id} already ran and is {status}",
+                            hint="plan the spec again (`aurumplan plan SPEC` or `aurumplan apply SPEC`): that "
+                                 "starts its next attempt, which plans only what is still missing")
+        raise PlanError(f"plan {self.op_id} was already applied ({status})", hint="re-plan to see what is left to do")
+
+    def _supersede(self, first: str) -> None:
+        """Earlier attempts stop here: their staged loads are discarded and they cannot be resumed."""
+        for earlier in lineage(self.store, self.store.get_operation(first)):
+            if earlier.id == self.op_id:
+                continue
+            for load in self.warehouse.loads_for_operation(earlier.id):
+                if load.status == "staged":
+                    self.warehouse.discard_staged(load.load_id)
+            self.store.release_leases(earlier.id)
+            self.store.add_event(earlier.id, "superseded", {"by": self.op_id})
 
     def resume(self) -> ApplyResult:
         op = self.store.get_operation(self.op_id)
-        if op.status in ("succeeded", "cancelled", "rolled_back"):
-            raise OperationError(f"operation {self.op_id} is {op.status}; nothing to resume")
-        live = [lease for lease in self.store.leases(active_only=True)
-                if lease.operation_id == self.op_id and holder_alive(lease.host, lease.pid)]
-        if op.status == "running" and live:
-            holder = live[0]
-            raise OperationError(f"operation {self.op_id} is still running (host {holder.host}, pid {holder.pid}); "
-                                 "pause it first or wait for its lease to expire")
+        if op.status not in RESUMABLE:
+            hint = " (plan the spec again to start its next attempt)" if op.status in RETRYABLE else ""
+            raise OperationError(f"operation {self.op_id} is {op.status}; nothing to resume{hint}")
+        later = [o for o in lineage(self.store, op) if o.created_at > op.created_at and o.id != op.id]
+        if later:
+            raise OperationError(f"operation {self.op_id} was superseded by its attempt {later[-1].id}: "
+                                 f"resume or re-plan that one")
+        if op.status == "running":
+            h = holder(self.store, self.op_id)
+            if h.alive:
+                raise OperationError(f"operation {self.op_id} is still running (host {h.host}, pid {h.pid}); "
+                                     "pause it first or wait for its lease to expire")
+        earlier = {}
+        for ev in self.store.events(self.op_id):
+            if ev.kind == "resume":
+                earlier.update(ev.detail.get("overrides") or {})
+        self.settings = resume_overrides(self.source, self.settings, {**earlier, **self.overrides})
         self._lease()
-        self.store.update_operation(self.op_id, status="running", host=socket.gethostname(), pid=os.getpid())
+        transition(self.store, self.op_id, "running", event="resume", overrides=self.overrides,
+                   settings={k: self.settings[k] for k in ("concurrency", "batchSize", "rateLimit")})
+        self.store.update_operation(self.op_id, host=socket.gethostname(), pid=os.getpid())
         return self._run()
 
     # ---- setup ----------------------------------------------------------------------------------
@@ -158,6 +231,7 @@ class Applier:
                                  "changed since it was planned:\n" + "\n".join(lines) + more, changed)
 
     def _lease(self) -> None:
+        """Lease every range the plan writes; a resume's new token fences out its earlier leases."""
         ranges = [(self.source.name, ds, sid, s, e)
                   for (ds, sid), where in sorted(written(self.plan).items()) for s, e in where]
         per_dataset: dict[str, list[tuple[str, int, int]]] = {}
@@ -166,6 +240,7 @@ class Applier:
         self.fence_scopes = {ds: N.fence_scope(self.source.name, ds, r) for ds, r in per_dataset.items()}
         self.token = self.store.acquire_leases(self.op_id, ranges, socket.gethostname(), os.getpid(),
                                                ttl_seconds=self.lease_ttl)
+        self.store.release_leases(self.op_id, below_token=self.token)
 
     # ---- the walk -------------------------------------------------------------------------------
 
@@ -175,17 +250,13 @@ class Applier:
         preds: dict[str, set[str]] = {n: set() for n in nodes}
         for a, b in self.plan["graph"]["edges"]:
             preds[b].add(a)
-        done = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
-        state: dict[str, str] = {}
-        for nid in nodes:
-            cp = done.get(nid)
-            if cp is not None and cp.status in ("staged", "committed", "skipped"):
-                state[nid] = "done"
+        state = self._prepare(nodes)
+        cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
         limiter = make_limiter(self.source, self.settings, self.store)
         executor = make_executor(self.config, self.warehouse, limiter)
         watcher = threading.Thread(target=self._watch, daemon=True)
         watcher.start()
-        pending_status = "succeeded"
+        previous = self._catch_interrupts()
         try:
             with ThreadPoolExecutor(max_workers=self.settings["concurrency"]) as pool:
                 running: dict[Future[None], str] = {}
@@ -194,10 +265,10 @@ class Applier:
                         for nid in sorted(nodes):
                             if nid in state or nid in running.values():
                                 continue
-                            if all(state.get(p) in ("done", "failed-ok") for p in preds[nid]) and \
-                                    self._ready(nodes[nid], preds[nid], state):
-                                running[pool.submit(self._node, nodes[nid], executor, done.get(nid))] = nid
-                            elif any(state.get(p) == "blocked" for p in preds[nid]):
+                            ready = self._readiness(nodes[nid], preds[nid], state)
+                            if ready == "run":
+                                running[pool.submit(self._node, nodes[nid], executor, cps.get(nid))] = nid
+                            elif ready == "blocked":
                                 state[nid] = "blocked"
                     if not running:
                         break
@@ -206,36 +277,69 @@ class Applier:
                         nid = running.pop(fut)
                         state[nid] = self._outcome(nid, nodes[nid], fut)
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
             self.stop.set()
             watcher.join(timeout=5)
             close = getattr(executor, "close", None)
             if close:
                 close()
-        status = self.store.get_operation(self.op_id).status
-        if status == "cancelled" or self.result.status == "cancelled":
-            self._discard_uncommitted()
-            pending_status = "cancelled"
-        elif status == "paused" or self.result.status == "paused":
-            pending_status = "paused"
-        elif any(v in ("failed", "blocked") for v in state.values()) or self.result.failures:
-            pending_status = "failed"
-        if self.result.status == "rollback":
-            self.store.update_operation(self.op_id, status="failed")
-            self.store.release_leases(self.op_id)
-            rollback_operation(self.config, self.catalog, self.op_id, mode="emergency", auto=True)
-            pending_status = "rolled_back"
-        self.result.status = pending_status
-        self.result.duration = time.monotonic() - started
-        self._account(nodes, state)
-        self.store.update_operation(self.op_id, status=pending_status, summary=self._summary())
-        self.store.release_leases(self.op_id)
-        self.hook("finished", self.result.to_dict())
-        return self.result
+        return self._finish(nodes, state, time.monotonic() - started)
 
-    def _ready(self, node: dict[str, Any], preds: set[str], state: dict[str, str]) -> bool:
-        if node["kind"] == "derive":
-            return all(state.get(p) == "done" for p in preds)
-        return True
+    def _prepare(self, nodes: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """What a run starts from: finished nodes are done; everything else runs again.
+
+        A dataset counts as finished only when its commit made every one of its ranges current,
+        so a resume after failed requests fetches what failed and then commits it. A dataset the
+        quality gate halted has its staged rows discarded and fetched again (not re-validated).
+        """
+        cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
+        work: dict[str, list[str]] = {}
+        for nid, n in nodes.items():
+            if n["kind"] in DATA_KINDS:
+                work.setdefault(n["dataset"], []).append(nid)
+        state: dict[str, str] = {}
+        reset: list[str] = []
+        for ds, ids in work.items():
+            v, c = f"{ds}/validate", f"{ds}/commit"
+            vcp, ccp = cps.get(v), cps.get(c)
+            status = {nid: cps[nid].status if nid in cps else "pending" for nid in ids}
+            halted = vcp is not None and vcp.status == "failed" and \
+                (vcp.detail or {}).get("decision") in ("halt", "rollback")
+            if halted and vcp is not None:
+                redo = [nid for nid in ids if status[nid] == "staged"]
+                for nid in redo:
+                    self.warehouse.discard_staged(N.load_id_of(self.op_id, nid))
+                    status[nid] = "pending"
+                reset.extend(redo)
+                score = (vcp.detail or {}).get("score")
+                self.result.notes.append(
+                    f"{ds}: the quality gate halted it (score {score:.3f}); its {len(redo)} staged range(s) were "
+                    "discarded and are fetched again, not validated again" if isinstance(score, float) else
+                    f"{ds}: halted by the quality gate; its staged ranges are fetched again")
+            for nid in ids:
+                if status[nid] in ("staged", "committed", "skipped"):
+                    state[nid] = "done"
+            finished = all(status[nid] in ("committed", "skipped") for nid in ids)
+            if finished and ccp is not None and ccp.status in ("committed", "skipped"):
+                state[v] = state[c] = "done"
+                continue
+            reset.extend(x for x, cp in ((v, vcp), (c, ccp)) if cp is not None and cp.status != "running")
+        self.store.reset_checkpoints(self.op_id, reset, status="pending", error=None)
+        return state
+
+    def _readiness(self, node: dict[str, Any], preds: set[str], state: dict[str, str]) -> str:
+        """run | wait | blocked. Atomic commits wait for every range of the dataset (docs/architecture.md)."""
+        got = [state.get(p) for p in preds]
+        if node["kind"] == "extract" or all(g == "done" for g in got):
+            return "run"
+        if not all(g in _FINISHED for g in got):
+            return "wait"
+        progressive = self.settings.get("commit") == "progressive"
+        if node["kind"] == "validate" and progressive and any(g == "done" for g in got) and \
+                all(g in ("done", "failed-ok") for g in got):
+            return "run"
+        return "blocked"
 
     def _outcome(self, nid: str, node: dict[str, Any], fut: Future[None]) -> str:
         exc = fut.exception()
@@ -245,8 +349,13 @@ class Applier:
             return "stopped"
         if node["kind"] == "extract":
             return "failed-ok"
-        self.result.failures.append(f"{nid}: {exc}")
+        if not self._stopping_on_request():
+            with self._lock:
+                self.result.failures.append(f"{nid}: {exc}")
         return "blocked"
+
+    def _stopping_on_request(self) -> bool:
+        return self.requested in ("paused", "cancelled") or self._interrupts > 0
 
     def _watch(self) -> None:
         """Heartbeat the leases and notice pause/cancel requested by another process."""
@@ -255,18 +364,36 @@ class Applier:
             try:
                 status = self.store.get_operation(self.op_id).status
                 if status in ("paused", "cancelled"):
-                    self.result.status = status
+                    self.requested = status
                     self.stop.set()
                     return
                 if time.monotonic() - last_beat >= self.heartbeat_every:
                     self.store.heartbeat(self.op_id, self.token)
                     last_beat = time.monotonic()
             except FencedError as exc:
-                self.result.failures.append(f"lease lost: {exc}")
+                if self.store.get_operation(self.op_id).status == "cancelled":
+                    self.requested = "cancelled"
+                else:
+                    self.result.failures.append(f"lease lost: {exc}")
                 self.stop.set()
                 return
             except AurumError:
                 continue
+
+    def _catch_interrupts(self) -> Any:
+        """Ctrl-C like Terraform: the first stops at the next checkpoint (paused), a second forces."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def on_interrupt(_sig: int, _frame: FrameType | None) -> None:
+            self._interrupts += 1
+            if self._interrupts > 1:
+                self.hook("interrupt", {"force": True, "operation_id": self.op_id})
+                os._exit(130)
+            self.stop.set()
+            self.hook("interrupt", {"force": False, "operation_id": self.op_id})
+
+        return signal.signal(signal.SIGINT, on_interrupt)
 
     # ---- one node -------------------------------------------------------------------------------
 
@@ -275,14 +402,16 @@ class Applier:
         return N.NodeRun(self.op_id, self.source, self.store, self.warehouse, self.token, self.kind, self.settings,
                          lambda ds: target or ds.schema_version, self.fence_scopes)
 
-    def _node(self, node: dict[str, Any], executor: Any, checkpoint: Any) -> None:
+    def _node(self, node: dict[str, Any], executor: Any, checkpoint: Checkpoint | None) -> None:
         kind = node["kind"]
         if kind == "extract":
             self._extract(node, executor, checkpoint)
         elif kind == "derive":
-            lid, records = N.derive(self._node_run(), node)
+            run = self._node_run()
+            held = N.holders(run, node)
+            lid, records = N.derive(run, node)
             self.store.upsert_checkpoint(self.op_id, node["id"], status="staged", load_id=lid, records=records,
-                                         finished_at=time.time())
+                                         finished_at=time.time(), detail={"held": held})
             with self._lock:
                 self.result.counters.records += records
         elif kind == "validate":
@@ -290,12 +419,14 @@ class Applier:
         elif kind == "commit":
             self._commit(node, checkpoint)
 
-    def _extract(self, node: dict[str, Any], executor: Any, checkpoint: Any) -> None:
+    def _extract(self, node: dict[str, Any], executor: Any, checkpoint: Checkpoint | None) -> None:
         nid = node["id"]
         ds = self.source.datasets[node["dataset"]]
         start, end = (IntervalSet.from_json([node["window"]]).span or (0, 0))
         run = self._node_run()
         attempts = (checkpoint.attempts if checkpoint else 0) + 1
+        before = _Before.of(checkpoint)
+        held = N.holders(run, node)  # who held its periods as it is staged: newer data must not be overwritten
         lid = N.stage(run, node, node["series"], start, end)
         self.store.upsert_checkpoint(self.op_id, nid, status="running", load_id=lid, started_at=time.time(),
                                      attempts=attempts, error=None)
@@ -311,14 +442,19 @@ class Applier:
         try:
             counters = executor.run_extract(job)
         except Stopped:
+            self._count(job.counters, nid, before, status=None)
             raise
         except SuspendedError as exc:
-            self.result.failures.append(f"{nid}: {exc} (operation paused; resume later)")
-            self.store.update_operation(self.op_id, status="paused")
-            self.result.status = "paused"
+            self._count(job.counters, nid, before, status=None)
+            self.result.notes.append(f"{nid}: {exc} (operation paused; resume later)")
+            self.requested = "paused"
+            transition(self.store, self.op_id, "paused", expect=frozenset({"running"}), reason=str(exc))
             self.stop.set()
             raise Stopped() from exc
         except (SourceError, AurumError, OSError) as exc:
+            self._count(job.counters, nid, before, status=None)
+            if self.stop.is_set() and (self._stopping_on_request() or self._status_now() in ("paused", "cancelled")):
+                raise Stopped() from exc
             self._failed(node, start, end, str(exc), attempts)
             raise
         crash_point("before-staged")
@@ -327,15 +463,33 @@ class Applier:
             records, checksum = (load.records, load.checksum) if load else self.warehouse.load_stats(lid)
         else:  # another engine wrote the rows: count and hash what is stored
             records, checksum = self.warehouse.load_stats(lid)
-        self.store.upsert_checkpoint(self.op_id, nid, status="staged", requests=counters.requests, records=records,
-                                     bytes=counters.bytes, checksum=checksum, finished_at=time.time(),
-                                     detail={"throttles": counters.throttles, "retries": counters.retries})
+        self.store.upsert_checkpoint(self.op_id, nid, status="staged", records=records, checksum=checksum,
+                                     finished_at=time.time(), **before.plus(counters), detail={
+                                         "throttles": before.throttles + counters.throttles,
+                                         "retries": before.retries + counters.retries, "held": held})
         with self._lock:
             self.result.counters.requests += counters.requests
             self.result.counters.bytes += counters.bytes
             self.result.counters.throttles += counters.throttles
             self.result.counters.retries += counters.retries
         self.hook("node", {"node": nid, "status": "staged", "records": records})
+
+    def _count(self, counters: Counters, nid: str, before: _Before, status: str | None) -> None:
+        """Requests a node sent before it failed or stopped still count (and still used the quota)."""
+        fields: dict[str, Any] = before.plus(counters)
+        if status is not None:
+            fields["status"] = status
+        self.store.upsert_checkpoint(self.op_id, nid, **fields, detail={
+            "throttles": before.throttles + counters.throttles, "retries": before.retries + counters.retries})
+        with self._lock:
+            self.result.counters.requests += counters.requests
+            self.result.counters.bytes += counters.bytes
+
+    def _status_now(self) -> str:
+        try:
+            return self.store.get_operation(self.op_id).status
+        except AurumError:
+            return "unknown"
 
     def _failed(self, node: dict[str, Any], start: int, end: int, error: str, attempts: int) -> None:
         nid = node["id"]
@@ -383,12 +537,13 @@ class Applier:
     def _dataset_nodes(self, dataset: str, *kinds: str) -> list[dict[str, Any]]:
         return [n for n in self.plan["graph"]["nodes"] if n["dataset"] == dataset and n["kind"] in kinds]
 
-    def _staged_nodes(self, dataset: str) -> list[dict[str, Any]]:
+    def _staged_nodes(self, dataset: str, *statuses: str) -> list[dict[str, Any]]:
         cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
-        return [n for n in self._dataset_nodes(dataset, "extract", "derive")
-                if cps.get(n["id"]) is not None and cps[n["id"]].status in ("staged", "committed")]
+        return [n for n in self._dataset_nodes(dataset, *DATA_KINDS)
+                if cps.get(n["id"]) is not None and cps[n["id"]].status in (statuses or ("staged",))]
 
     def _validate(self, node: dict[str, Any]) -> None:
+        """Score the dataset's staged, not yet committed loads (committed ones passed before)."""
         dataset = node["dataset"]
         staged = self._staged_nodes(dataset)
         if not staged:
@@ -408,47 +563,145 @@ class Applier:
                                      f"quality {outcome['score']:.3f} below {v['threshold']}")
         if decision in ("halt", "rollback"):
             msg = (f"{dataset}: quality score {outcome['score']:.3f} is below the threshold {v['threshold']}; "
-                   f"staged data kept, nothing made current")
+                   f"staged data kept, nothing made current (resume fetches it again)")
             with self._lock:
                 self.result.failures.append(msg)
+                self.halted.append(dataset)
                 if decision == "rollback":
-                    self.result.status = "rollback"
+                    self.rollback_requested = True
             self.stop.set()
             raise AurumError(msg)
 
-    def _commit(self, node: dict[str, Any], checkpoint: Any) -> None:
+    def _commit(self, node: dict[str, Any], checkpoint: Checkpoint | None) -> None:
+        """Make the dataset's staged ranges current (all of them, or with `commit: progressive` those
+        that validated); several runs append their commits, each with its rollback snapshot."""
         dataset = node["dataset"]
+        work = self._dataset_nodes(dataset, *DATA_KINDS)
         staged = self._staged_nodes(dataset)
-        if not staged:
-            self.store.upsert_checkpoint(self.op_id, node["id"], status="skipped", finished_at=time.time())
+        detail = dict(checkpoint.detail or {}) if checkpoint else {}
+        commits: list[dict[str, Any]] = list(detail.get("commits") or [])
+        if staged:
+            policy = (self.settings.get("reprocess") or {}).get("conflicts")
+            cid = node["id"]
+
+            def record(pending: dict[str, Any]) -> None:
+                if pending.get("skipped") and policy == "fail":
+                    raise OperationError(f"{dataset}: ranges changed since they were staged (another operation "
+                                        "committed newer data there) and conflicts is 'fail': nothing committed")
+                self.store.upsert_checkpoint(self.op_id, cid, status="running",
+                                             detail={"commits": commits, "pending": pending})
+
+            done = N.commit(self._node_run(), dataset, staged, detail.get("pending"), record)
+            for n in staged:
+                self.store.upsert_checkpoint(self.op_id, n["id"], status="committed")
+            commits.append(done)
+            self._note_skips(dataset, done.get("skipped") or {})
+        cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
+        complete = all(cps.get(n["id"]) is not None and cps[n["id"]].status in ("committed", "skipped") for n in work)
+        status = "committed" if complete and commits else "partial" if commits else "skipped"
+        self.store.upsert_checkpoint(self.op_id, node["id"], status=status, finished_at=time.time(),
+                                     detail={"commits": commits})
+        self.hook("node", {"node": node["id"], "status": status})
+
+    def _note_skips(self, dataset: str, skipped: dict[str, dict[str, list[list[int]]]]) -> None:
+        if not skipped:
             return
-        replaced = (checkpoint.detail or {}).get("replaced") if checkpoint else None
-        replaced = N.commit(self._node_run(), dataset, staged, replaced)
-        now = time.time()
-        for n in staged:
-            self.store.upsert_checkpoint(self.op_id, n["id"], status="committed")
-        self.store.upsert_checkpoint(self.op_id, node["id"], status="committed", finished_at=now,
-                                     detail={"replaced": replaced, "loads": [N.load_id_of(self.op_id, n["id"])
-                                                                             for n in staged]})
-        self.hook("node", {"node": node["id"], "status": "committed"})
+        grain = Grain(self.source.datasets[dataset].grain)
+        periods = sum(grain.count(s, e) for per in skipped.values() for ivs in per.values() for s, e in ivs)
+        with self._lock:
+            self.result.notes.append(f"{dataset}: {periods} period(s) skipped: another operation committed newer "
+                                     "data there after they were staged; the newer version stays current")
 
     # ---- endings --------------------------------------------------------------------------------
 
-    def _discard_uncommitted(self) -> None:
-        for load in self.warehouse.loads_for_operation(self.op_id):
-            if load.status == "staged":
-                self.warehouse.discard_staged(load.load_id)
+    def _finish(self, nodes: dict[str, dict[str, Any]], state: dict[str, str], seconds: float) -> ApplyResult:
+        """Decide how the run ended, from what is current and what the state says (lifecycle.py)."""
+        now = self._status_now()
+        if now in ("paused", "cancelled"):
+            self.requested = now
+        elif self._interrupts:
+            transition(self.store, self.op_id, "paused", expect=frozenset({"running"}), event="interrupt")
+            self.requested = "paused"
+        final: str
+        if self.requested == "cancelled":
+            for load in self.warehouse.loads_for_operation(self.op_id):
+                if load.status == "staged":
+                    self.warehouse.discard_staged(load.load_id)
+            final = "cancelled"
+        elif self.requested == "paused":
+            running = [c.node_id for c in self.store.checkpoints(self.op_id) if c.status == "running"
+                       and nodes.get(c.node_id, {}).get("kind") in DATA_KINDS]
+            self.store.reset_checkpoints(self.op_id, running, status="pending")
+            final = "paused"
+        elif self.halted:
+            final = "halted"
+        elif any(v in ("failed-ok", "blocked") for v in state.values()) or self.result.failures:
+            final = "failed"
+        else:
+            missing = self._not_current()
+            final = "succeeded" if not missing else "failed"
+            if missing:
+                self.result.failures.append(f"{missing} planned period(s) are not current after the run")
+        if final not in ("paused", "cancelled"):
+            try:
+                transition(self.store, self.op_id, "failed" if self.rollback_requested else final,
+                           expect=frozenset({"running"}))
+            except OperationError:  # paused or cancelled at the last moment: that request wins
+                if self._status_now() not in ("paused", "cancelled"):
+                    raise
+                return self._finish(nodes, {}, seconds)
+        if final != "paused":
+            self.store.release_leases(self.op_id)
+        if self.rollback_requested:
+            rollback_operation(self.config, self.catalog, self.op_id, mode="emergency", auto=True)
+            final = "rolled_back"
+        self.result.status = final
+        self._account(nodes, seconds)
+        self.store.update_operation(self.op_id, summary=self._summary())
+        self.hook("finished", self.result.to_dict())
+        return self.result
 
-    def _account(self, nodes: dict[str, dict[str, Any]], state: dict[str, str]) -> None:
+    def _not_current(self) -> int:
+        """Planned create/replace periods not current by this operation, nor left to newer data it met."""
+        left: dict[tuple[str, str], IntervalSet] = {}
+        for cp in self.store.checkpoints(self.op_id):
+            if cp.node_id.endswith("/commit"):
+                ds = cp.node_id.rsplit("/", 1)[0]
+                for done in (cp.detail or {}).get("commits") or []:
+                    for per in (done.get("skipped") or {}).values():
+                        for sid, ivs in per.items():
+                            left[(ds, sid)] = left.get((ds, sid), IntervalSet()) | IntervalSet(map(tuple, ivs))
+        by_ds: dict[str, dict[str, IntervalSet]] = {}
+        for (ds, sid), where in written(self.plan).items():
+            by_ds.setdefault(ds, {})[sid] = where
+        missing = 0
+        for ds, per in by_ds.items():
+            maps = self.store.watermarks(self.source.name, ds, list(per))
+            grain = Grain(self.source.datasets[ds].grain)
+            for sid, where in per.items():
+                mine = IntervalSet([(s, e) for s, e, ref in maps.get((ds, sid), IntervalMap())
+                                    if ref.operation_id == self.op_id])
+                missing += (where - mine - left.get((ds, sid), IntervalSet())).periods(grain)
+        return missing
+
+    def _account(self, nodes: dict[str, dict[str, Any]], seconds: float) -> None:
+        """Figures of every run so far, from the checkpoints (a paused-and-resumed run counts whole)."""
         cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
         loaded = failed = 0
         counts: dict[str, int] = {}
+        c = Counters()
         for nid, n in nodes.items():
             cp = cps.get(nid)
             status = cp.status if cp else "pending"
             counts[status] = counts.get(status, 0) + 1
-            if n["kind"] not in ("extract", "derive"):
+            if n["kind"] not in DATA_KINDS or cp is None:
                 continue
+            c.requests += cp.requests
+            c.bytes += cp.bytes
+            c.throttles += int((cp.detail or {}).get("throttles", 0))
+            c.retries += int((cp.detail or {}).get("retries", 0))
+            if status in ("staged", "committed"):
+                c.records += cp.records
             grain = Grain(self.source.datasets[n["dataset"]].grain)
             if n["kind"] == "extract":
                 s, e = IntervalSet.from_json([n["window"]]).span or (0, 0)
@@ -459,17 +712,39 @@ class Applier:
                 loaded += periods
             elif status == "failed":
                 failed += periods
+        self.result.counters = c
         self.result.nodes = counts
         summary = self.plan["summary"]
         self.result.periods = {"loaded": loaded, "failed": failed,
                                "skipped": summary["unchanged"] + summary["missing"]}
-        if not self.result.counters.requests:
-            self.result.counters.requests = sum(c.requests for c in cps.values())
-        if not self.result.counters.records:
-            self.result.counters.records = sum(c.records for c in cps.values() if c.node_id in nodes)
+        before = self.store.get_operation(self.op_id).summary or {}
+        self.result.duration = float(before.get("duration_seconds") or 0.0) + seconds
+        self.result.failure_log = str(self.failures.path) if self.failures.path.exists() else None
 
     def _summary(self) -> dict[str, Any]:
-        return {"planned": self.plan["summary"], "estimates": self.plan["estimates"], **self.result.to_dict()}
+        return {"planned": self.plan["summary"], "estimates": self.plan["estimates"],
+                "settings": {k: self.settings.get(k) for k in ("concurrency", "batchSize", "rateLimit")},
+                **self.result.to_dict()}
+
+
+@dataclass(frozen=True)
+class _Before:
+    """A node's figures from earlier runs, to which this run's are added."""
+
+    requests: int = 0
+    bytes: int = 0
+    throttles: int = 0
+    retries: int = 0
+
+    @classmethod
+    def of(cls, cp: Checkpoint | None) -> _Before:
+        if cp is None:
+            return cls()
+        d = cp.detail or {}
+        return cls(cp.requests, cp.bytes, int(d.get("throttles", 0)), int(d.get("retries", 0)))
+
+    def plus(self, c: Counters) -> dict[str, int]:
+        return {"requests": self.requests + c.requests, "bytes": self.bytes + c.bytes}
 
 
 def _load_function(rel: str, text: str, name: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
@@ -482,26 +757,12 @@ def _load_function(rel: str, text: str, name: str) -> Callable[[dict[str, Any]],
     return fn
 
 
-def holder_alive(host: str, pid: int) -> bool:
-    """False only when the holder provably died: same host and no such process (a kill -9)."""
-    if host != socket.gethostname():
-        return True
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def plan_of_operation(store: SqlStateStore, op_id: str) -> dict[str, Any]:
     op = store.get_operation(op_id)
     if not op.plan:
         raise OperationError(f"operation {op_id} has no stored plan")
-    return json.loads(op.plan)
+    plan: dict[str, Any] = json.loads(op.plan)
+    return plan
 
 
 def failure_log_path(config: Config, op_id: str) -> Path:

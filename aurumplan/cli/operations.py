@@ -36,16 +36,21 @@ def _summary(result: Any, as_json: bool) -> None:
         echo_json(data)
     else:
         p = data["periods"]
+        attempt = data.get("attempt")
+        if attempt:
+            click.echo(f"\n{data['operation_id']} is attempt {attempt['number']} of {attempt['first']}.")
         click.echo(f"\n{data['operation_id']}: {data['status']}. Periods loaded {p['loaded']}, failed {p['failed']}, "
                    f"skipped {p['skipped']}. {data['records']} records, {data['requests']} requests, "
                    f"{data['throttles']} throttles, {data['retries']} retries, "
                    f"{human_duration(data['duration_seconds'])}.")
+        for note in data.get("notes") or []:
+            click.echo(f"  note: {note}")
         for f in data["failures"][:10]:
             click.echo(f"  failed: {f}", err=True)
-        if data["failures"]:
+        if data["failures"] and data.get("failure_log"):
             click.echo(f"  failure log: {data['failure_log']} (a Reprocess spec can take it as failedRecords)",
                        err=True)
-        if data["status"] == "paused":
+        if data["status"] in ("paused", "failed", "halted"):
             click.echo(f"  resume with: aurumplan resume {data['operation_id']}")
     if data["status"] != "succeeded":
         sys.exit(1)
@@ -79,18 +84,21 @@ def apply(obj: Obj, target: str, auto_approve: bool, as_json: bool, progress_int
 
 @cli.command()
 @click.argument("op_id")
+@click.option("--concurrency", type=click.IntRange(min=1), help="workers from now on (recorded in the audit trail)")
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True),
+              help="requests/s from now on; never above the source's quota")
+@click.option("--batch-size", type=click.IntRange(min=1), help="records per write batch from now on")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--progress-interval", type=float, default=30.0, show_default=True)
 @pass_obj
 @handle_errors
-def resume(obj: Obj, op_id: str, as_json: bool, progress_interval: float) -> None:
-    """Continue a paused, failed or killed operation from its checkpoints."""
-    store = api.open_store(obj.ctx)
-    from aurumplan.apply.runner import plan_of_operation
-
-    plan = plan_of_operation(store, op_id)
+def resume(obj: Obj, op_id: str, concurrency: int | None, rate_limit: float | None, batch_size: int | None,
+           as_json: bool, progress_interval: float) -> None:
+    """Continue a paused, failed, halted or interrupted operation and commit what it fetches."""
+    plan = api.operation_plan(op_id, obj.ctx)
     with make_hook(plan, progress_interval, quiet=as_json) as hook:
-        result = api.resume(op_id, obj.ctx, hook)
+        result = api.resume(op_id, obj.ctx, hook, concurrency=concurrency, rate_limit=rate_limit,
+                            batch_size=batch_size)
     _summary(result, as_json)
 
 

@@ -266,14 +266,18 @@ def state_show(obj: Obj, source: str | None, as_json: bool) -> None:
 
 
 @state.command("unlock")
-@click.argument("lease_id")
+@click.argument("lease_id", required=False)
+@click.option("--operation", "operation", metavar="OP_ID", help="break every lease of this (dead) operation")
 @click.option("--force", is_flag=True, help="really break it (its holder must be dead)")
 @pass_obj
 @handle_errors
-def state_unlock(obj: Obj, lease_id: str, force: bool) -> None:
-    """Break a stale lease by id."""
-    api.state_unlock(obj.ctx, lease_id, force)
-    click.echo(f"Lease {lease_id} broken.")
+def state_unlock(obj: Obj, lease_id: str | None, operation: str | None, force: bool) -> None:
+    """Break a stale lease by id, or all leases of a dead operation."""
+    out = api.state_unlock(obj.ctx, lease_id, force, operation=operation)
+    if operation:
+        click.echo(f"{out['leases_broken']} lease(s) of {operation} broken ({out['status']}).")
+    else:
+        click.echo(f"Lease {lease_id} broken.")
 
 
 @cli.command()

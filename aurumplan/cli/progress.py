@@ -14,8 +14,27 @@ import click
 Hook = Callable[[str, dict[str, Any]], None]
 
 
+INTERRUPTED = ("Interrupt received: stopping at the next checkpoint (in-flight requests finish); the operation "
+               "is left paused and keeps its leases. Press Ctrl-C again to force (like kill -9: resume recovers).")
+FORCED = "Second interrupt: stopping now. `aurumplan resume {op}` continues from the last checkpoint."
+
+
 @contextmanager
 def make_hook(plan: dict[str, Any], interval: float, quiet: bool = False) -> Iterator[Hook]:
+    """The apply's progress display, which also says at once what Ctrl-C does."""
+    with _display(plan, interval, quiet) as show:
+        def hook(event: str, data: dict[str, Any]) -> None:
+            if event == "interrupt":
+                click.echo("\n" + (FORCED.format(op=data["operation_id"]) if data.get("force") else INTERRUPTED),
+                           err=True)
+                return
+            show(event, data)
+
+        yield hook
+
+
+@contextmanager
+def _display(plan: dict[str, Any], interval: float, quiet: bool = False) -> Iterator[Hook]:
     total = max(int(plan["estimates"]["records"]), 1)
     if quiet:
         yield lambda _e, _d: None

@@ -129,7 +129,9 @@ def _lease_conflicts(leases: list[Any], source: str, dataset: str, series_id: st
         if own_operation and lease.operation_id == own_operation:
             continue
         held = wanted & IntervalSet([(lease.start, lease.end)])
-        if held:
+        if held and getattr(lease, "paused", False):
+            out.append(Action("conflict", held, f"held by paused operation {lease.operation_id}: resume or cancel it"))
+        elif held:
             out.append(Action("conflict", held, f"held by running operation {lease.operation_id} "
                                                f"(host {lease.host}, pid {lease.pid})"))
     return out

@@ -65,6 +65,8 @@ class ExtractJob:
     on_progress: Callable[[Counters], None] | None = None
     external_id: str | None = None
     record_external_id: Callable[[str], None] | None = None
+    counters: Counters = field(default_factory=Counters)
+    """Updated as the job runs, so requests sent before a failure still count."""
 
 
 class Executor(Protocol):

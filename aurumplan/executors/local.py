@@ -48,7 +48,7 @@ class LocalExecutor:
         job.stop.set()
 
     def run_extract(self, job: ExtractJob) -> Counters:
-        counters = Counters()
+        counters = job.counters
         wanted = frozenset(job.request.series)
         lo, hi = job.request.start, job.request.end
         keep = IntervalSet(job.request.targets).contains if job.request.targets else None

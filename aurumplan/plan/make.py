@@ -22,6 +22,7 @@ from aurumplan.errors import SpecError
 from aurumplan.intervals import IntervalSet, local_to_ts
 from aurumplan.plan.builder import build_plan, seal, spec_relative
 from aurumplan.spec.loader import LoadedSpec, load_spec
+from aurumplan.state.models import RETRYABLE_STATUSES
 
 
 @dataclass
@@ -51,6 +52,8 @@ def settings_of(op: Any) -> dict[str, Any]:
         "validation": {"checks": list(s.validation.checks), "threshold": s.validation.threshold,
                        "onFailure": s.validation.onFailure},
     }
+    if s.commit != "atomic":  # only when set: plans of specs without it stay byte-identical
+        out["commit"] = s.commit
     if op.kind == "Replay":
         out["replay"] = {"type": s.type, "schemaVersion": s.schemaVersion, "migration": s.migration,
                          "transform": s.transform, "qualityProfile": s.qualityProfile,
@@ -141,4 +144,25 @@ def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Pat
     plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
                       embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
                       settings=settings_of(op))
+    _next_attempt(plan, state)
     return Planned(loaded, changes, graph, plan, seal(plan))
+
+
+def _next_attempt(plan: dict[str, Any], state: WatermarkReader) -> None:
+    """A spec planned again after its operation ended without success starts attempt n of it.
+
+    Found by the spec's hash: when the latest operation of the same spec text failed, halted, was
+    cancelled or rolled back, this plan is attempt n of that operation's first attempt, with id
+    `<first id>-a<n>` (the content-derived id alone would repeat when nothing was committed).
+    Plans of a first attempt are unchanged (docs/architecture.md, "Operation lifecycle").
+    """
+    attempts = getattr(state, "attempts_of_spec", None)
+    if attempts is None:
+        return
+    ops = [o for o in attempts(plan["spec"]["sha256"]) if o.kind == plan["operation"]["kind"]]
+    if not ops or ops[-1].status not in RETRYABLE_STATUSES:
+        return
+    first = ops[-1].parent_id or ops[-1].id
+    n = 1 + sum(1 for o in ops if o.id == first or o.parent_id == first)
+    plan["operation"]["id"] = f"{first}-a{n}"
+    plan["operation"]["attempt"] = {"number": n, "first": first}

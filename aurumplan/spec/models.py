@@ -205,6 +205,9 @@ class BaseSpec(_Model):
     rateLimit: RateLimit = Field(default="auto", description="auto (share of the source quota) or requests/s")
     priority: Literal["low", "normal", "high"] = Field(default="normal", description="scheduling priority")
     validation: Validation = Field(default_factory=Validation, description="quality gate")
+    commit: Literal["atomic", "progressive"] = Field(
+        default="atomic", description="atomic: a dataset becomes current only when all its ranges loaded; "
+        "progressive: what validated is made current at the end of each run, the rest on resume")
 
     @field_validator("datasets", "series")
     @classmethod

@@ -133,8 +133,8 @@ class StateStore(StateReader):
         """FencedError unless the operation still holds every lease issued with token."""
 
     @abstractmethod
-    def release_leases(self, operation_id: str) -> int:
-        """Release all the operation's leases; returns how many were held."""
+    def release_leases(self, operation_id: str, below_token: int | None = None) -> int:
+        """Release the operation's leases (with below_token, those of older tokens); returns how many."""
 
     @abstractmethod
     def break_lease(self, lease_id: int) -> Lease:

@@ -7,6 +7,7 @@ takes the range over marks it released, so the old holder's next heartbeat is re
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections.abc import Iterable, Mapping
@@ -19,6 +20,7 @@ from aurumplan.errors import FencedError, LeaseConflictError, OperationError
 from aurumplan.intervals import fmt_ts
 from aurumplan.state.models import Lease, LeaseRange
 from aurumplan.state.schema import leases as ls
+from aurumplan.state.schema import operations as ops
 from aurumplan.state.schema import request_log as rl
 from aurumplan.state.sqlbase import SqlBase
 
@@ -32,10 +34,17 @@ def _lease(row: Mapping[str, Any]) -> Lease:
     return Lease(**data)
 
 
-def _describe(held: Lease, now: float) -> str:
-    return (f"{held.source} {held.dataset} {held.series_id} {fmt_ts(held.start)}..{fmt_ts(held.end)} is "
-            f"leased by operation {held.operation_id} (host {held.host}, pid {held.pid}, lease {held.id}, "
+def _describe(held: Lease, now: float, paused: bool = False) -> str:
+    where = f"{held.source} {held.dataset} {held.series_id} {fmt_ts(held.start)}..{fmt_ts(held.end)}"
+    if paused:
+        return f"{where} is held by paused operation {held.operation_id}: resume or cancel it"
+    return (f"{where} is leased by operation {held.operation_id} (host {held.host}, pid {held.pid}, lease {held.id}, "
             f"acquired {now - held.acquired_at:.0f}s ago, last heartbeat {now - held.heartbeat_at:.0f}s ago)")
+
+
+def _paused(conn: Connection) -> set[str]:
+    """Operations whose leases hold without a heartbeat: a paused operation keeps its ranges."""
+    return set(conn.execute(sa.select(ops.c.id).where(ops.c.status == "paused")).scalars())
 
 
 def _limits(windows: Iterable[tuple[float, float]]) -> list[tuple[float, int]]:
@@ -72,9 +81,13 @@ class LeasesMixin(SqlBase):
             for held in others:
                 by_series.setdefault((held.source, held.dataset, held.series_id), []).append(held)
             taken: set[int] = set()
+            paused = _paused(conn) if others else set()
             for source, dataset, series_id, start, end in wanted:
                 for held in by_series.get((source, dataset, series_id), []):
                     if held.start < end and start < held.end:
+                        if held.operation_id in paused:
+                            raise LeaseConflictError(_describe(held, at, paused=True), hint=(
+                                f"`aurumplan resume {held.operation_id}` or `aurumplan cancel {held.operation_id}`"))
                         if held.live(at):
                             raise LeaseConflictError(_describe(held, at), hint=(
                                 f"wait for it to finish, or `aurumplan state unlock {held.id} --force` "
@@ -112,10 +125,13 @@ class LeasesMixin(SqlBase):
         with self._read() as conn:
             self._held(conn, operation_id, token)
 
-    def release_leases(self, operation_id: str) -> int:
+    def release_leases(self, operation_id: str, below_token: int | None = None) -> int:
+        """Release the operation's leases (only those older than below_token: a resume's earlier ones)."""
+        cond = (ls.c.operation_id == operation_id) & (ls.c.released == sa.false())
+        if below_token is not None:
+            cond = cond & (ls.c.token < below_token)
         with self._write() as conn:
-            return conn.execute(ls.update().where(ls.c.operation_id == operation_id,
-                                                  ls.c.released == sa.false()).values(released=True)).rowcount
+            return conn.execute(ls.update().where(cond).values(released=True)).rowcount
 
     def break_lease(self, lease_id: int) -> Lease:
         with self._write() as conn:
@@ -125,12 +141,20 @@ class LeasesMixin(SqlBase):
             conn.execute(ls.update().where(ls.c.id == lease_id).values(released=True))
         return _lease(row)
 
+    def break_leases_of(self, operation_id: str) -> int:
+        """Release every lease of an operation whatever its holder (`state unlock --operation`)."""
+        return self.release_leases(operation_id)
+
     def leases(self, active_only: bool = True, now: float | None = None) -> list[Lease]:
+        """Leases; active_only keeps the live ones and those of paused operations (they hold)."""
         at = self._now(now)
         with self._read() as conn:
             if not active_only:
                 return [_lease(r) for r in conn.execute(sa.select(ls).order_by(ls.c.id)).mappings()]
-            return [x for x in self._unreleased(conn) if x.live(at)]
+            held = self._unreleased(conn)
+            paused = _paused(conn) if held else set()
+            return [dataclasses.replace(x, paused=True) if x.operation_id in paused else x
+                    for x in held if x.live(at) or x.operation_id in paused]
 
     # -- quota -------------------------------------------------------------------------------
 

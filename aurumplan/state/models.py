@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-OpStatus = Literal["planned", "running", "paused", "failed", "cancelled", "succeeded", "rolled_back"]
+OpStatus = Literal["planned", "running", "paused", "failed", "halted", "cancelled", "succeeded", "rolled_back"]
 OP_STATUSES: frozenset[str] = frozenset(
-    ("planned", "running", "paused", "failed", "cancelled", "succeeded", "rolled_back"))
+    ("planned", "running", "paused", "failed", "halted", "cancelled", "succeeded", "rolled_back"))
 ACTIVE_STATUSES: frozenset[str] = frozenset(("planned", "running", "paused"))
-CheckpointStatus = Literal["pending", "running", "staged", "committed", "failed", "skipped"]
+RETRYABLE_STATUSES: frozenset[str] = frozenset(("failed", "halted", "cancelled", "rolled_back"))
+"""Ended without its data current: planning the same spec again starts the next attempt."""
+OPERATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+"""What an operation id may hold: it names files (failure logs) and load ids, so no `/`, `.` or spaces."""
+"""Stored statuses; `interrupted` is derived (running, its holder gone): see apply/lifecycle.py."""
+CheckpointStatus = Literal["pending", "running", "staged", "committed", "partial", "failed", "skipped"]
 CHECKPOINT_STATUSES: frozenset[str] = frozenset(
-    ("pending", "running", "staged", "committed", "failed", "skipped"))
+    ("pending", "running", "staged", "committed", "partial", "failed", "skipped"))
+"""`partial`: a commit node that made some of its dataset current (`commit: progressive`)."""
 
 SeriesKey = tuple[str, str]
 """(dataset, series_id)."""
@@ -108,10 +115,22 @@ class Lease:
     heartbeat_at: float
     ttl_seconds: float
     released: bool
+    paused: bool = False
+    """Held by a paused operation: live without a heartbeat until it is resumed or cancelled."""
 
     def live(self, now: float) -> bool:
         """Held: not released and heartbeated within its ttl."""
         return not self.released and now - self.heartbeat_at < self.ttl_seconds
+
+
+@dataclass(frozen=True)
+class OperationEvent:
+    """One line of an operation's audit trail: what happened to it, when, by whom."""
+
+    operation_id: str
+    at: float
+    kind: str
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,14 @@ from aurumplan.state.models import (
     CHECKPOINT_FIELDS,
     CHECKPOINT_STATUSES,
     OP_STATUSES,
+    OPERATION_ID,
     Checkpoint,
     Operation,
+    OperationEvent,
     QualityResult,
 )
 from aurumplan.state.schema import checkpoints as cp
+from aurumplan.state.schema import operation_events as ev
 from aurumplan.state.schema import operations as ops
 from aurumplan.state.schema import quality_results as qr
 from aurumplan.state.sqlbase import SqlBase, dumps, loads
@@ -31,6 +34,14 @@ def _status(value: str, allowed: frozenset[str], what: str) -> str:
     if value not in allowed:
         raise ValueError(f"{what} status {value!r} is not one of {', '.join(sorted(allowed))}")
     return value
+
+
+def check_operation_id(op_id: str) -> str:
+    """Refuse an id that could name a path or break a load id (`BACKFILL_../../etc`)."""
+    if not isinstance(op_id, str) or not OPERATION_ID.fullmatch(op_id):
+        raise OperationError(f"invalid operation id {op_id!r}: ids are letters, digits, '_' and '-', "
+                             "e.g. BACKFILL_20241231_EIA_3f9a1c", hint="`aurumplan ops list` shows them")
+    return op_id
 
 
 def _op(row: Mapping[str, Any]) -> Operation:
@@ -57,6 +68,7 @@ class OperationsMixin(SqlBase):
                          host: str | None = None, pid: int | None = None,
                          summary: Mapping[str, Any] | None = None, parent_id: str | None = None,
                          now: float | None = None) -> Operation:
+        check_operation_id(op_id)
         at = self._now(now)
         row = {"id": op_id, "kind": kind, "source": source, "status": _status(status, OP_STATUSES, "operation"),
                "reason": reason, "owner": owner, "labels": dumps(labels), "spec": spec,
@@ -74,6 +86,7 @@ class OperationsMixin(SqlBase):
         return conn.execute(sa.select(ops).where(ops.c.id == op_id)).mappings().first()
 
     def find_operation(self, op_id: str) -> Operation | None:
+        check_operation_id(op_id)
         with self._read() as conn:
             row = self._op_row(conn, op_id)
         return None if row is None else _op(row)
@@ -91,9 +104,18 @@ class OperationsMixin(SqlBase):
         with self._read() as conn:
             return [_op(r) for r in conn.execute(q).mappings()]
 
+    def attempts_of_spec(self, spec_sha256: str) -> list[Operation]:
+        """Operations applied from this spec text, oldest first, without their (large) plans."""
+        cols = [c for c in ops.c if c.name != "plan"]
+        q = (sa.select(*cols, sa.null().label("plan")).where(ops.c.spec_sha256 == spec_sha256, ops.c.kind != "Rollback")
+             .order_by(ops.c.created_at, ops.c.id))
+        with self._read() as conn:
+            return [_op(r) for r in conn.execute(q).mappings()]
+
     def update_operation(self, op_id: str, *, status: str | None = None,
                          summary: Mapping[str, Any] | None = None, now: float | None = None,
-                         **fields: Any) -> Operation:
+                         expect_status: str | None = None, **fields: Any) -> Operation:
+        """Change columns; with expect_status only while the status is still that (else OperationError)."""
         unknown = set(fields) - _OP_FIELDS
         if unknown:
             raise TypeError(f"update_operation: unknown fields {sorted(unknown)}")
@@ -105,10 +127,16 @@ class OperationsMixin(SqlBase):
         if summary is not None:
             values["summary"] = dumps(summary)
         values["updated_at"] = self._now(now)
+        cond = ops.c.id == op_id
+        if expect_status is not None:
+            cond = cond & (ops.c.status == expect_status)
         with self._write() as conn:
-            done = conn.execute(ops.update().where(ops.c.id == op_id).values(**values)).rowcount
+            done = conn.execute(ops.update().where(cond).values(**values)).rowcount
             if not done:
-                raise OperationError(f"no operation {op_id}")
+                row = self._op_row(conn, op_id)
+                if row is None:
+                    raise OperationError(f"no operation {op_id}")
+                raise OperationError(f"operation {op_id} is now {row['status']}, no longer {expect_status}")
             self._bump(conn)
             row = self._op_row(conn, op_id)
         assert row is not None
@@ -145,6 +173,31 @@ class OperationsMixin(SqlBase):
         q = sa.select(cp).where(cp.c.operation_id == op_id).order_by(cp.c.node_id)
         with self._read() as conn:
             return [_cp(r) for r in conn.execute(q).mappings()]
+
+    def reset_checkpoints(self, op_id: str, node_ids: list[str], **fields: Any) -> None:
+        """Set the same columns on several checkpoints in one transaction (a resume's reset)."""
+        if not node_ids:
+            return
+        if "detail" in fields:
+            fields["detail"] = dumps(fields["detail"])
+        with self._write() as conn:
+            conn.execute(cp.update().where(cp.c.operation_id == op_id, cp.c.node_id.in_(node_ids)).values(**fields))
+            self._bump(conn)
+
+    # -- audit trail -------------------------------------------------------------------------
+
+    def add_event(self, op_id: str, kind: str, detail: Mapping[str, Any] | None = None,
+                  now: float | None = None) -> OperationEvent:
+        """Append to the operation's audit trail (status changes, overrides, attempts, unlocks)."""
+        event = OperationEvent(op_id, self._now(now), kind, dict(detail or {}))
+        with self._write() as conn:
+            conn.execute(ev.insert().values(operation_id=op_id, at=event.at, kind=kind, detail=dumps(event.detail)))
+        return event
+
+    def events(self, op_id: str) -> list[OperationEvent]:
+        q = sa.select(ev).where(ev.c.operation_id == op_id).order_by(ev.c.id)
+        with self._read() as conn:
+            return [OperationEvent(r.operation_id, r.at, r.kind, loads(r.detail)) for r in conn.execute(q)]
 
     # -- quality -----------------------------------------------------------------------------
 

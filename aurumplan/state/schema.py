@@ -102,6 +102,16 @@ quality_results = sa.Table(
     sa.Index("ix_quality_op", "operation_id"),
 )
 
+operation_events = sa.Table(
+    "operation_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("operation_id", sa.String(128), nullable=False),
+    sa.Column("at", _Time, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_operation_events_op", "operation_id"),
+)
+
 request_log = sa.Table(
     "request_log", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -51,10 +51,12 @@ class SqlBase(Database):
 
     def _open(self, create: bool) -> None:
         with self._engine.connect() as conn:
-            exists = sa.inspect(conn).has_table("meta")
-        if not exists:
-            if not create:
-                raise StateError(f"no aurumplan state at {self._url}", hint="run `aurumplan init`")
+            inspector = sa.inspect(conn)
+            exists = inspector.has_table("meta")
+            complete = exists and all(inspector.has_table(t) for t in metadata.tables)
+        if not exists and not create:
+            raise StateError(f"no aurumplan state at {self._url}", hint="run `aurumplan init`")
+        if not complete:  # a new store, or one made before a table was added (added tables only)
             self._create()
         self._check_version()
 

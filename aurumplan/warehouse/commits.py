@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from aurumplan.errors import FencedError, OperationError
 from aurumplan.warehouse.base import WarehouseBase
+from aurumplan.warehouse.rows import naive_utc
 from aurumplan.warehouse.schema import fences, load_displaced, loads, observations, observations_active
 
 _o, _a, _d = observations, observations_active, load_displaced
@@ -28,6 +29,19 @@ _ACTIVE_PROBE = sa.text(
     "WHERE load_id = :lid GROUP BY series_id) AS spans WHERE EXISTS (SELECT 1 FROM observations_active AS a "
     "WHERE a.source = :source AND a.dataset = :dataset AND a.series_id = spans.series_id "
     "AND a.period >= spans.lo AND a.period <= spans.hi) LIMIT 1")
+
+
+Exclusions = Mapping[str, Iterable[tuple[int, int]]]
+"""series id -> half-open epoch-second intervals a commit leaves alone."""
+
+
+def _outside(t: sa.Table, exclude: Exclusions | None) -> list[sa.ColumnElement[bool]]:
+    """Conditions keeping rows of `t` out of the excluded (series, interval)s (none: no condition)."""
+    if not exclude:
+        return []
+    inside = [(t.c.series_id == sid) & (t.c.period >= naive_utc(s)) & (t.c.period < naive_utc(e))
+              for sid, ivs in sorted(exclude.items()) for s, e in ivs]
+    return [sa.not_(sa.or_(*inside))] if inside else []
 
 
 def _same_key(x: sa.Table, y: sa.Table) -> sa.ColumnElement[bool]:
@@ -51,8 +65,12 @@ class CommitsMixin(WarehouseBase):
                               "another operation has committed there since; nothing was committed")
 
     def commit(self, load_ids: Iterable[str], fence: tuple[str, int] | None = None,
-               replace_range: bool = False) -> list[str]:
-        """Make the loads' rows current; returns the ids that this call committed (not already)."""
+               replace_range: bool = False, exclude: Mapping[str, Exclusions] | None = None) -> list[str]:
+        """Make the loads' rows current; returns the ids that this call committed (not already).
+
+        `exclude` (load id -> series -> intervals) keeps periods out of a load's commit: those a
+        newer operation committed after the load was staged (docs/architecture.md, the commit invariant).
+        """
         ids = list(dict.fromkeys(load_ids))
         done: list[str] = []
         with self._write() as conn:
@@ -75,7 +93,7 @@ class CommitsMixin(WarehouseBase):
                     continue
                 if row["status"] != "staged":
                     raise OperationError(f"load {lid} is {row['status']} and cannot be committed")
-                self._commit_one(conn, row, replace_range)
+                self._commit_one(conn, row, replace_range, (exclude or {}).get(lid))
                 seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(loads.c.commit_seq), 0))).scalar_one()
                 values: dict[str, Any] = {"status": "committed", "commit_seq": seq + 1,
                                           "committed_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
@@ -97,28 +115,30 @@ class CommitsMixin(WarehouseBase):
         return hit is not None
 
     @classmethod
-    def _commit_one(cls, conn: Connection, load: Any, replace_range: bool) -> None:
+    def _commit_one(cls, conn: Connection, load: Any, replace_range: bool, exclude: Exclusions | None) -> None:
         lid = load["load_id"]
         scope = (_a.c.source == load["source"]) & (_a.c.dataset == load["dataset"])
         cols = ["load_id", *_KEY, "prev_load_id"]
+        kept_o, kept_a = _outside(_o, exclude), _outside(_a, exclude)
         # The probe is for SQLite: PostgreSQL plans its correlated subquery from statistics taken
         # before the load (an empty table: a scan per load), so there the join always runs.
         if conn.dialect.name != "sqlite" or cls._anything_active(conn, load):
             same = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
                     .select_from(_o.join(_a, _same_key(_o, _a)))
-                    .where(_o.c.load_id == lid, _a.c.load_id != lid))
+                    .where(_o.c.load_id == lid, _a.c.load_id != lid, *kept_o))
             conn.execute(_d.insert().from_select(cols, same))
         if replace_range:
             lacking = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
                        .where(scope, _a.c.series_id.in_(json.loads(load["series"])),
                               _a.c.period >= load["period_start"], _a.c.period < load["period_end"],
-                              _a.c.load_id != lid,
+                              _a.c.load_id != lid, *kept_a,
                               ~sa.exists().where(_o.c.load_id == lid, _same_key(_o, _a))))
             conn.execute(_d.insert().from_select(cols, lacking))
         displaced = sa.select(*(_d.c[k] for k in _KEY)).where(_d.c.load_id == lid)
         conn.execute(_a.delete().where(sa.tuple_(*(_a.c[k] for k in _KEY)).in_(displaced)))
         conn.execute(_a.insert().from_select(
-            [*_KEY, "load_id"], sa.select(*(_o.c[k] for k in _KEY), _o.c.load_id).where(_o.c.load_id == lid)))
+            [*_KEY, "load_id"],
+            sa.select(*(_o.c[k] for k in _KEY), _o.c.load_id).where(_o.c.load_id == lid, *kept_o)))
 
     def rollback(self, load_ids: Iterable[str]) -> list[str]:
         """Restore the versions the loads replaced, newest commit first; returns those rolled back."""

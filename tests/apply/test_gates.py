@@ -58,12 +58,16 @@ def test_halt_keeps_current_unchanged_and_operation_resumable(tmp_path: Path, db
     assert code == 1 and "below the threshold" in err
     assert wh.current_checksum() == before
     op = ops(proj)[0]
-    assert op["status"] == "failed"
+    assert op["status"] == "halted"
     staged = [ld for ld in wh.loads_for_operation(op["id"]) if ld.status == "staged"]
     assert staged and sum(ld.records for ld in staged) == 96  # kept for inspection
-    code, _, err = run(proj, "resume", op["id"])  # resumable: the gate runs again on the same staged data
+    served = server.requests
+    code, out, err = run(proj, "resume", op["id"])  # resumable: the halted ranges are fetched again, then judged
     assert code == 1 and "below the threshold" in err
+    assert "fetched again, not validated again" in out
+    assert server.requests > served
     assert wh.current_checksum() == before
+    assert ops(proj)[0]["status"] == "halted"
 
 
 def test_warn_records_and_commits(tmp_path: Path, db_url: str, server: EiaServer,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -78,3 +79,42 @@ def test_pause_then_resume(tmp_path: Path, server: EiaServer) -> None:
     resumed = cli(proj, "resume", op_id)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert open_warehouse(url).current_checksum("eia") == expected
+
+
+def test_ctrl_c_pauses_at_a_checkpoint_and_a_second_forces(tmp_path: Path, server: EiaServer) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    proj = make(tmp_path / "c", url, server)
+    store = open_state(url)
+    running = subprocess.Popen([sys.executable, "-m", "aurumplan.cli.main", "--config",
+                                str(proj / "aurumplan.yaml"), "apply", str(proj / "spec.yaml"), "--auto-approve"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "EIA_API_KEY": "k"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+            c.status == "staged" for o in store.list_operations() for c in store.checkpoints(o.id)):
+        time.sleep(0.1)
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 1, out + err
+    assert "Interrupt received: stopping at the next checkpoint" in err
+    [op] = store.list_operations()
+    assert op.status == "paused"
+    assert any(lease.operation_id == op.id for lease in store.leases(active_only=True))  # kept while paused
+    resumed = cli(proj, "resume", op.id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert not store.leases(active_only=True)
+
+    second = make(tmp_path / "d", f"sqlite:///{tmp_path / 'd.db'}", server)
+    forced = subprocess.Popen([sys.executable, "-m", "aurumplan.cli.main", "--config",
+                               str(second / "aurumplan.yaml"), "apply", str(second / "spec.yaml"), "--auto-approve"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "EIA_API_KEY": "k"})
+    other = open_state(f"sqlite:///{tmp_path / 'd.db'}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(other.checkpoints(o.id) for o in other.list_operations()):
+        time.sleep(0.1)
+    forced.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    forced.send_signal(signal.SIGINT)
+    out, err = forced.communicate(timeout=30)
+    assert forced.returncode == 130 and "Second interrupt" in err, out + err

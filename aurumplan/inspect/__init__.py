@@ -1,0 +1,1 @@
+"""The read side: status and progress of operations, computed once here for every view."""

@@ -1,0 +1,77 @@
+"""Progress of an operation from its plan and checkpoints: the one calculation status and reports use.
+
+Figures sum every run (a paused-then-resumed operation counts whole); requests include those of
+failed nodes. A checkpoint left `running` by a run that is no longer running counts as pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aurumplan.catalog import SourceDef
+from aurumplan.intervals import Grain, IntervalSet
+from aurumplan.state import Checkpoint
+
+DATA_KINDS = ("extract", "derive")
+DONE = ("staged", "committed", "skipped")
+
+
+@dataclass
+class Progress:
+    nodes_total: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    extract_total: int = 0
+    extract_done: int = 0
+    periods_done: int = 0
+    records: int = 0
+    requests: int = 0
+    bytes: int = 0
+    throttles: int = 0
+    retries: int = 0
+    errors: list[str] = field(default_factory=list)
+    first_start: float | None = None
+
+    @property
+    def nodes_done(self) -> int:
+        return sum(self.by_status.get(s, 0) for s in DONE)
+
+
+def node_periods(node: dict[str, Any], source: SourceDef | None) -> int:
+    """Periods an extract (window x series) or derive node loads."""
+    if node["kind"] == "derive":
+        return int(node.get("expected_rows", 0))
+    if source is None or node["dataset"] not in source.datasets:
+        return 0
+    s, e = IntervalSet.from_json([node["window"]]).span or (0, 0)
+    return Grain(source.datasets[node["dataset"]].grain).count(s, e) * len(node["series"])
+
+
+def progress(plan: dict[str, Any], cps: list[Checkpoint], source: SourceDef | None, running: bool) -> Progress:
+    nodes = {n["id"]: n for n in plan.get("graph", {}).get("nodes", [])}
+    by_id = {c.node_id: c for c in cps}
+    p = Progress(nodes_total=len(nodes))
+    for nid, n in nodes.items():
+        cp = by_id.get(nid)
+        st = cp.status if cp else "pending"
+        if st == "running" and not running:
+            st = "pending"
+        p.by_status[st] = p.by_status.get(st, 0) + 1
+        if n["kind"] == "extract":
+            p.extract_total += 1
+        if cp is None:
+            continue
+        if n["kind"] in DATA_KINDS:
+            p.requests += cp.requests
+            p.bytes += cp.bytes
+            p.throttles += int((cp.detail or {}).get("throttles", 0))
+            p.retries += int((cp.detail or {}).get("retries", 0))
+            if st in ("staged", "committed"):
+                p.records += cp.records
+                p.periods_done += node_periods(n, source)
+                p.extract_done += n["kind"] == "extract"
+        if cp.error and st == "failed":
+            p.errors.append(f"{nid}: {cp.error}")
+        if cp.started_at:
+            p.first_start = cp.started_at if p.first_start is None else min(p.first_start, cp.started_at)
+    return p
