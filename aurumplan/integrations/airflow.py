@@ -21,7 +21,7 @@ from airflow.exceptions import AirflowException
 from aurumplan.errors import AurumError
 from aurumplan.integrations.tasks import SUCCEEDED, operation_status, run_operation
 
-FAILED = ("failed", "cancelled", "rolled_back")
+FAILED = ("failed", "halted", "cancelled", "rolled_back")
 
 
 class AurumplanApplyOperator(BaseOperator):
@@ -52,7 +52,7 @@ class AurumplanApplyOperator(BaseOperator):
 
 
 class AurumplanOperationSensor(BaseSensorOperator):
-    """Waits until an operation succeeds; fails when it fails, is cancelled or rolled back."""
+    """Waits until an operation succeeds; fails when it fails, halts, is cancelled or rolled back."""
 
     template_fields: Sequence[str] = ("operation_id", "config", "cwd")
 

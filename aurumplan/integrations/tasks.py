@@ -14,7 +14,7 @@ from typing import Any
 from aurumplan import api
 from aurumplan.errors import AurumError
 
-UNFINISHED = ("failed", "paused", "running")
+UNFINISHED = ("failed", "halted", "paused", "running")  # what `aurumplan resume` continues
 SUCCEEDED = ("succeeded", "no changes")
 
 
