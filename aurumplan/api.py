@@ -383,9 +383,14 @@ def init_team(cwd: str | Path | None = None, *, state_url: str = TEAM_DB_URL, wa
     Files that exist are kept (never overwritten); the schemas are rewritten, being this version's.
     """
     from importlib import resources
+    from urllib.parse import urlsplit
 
     from aurumplan import __version__
 
+    for option, url in (("--state-url", state_url), ("--warehouse-url", warehouse_url)):
+        if urlsplit(url).password:
+            raise AurumError(f"{option} has a password, which init --team would write into {CONFIG_NAME}",
+                             hint="drop it from the URL and use PGPASSWORD, ~/.pgpass or AURUMPLAN_STATE_URL")
     here = Path(cwd or Path.cwd()).resolve()
     templates = resources.files("aurumplan.integrations") / "templates"
 

@@ -59,6 +59,12 @@ def test_init_team_config_is_postgresql_without_a_password(tmp_path: Path) -> No
     assert config["warehouse"].startswith("postgresql+psycopg://")
 
 
+def test_init_team_refuses_to_write_a_password(tmp_path: Path) -> None:
+    code, _, err = run(tmp_path, "init", "--team", "--state-url", "postgresql+psycopg://u:s3cret@db/x")
+    assert code == 1 and "--state-url has a password" in err and "s3cret" not in err
+    assert not (tmp_path / "aurumplan.yaml").exists()
+
+
 @pytest.mark.postgres
 def test_init_team_on_postgresql(tmp_path: Path) -> None:
     if pg_unreachable():
