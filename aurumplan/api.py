@@ -529,3 +529,97 @@ def alerts_test(ctx: Context, channel: str) -> str:
 
     send_test(ctx.config.alerts, channel)
     return channel
+
+
+# ---- team workflow (init --team, --changed-since, Airflow) ----
+def changed_specs(ref: str, plans_dir: str | Path = "plans", cwd: str | Path | None = None) -> list[Path]:
+    """Spec files under `plans_dir` added or changed since `ref` (committed or not), as a pull request sees them.
+
+    Compared with the merge base of `ref` and HEAD, so specs changed on `ref` after the branch forked are
+    not replanned; deleted specs plan nothing (docs/team-workflow.md).
+    """
+    import subprocess
+
+    here = Path(cwd or Path.cwd()).resolve()
+    folder = (here / plans_dir).resolve()
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            raise AurumError("--changed-since needs git on PATH") from None
+        if done.returncode != 0:
+            first = (done.stderr.strip().splitlines() or ["git failed"])[0]
+            raise AurumError(f"--changed-since {ref}: {first}",
+                             hint="give a ref this clone has, e.g. `git fetch origin main` then origin/main")
+        return done.stdout
+
+    base = git("merge-base", ref, "HEAD").strip()
+    top = Path(git("rev-parse", "--show-toplevel").strip())
+    names = git("diff", "--name-only", "--diff-filter=ACMR", "-z", base, "--", str(folder)).split("\0")
+    names += git("ls-files", "--others", "--exclude-standard", "-z", "--", str(folder)).split("\0")
+    found = {(top / n).resolve() for n in names if n.endswith((".yaml", ".yml"))}
+    return sorted(p for p in found if p.is_file())
+
+
+TEAM_DB_URL = "postgresql+psycopg://aurumplan@127.0.0.1:5432/aurumplan"
+TEAM_GITIGNORE = ".aurumplan/\nplans-out/\ncomment.md\n"
+
+
+def init_team(cwd: str | Path | None = None, *, state_url: str = TEAM_DB_URL, warehouse_url: str = TEAM_DB_URL,
+              hooks_repo: str = "https://github.com/aurumplan/aurumplan") -> dict[str, Any]:
+    """A team's project: PostgreSQL config, plans/ with a first spec, the JSON schemas for editors, the
+    GitHub workflow and the pre-commit config (docs/team-workflow.md); then the state, as `init`.
+
+    Files that exist are kept (never overwritten); the schemas are rewritten, being this version's.
+    """
+    from importlib import resources
+    from urllib.parse import urlsplit
+
+    from aurumplan import __version__
+
+    for option, url in (("--state-url", state_url), ("--warehouse-url", warehouse_url)):
+        if urlsplit(url).password:
+            raise AurumError(f"{option} has a password, which init --team would write into {CONFIG_NAME}",
+                             hint="drop it from the URL and use PGPASSWORD, ~/.pgpass or AURUMPLAN_STATE_URL")
+    here = Path(cwd or Path.cwd()).resolve()
+    templates = resources.files("aurumplan.integrations") / "templates"
+
+    def template(name: str) -> str:
+        return (templates / name).read_text(encoding="utf-8")
+
+    files = {
+        CONFIG_NAME: template("aurumplan.yaml").format(state_url=state_url, warehouse_url=warehouse_url),
+        "plans/backfill-eia-demand-2024-01.yaml": template("example-spec.yaml"),
+        ".github/workflows/aurumplan.yml": template("github-workflow.yml"),
+        ".pre-commit-config.yaml": template("pre-commit-config.yaml").format(hooks_repo=hooks_repo,
+                                                                             version=__version__),
+        ".gitignore": TEAM_GITIGNORE,
+    }
+    written, kept = [], []
+    for rel, text in files.items():
+        path = here / rel
+        if path.exists():
+            kept.append(rel)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(rel)
+    written += [str(p.relative_to(here)) for p in spec_write_schemas(here / "schemas")]
+    try:
+        state = init(here)["state"]
+    except AurumError as exc:
+        raise AurumError(f"wrote {', '.join(written) or 'nothing new'}; the state is not ready: {exc}",
+                         hint="start PostgreSQL or fix `state:` in aurumplan.yaml, then run `aurumplan init`") from None
+    return {"written": written, "kept": kept, "state": state}
+
+
+def find_operations(ctx: Context, *, op_id: str | None = None, spec_sha256: str | None = None) -> list[dict[str, Any]]:
+    """Operations with this id or made from a spec with this sha256, oldest first: how a retried
+    scheduler task finds the operation it started (docs/team-workflow.md, Airflow)."""
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
+        return []
+    return [{"id": o.id, "status": o.status, "kind": o.kind, "source": o.source, "created_at": o.created_at,
+             "summary": o.summary} for o in state.list_operations()
+            if (op_id is not None and o.id == op_id) or (spec_sha256 is not None and o.spec_sha256 == spec_sha256)]

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,13 @@ SPECS = {
     "backfill-cpi.yaml": ("cpi", 2 * 240),                # 2 series x 20 years x 12 months
     "backfill-noaa.yaml": ("noaa", 4 * 366),              # 4 station.datatype series x 366 days of 2024
     "backfill-iso.yaml": ("iso", 4 * (91 * 24 - 1)),      # 4 load areas x Q1 2024 EPT hours (spring forward)
+    "reprocess-hours.yaml": ("eia", 12 * 7 + 7 * 7 + 12),  # 10-16 UTC: 12 BAs' demand, 7 net generation; 12 daily
+    "reprocess-failed.yaml": ("eia", 2 * 6 + 2 * 6 + 2),   # the failure log: 2 BAs x 6 h, 2 fuels x 6 h; 2 daily
+    "reprocess-timezone.yaml": ("iso", 10 * 5),           # 10 load areas x local hours 0-3 with hour 1 twice
 }
+
+# Replays change what is loaded: on the empty state of a fresh copy they plan nothing and apply cleanly.
+REPLAYS = ["replay-eia.yaml", "replay-schema.yaml"]
 
 OUTSIDE = """\
 apiVersion: aurumplan/v1
@@ -78,8 +85,11 @@ def loaded(project: Path, source: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("spec", sorted(SPECS))
 def test_example_applies_offline_without_keys(project: Path, spec: str) -> None:
     source, records = SPECS[spec]
+    started = time.monotonic()
     code, out, err = run(project, "apply", str(project / spec), "--auto-approve")
     assert code == 0, out + err
+    # Replayed responses spend no quota: PJM's 6 requests a minute must not pace reprocess-timezone (2m15s).
+    assert time.monotonic() - started < 60
     code, ops_out, _ = run(project, "ops", "list", "--json")
     ops = json.loads(ops_out)
     assert [(op["source"], op["status"]) for op in ops] == [(source, "succeeded")]
@@ -87,6 +97,19 @@ def test_example_applies_offline_without_keys(project: Path, spec: str) -> None:
     assert series, f"nothing loaded for {source}"
     assert sum(e["records"] for e in series) == records
     assert all(e["ranges"] == 1 for e in series), "a series was loaded with holes"
+
+
+def test_every_example_is_covered() -> None:
+    """A new example spec needs its recordings and a line here, or this fails."""
+    specs = {p.name for p in EXAMPLES.glob("*.yaml")} - {"aurumplan.yaml"}
+    assert specs == set(SPECS) | set(REPLAYS)
+
+
+@pytest.mark.parametrize("spec", REPLAYS)
+def test_replay_example_applies_offline_on_empty_state(project: Path, spec: str) -> None:
+    code, out, err = run(project, "apply", str(project / spec), "--auto-approve")
+    assert code == 0, out + err
+    assert "Nothing to apply" in out
 
 
 def test_quickstart_then_backfill_eia_share_the_recordings(project: Path) -> None:
@@ -110,6 +133,7 @@ def test_request_outside_the_recordings_fails_in_one_line_without_the_key(
     assert all("GET /v2/electricity/rto/region-data/data?" in line and "start=2023-06-01T01" in line
                for line in miss)
     assert "Traceback" not in text
+    assert all("aurumplan record SPEC --out" in line for line in miss), text
     logs = "".join(p.read_text() for p in (project / ".aurumplan" / "logs").glob("*.jsonl"))
     for where in (text, logs):
         assert SECRET not in where

@@ -6,11 +6,18 @@ from typing import Any
 
 from aurumplan.apply.ratelimit import RateLimiter
 from aurumplan.catalog import SourceDef
+from aurumplan.config import Quota
 
 
 def make_limiter(source: SourceDef, settings: dict[str, Any], store: Any) -> RateLimiter:
     """One limiter per source for all workers; every grant is also reserved in the state store, so
-    concurrent applies with the same key stay under the quota together."""
+    concurrent applies with the same key stay under the quota together.
+
+    A source served from `recordings:` reaches no API and spends no quota: its limiter never waits
+    and reserves nothing (offline examples run at full speed, examples/recordings/README.md).
+    """
+    if source.recordings:
+        return RateLimiter.for_source(Quota(), source.headroom, "auto", source=source.name)
     return RateLimiter.for_source(source.quota, source.headroom, settings.get("rateLimit", "auto"),
                                   source=source.name,
                                   reserve=lambda s, windows, _now: store.reserve_request(s, windows))

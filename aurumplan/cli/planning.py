@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
 from aurumplan import api
-from aurumplan.cli.app import Obj, cli, echo_json, handle_errors, pass_obj
+from aurumplan.cli.app import Obj, cli, echo_json, format_error, handle_errors, pass_obj
+from aurumplan.cli.markdown import render_markdown
+from aurumplan.errors import AurumError
 from aurumplan.hashing import canonical_json
 from aurumplan.plan.render import render_plan
 
 
 @cli.command()
+@click.option("--team", is_flag=True,
+              help="also PostgreSQL settings, plans/, JSON schemas, the GitHub workflow and pre-commit config")
+@click.option("--state-url", default=api.TEAM_DB_URL, show_default=True, help="with --team: the shared state")
+@click.option("--warehouse-url", default=api.TEAM_DB_URL, show_default=True, help="with --team: the warehouse")
+@click.option("--hooks-repo", default="https://github.com/aurumplan/aurumplan", show_default=True,
+              help="with --team: the git repository pre-commit gets aurumplan's hook from")
 @handle_errors
-def init() -> None:
+def init(team: bool, state_url: str, warehouse_url: str, hooks_repo: str) -> None:
     """Write an aurumplan.yaml here (unless present) and create the state."""
+    if team:
+        made = api.init_team(state_url=state_url, warehouse_url=warehouse_url, hooks_repo=hooks_repo)
+        for rel in made["written"]:
+            click.echo(f"wrote {rel}")
+        for rel in made["kept"]:
+            click.echo(f"kept existing {rel}")
+        click.echo(f"State ready at {made['state']}. Next: `pre-commit install`, commit, and add the secrets the "
+                   "workflow names (docs/team-workflow.md).")
+        return
     out = api.init()
     verb = "Wrote" if out["config_written"] == "true" else "Kept existing"
     click.echo(f"{verb} {out['config']}; state ready at {out['state']}.")
@@ -41,17 +61,31 @@ def validate(obj: Obj, specs: tuple[str, ...], as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("spec", type=click.Path())
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="save the plan to this file")
+@click.argument("spec", required=False, type=click.Path())
+@click.option("-o", "--out", type=click.Path(),
+              help="save the plan to this file (with --changed-since: a folder, one PLAN.json per spec)")
 @click.option("--json", "as_json", is_flag=True, help="print the plan artifact as JSON")
-@click.option("--detailed-exitcode", is_flag=True, help="exit 2 when the plan has changes, 0 when none")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="exit 0 no changes, 2 changes, 1 error or conflicts (docs/team-workflow.md)")
 @click.option("--refresh-from", type=click.Path(dir_okay=False),
               help="re-plan a saved plan's spec and report which of its ranges changed")
+@click.option("--changed-since", metavar="REF",
+              help="plan every spec under --plans-dir added or changed since this git ref (a pull request's base)")
+@click.option("--plans-dir", default="plans", show_default=True, type=click.Path(file_okay=False),
+              help="where --changed-since looks for specs")
+@click.option("--full", is_flag=True, help="list every series instead of the first six")
 @pass_obj
 @handle_errors
-def plan(obj: Obj, spec: str, out: str | None, as_json: bool, detailed_exitcode: bool,
-         refresh_from: str | None) -> None:
+def plan(obj: Obj, spec: str | None, out: str | None, as_json: bool, detailed_exitcode: bool,
+         refresh_from: str | None, changed_since: str | None, plans_dir: str, full: bool) -> None:
     """Show what apply would do; -o saves the plan for `apply PLAN`."""
+    if changed_since is not None:
+        if spec or refresh_from:
+            raise AurumError("--changed-since plans the specs git reports: give no SPEC and no --refresh-from")
+        code = _plan_changed(obj, changed_since, plans_dir, out, as_json, full)
+        sys.exit(code if detailed_exitcode or code == 1 else 0)
+    if not spec:
+        raise AurumError("plan needs a SPEC file, or --changed-since REF to plan the specs changed since a git ref")
     if refresh_from:
         planned, changed = api.refresh_plan(refresh_from, spec, obj.ctx, out)
         if not as_json:
@@ -62,22 +96,97 @@ def plan(obj: Obj, spec: str, out: str | None, as_json: bool, detailed_exitcode:
     if as_json:
         click.echo(canonical_json(planned.plan))
     else:
-        click.echo(render_plan(planned.plan), nl=False)
+        click.echo(text_view(planned.plan, full), nl=False)
         if out:
             click.echo(f"\nSaved the plan to {out}. Apply it with: aurumplan apply {out}")
-    summary = planned.plan["summary"]
-    if detailed_exitcode and (summary["create"] or summary["replace"]):
-        sys.exit(2)
+    if detailed_exitcode:
+        sys.exit(detailed_exit(planned.plan))
+
+
+def _plan_changed(obj: Obj, ref: str, plans_dir: str, out: str | None, as_json: bool, full: bool) -> int:
+    """Plan each changed spec (one bad spec does not hide the others' plans); the detailed exit code of all."""
+    folder = Path(plans_dir).resolve()
+    specs = api.changed_specs(ref, folder, obj.ctx.cwd)
+    if not specs:
+        if as_json:
+            echo_json({})
+        else:
+            click.echo(f"No spec under {plans_dir} changed since {ref}.")
+        return 0
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    codes, plans = [], {}
+    for path in specs:
+        shown = os.path.relpath(path, obj.ctx.cwd)
+        target = Path(out) / plan_file_name(path, folder) if out else None
+        try:
+            planned = api.plan(shown, obj.ctx, target)
+        except AurumError as exc:
+            click.echo(format_error(exc), err=True)
+            codes.append(1)
+            continue
+        plans[shown] = planned.plan
+        if not as_json:
+            click.echo(f"== {shown}")
+            click.echo(text_view(planned.plan, full))
+            if target:
+                click.echo(f"Saved the plan to {target}.\n")
+        codes.append(detailed_exit(planned.plan))
+    if as_json:
+        click.echo(canonical_json(plans))
+    elif out:
+        click.echo(f"Saved {len(plans)} plan(s) to {out}. Apply each with: aurumplan apply {out}/NAME.json")
+    return 1 if 1 in codes else max(codes)
+
+
+def plan_file_name(spec: Path, folder: Path) -> str:
+    """plans/eia/backfill.yaml -> eia__backfill.json: one flat folder of plans, easy to upload and apply."""
+    return "__".join(spec.relative_to(folder).with_suffix("").parts) + ".json"
+
+
+def text_view(plan_data: dict[str, Any], full: bool = False) -> str:
+    """The terminal view; `full` lists every series of an action instead of the first six and `+N`."""
+    if not full:
+        return render_plan(plan_data)
+    expanded = {**plan_data, "datasets": [
+        {**ds, "actions": [{**a, "series": [",".join(a["series"])]} for a in ds["actions"]]}
+        for ds in plan_data["datasets"]]}
+    return render_plan(expanded)
+
+
+def detailed_exit(plan_data: dict[str, Any]) -> int:
+    """CI's reading of a plan: 1 when apply would refuse it (conflicts), 2 changes, 0 none.
+
+    A plan of only `!` conflicts must not read as "no changes": its apply fails (docs/team-workflow.md).
+    """
+    summary = plan_data["summary"]
+    if summary.get("conflict"):
+        name = plan_data["operation"]["id"]
+        click.echo(f"Error: plan {name} has {summary['conflict']} conflicting period(s) (!) and cannot be "
+                   "applied: resolve them (see the reasons above) and plan again", err=True)
+        return 1
+    return 2 if summary["create"] or summary["replace"] else 0
 
 
 @cli.command()
-@click.argument("plan_file", type=click.Path())
+@click.argument("plan_files", metavar="PLAN...", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="print the plan artifact")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown: one pull-request comment for all the plans, under GitHub's size limit")
+@click.option("--full", is_flag=True, help="list every series instead of the first six")
 @handle_errors
-def show(plan_file: str, as_json: bool) -> None:
-    """Render a saved plan."""
-    data = api.show(plan_file)
-    click.echo(canonical_json(data) if as_json else render_plan(data), nl=as_json)
+def show(plan_files: tuple[str, ...], as_json: bool, fmt: str, full: bool) -> None:
+    """Render saved plans (a folder stands for the *.json plans in it)."""
+    paths = [p for f in plan_files for p in (sorted(Path(f).glob("*.json")) if Path(f).is_dir() else [Path(f)])]
+    plans = [(str(p), api.show(p)) for p in paths]
+    if fmt == "markdown":
+        click.echo(render_markdown([(p["spec"].get("file"), p) for _, p in plans]), nl=False)
+        return
+    for _, data in plans:
+        if as_json or fmt == "json":
+            click.echo(canonical_json(data))
+        else:
+            click.echo(text_view(data, full), nl=False)
 
 
 @cli.command()

@@ -223,7 +223,8 @@ class CassetteTransport(httpx.BaseTransport):
             return self.fallback.handle_request(request)
         raise CassetteMissError(f"no recorded response in {self.folder} for "
                                 f"{describe(*_request_of(request))}",
-                                hint="record it with RecordingTransport or add a cassette file")
+                                hint=f"record it with `aurumplan record SPEC --out NEW_DIR` and copy NEW_DIR/*.json "
+                                     f"into {self.folder} (examples/recordings/README.md)")
 
     def close(self) -> None:
         if self.fallback is not None:

@@ -133,7 +133,7 @@ def test_frozen_source_is_refused() -> None:
     loaded = load_spec(EXAMPLES / "quickstart.yaml")
     catalog = load_catalog(Config(sources={"eia": SourceConfig(frozen=True)}))
     [d] = check_spec(loaded, catalog)
-    assert (d.line, d.col) == (8, 11)  # the value of `source:`
+    assert (d.line, d.col) == (9, 11)  # the value of `source:`
     assert "is frozen" in d.message
 
 
