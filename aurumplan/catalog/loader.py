@@ -24,7 +24,8 @@ from aurumplan.yamlpos import did_you_mean, load_yaml, validation_diagnostics
 @cache
 def _builtin() -> dict[str, Any]:
     text = resources.files("aurumplan.catalog").joinpath("builtin.yaml").read_text()
-    return YAML(typ="safe").load(text)
+    data: dict[str, Any] = YAML(typ="safe").load(text)
+    return data
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,7 @@ class Pace:
         """The pace `rateLimit: auto` (rate None/"auto") or an explicit requests/s rate gives a quota."""
         windows = tuple(quota.windows())
         if rate not in (None, "auto"):
-            r = float(rate)  # type: ignore[arg-type]
+            r = float(rate)
             if r <= 0:
                 raise ValueError("rateLimit must be > 0 requests per second")
             return cls(windows, r, 1.0, 1.0 / r)

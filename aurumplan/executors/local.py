@@ -18,7 +18,7 @@ from aurumplan.errors import TerminalSourceError
 from aurumplan.executors.base import Counters, ExtractJob
 from aurumplan.executors.http import Limiter, SourceDownError, fetch_page, make_client
 from aurumplan.intervals import IntervalSet
-from aurumplan.sources.base import Record
+from aurumplan.sources.base import Call, Record
 from aurumplan.sources.keys import require_key
 from aurumplan.warehouse import Warehouse
 
@@ -77,7 +77,7 @@ class LocalExecutor:
         keep = IntervalSet(job.request.targets).contains if job.request.targets else None
         batch: list[Record] = []
         client = self.client(job)
-        call = job.driver.first_call(job.source, job.dataset, job.request)
+        call: Call | None = job.driver.first_call(job.source, job.dataset, job.request)
         while call is not None:
             page = fetch_page(client, job.driver, job.source, job.dataset, job.request, call, job.api_key,
                               self.limiter, job.retry, counters, job.stop.is_set)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from aurumplan.catalog import Catalog, SourceDef
-from aurumplan.catalog.quotas import caps
+from aurumplan.catalog.pacing import Pace, Pacer
 from aurumplan.config import Config
 from aurumplan.errors import AurumError, TerminalSourceError, ThrottledError
 from aurumplan.intervals import DAY, IntervalSet
@@ -95,7 +95,7 @@ def check_source(source: SourceDef, store: SqlStateStore | None, now: float,
             return Check(name, True, f"replays recordings from {source.recordings}: no key needed, not probed")
         return Check(name, False, f"environment variable {source.api_key_env} is not set")
     if store is not None and source.quota.windows():
-        wait = store.reserve_request(source.name, caps(source.quota, source.headroom))
+        wait = store.reserve_request(source.name, Pacer(Pace.of(source.quota, source.headroom)).shared_windows())
         if wait > 0:
             return Check(name, True, f"not probed: the quota is in use, next request allowed in {wait:.0f}s")
     try:

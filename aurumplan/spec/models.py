@@ -159,7 +159,7 @@ class Validation(_Model):
     """Quality gate run on staged data before it becomes current."""
 
     checks: tuple[Literal["completeness", "accuracy", "consistency", "schema"], ...] = Field(
-        default=CHECKS, min_length=1, description="checks to run")
+        default=CHECKS, min_length=1, description="checks to run")  # type: ignore[arg-type]
     threshold: float = Field(default=0.95, ge=0, le=1, description="minimum quality score, 0..1")
     onFailure: Literal["halt", "rollback", "warn"] = Field(
         default="halt", description="what a score below threshold does")
@@ -423,7 +423,8 @@ class Operation(_Model):
     def _by_kind(cls, data: Any, handler: Any) -> Operation:
         token = _KIND.set(data.get("kind") if isinstance(data, dict) else None)
         try:
-            return handler(data)
+            op: Operation = handler(data)
+            return op
         finally:
             _KIND.reset(token)
 

@@ -126,9 +126,9 @@ def _constraints(info: FieldInfo) -> str:
         parts += [f">= {lo.ge}"] if isinstance(lo, Ge) else [f"> {lo.gt}"] if isinstance(lo, Gt) else []
         parts += [f"<= {hi.le}"] if isinstance(hi, Le) else [f"< {hi.lt}"] if isinstance(hi, Lt) else []
     if MinLen in bounds and not _parser_name(info):
-        parts.append(f"min length {bounds[MinLen].min_length}")  # type: ignore[union-attr]
+        parts.append(f"min length {bounds[MinLen].min_length}")
     if MaxLen in bounds:
-        parts.append(f"max length {bounds[MaxLen].max_length}")  # type: ignore[union-attr]
+        parts.append(f"max length {bounds[MaxLen].max_length}")
     choices = _literal_choices(info.annotation)
     if len(choices) > 1:
         parts.append("one of " + ", ".join(f"`{c}`" for c in choices))
@@ -200,9 +200,9 @@ def render_reference() -> str:
     for kind, model in m.SPEC_MODELS.items():
         parts.append(f"\n## kind: {kind}\n\n{_doc(model)}\n\nFields it adds or changes:\n\n")
         parts.append(_table(model, _own_fields(model)))
-    for model in _NESTED:
-        parts.append(f"\n## {model.__name__}\n\n{_doc(model)}\n\n")
-        parts.append(_table(model, list(model.model_fields)))
+    for nested in _NESTED:
+        parts.append(f"\n## {nested.__name__}\n\n{_doc(nested)}\n\n")
+        parts.append(_table(nested, list(nested.model_fields)))
     parts += ["\n", _FORMATS, "\n", _RULES, "\n", _limits()]
     return "".join(parts)
 

@@ -29,7 +29,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from aurumplan.config import Config
 from aurumplan.errors import ExecutorError
@@ -51,7 +51,7 @@ def _safe(name: str) -> str:
 class _Output:
     """Streams the client's output, masked, into the logger and the job's log file."""
 
-    def __init__(self, stream: TextIO, file: Path, secrets: tuple[str, ...]) -> None:
+    def __init__(self, stream: IO[str], file: Path, secrets: tuple[str, ...]) -> None:
         self.tail: collections.deque[str] = collections.deque(maxlen=40)
         self.written: int | None = None
         self._stream, self._file, self._secrets = stream, file, secrets

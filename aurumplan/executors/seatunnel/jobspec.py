@@ -370,7 +370,7 @@ def build_job(spec: Mapping[str, Any]) -> JobIR:
     if not isinstance(sql, str) or not sql.strip():
         errs.add("sql: the normalising query is required")
         sql = ""
-    sink_spec = spec.get("sink") if isinstance(spec.get("sink"), Mapping) else {}
+    sink_spec: Mapping[str, Any] = spec["sink"] if isinstance(spec.get("sink"), Mapping) else {}
     with_op = bool(sink_spec.get("with_operation_id", False))
     if with_op and not spec.get("operation_id"):
         errs.add("operation_id: required when sink.with_operation_id is true")

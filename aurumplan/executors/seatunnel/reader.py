@@ -258,7 +258,7 @@ def _plain(v: Any, where: str) -> Any:
 
 
 def _subst_text(s: ConfigSubstitution) -> str:
-    return "${" + ("?" if s.optional else "") + s.variable + "}"
+    return "${" + ("?" if s.optional else "") + str(s.variable) + "}"
 
 
 def _join_tokens(v: ConfigValues, where: str) -> Any:
@@ -281,7 +281,7 @@ def _join_tokens(v: ConfigValues, where: str) -> Any:
 
 def _unquote_key(k: str) -> str:
     if len(k) >= 2 and k[0] == '"' and k[-1] == '"':
-        return json.loads(k)
+        return str(json.loads(k))
     return k
 
 
@@ -291,7 +291,8 @@ def _parse_body(body: str, where: str) -> dict[str, Any]:
         tree = ConfigFactory.parse_string(body.rstrip() + "\n", resolve=False)
     except Exception as e:  # pyhocon raises pyparsing and its own errors alike
         raise ConfigReadError(f"{where}: {e}") from None
-    return _plain(tree, where)
+    plain: dict[str, Any] = _plain(tree, where)
+    return plain
 
 
 def _read_hocon(text: str, name: str) -> ParsedConfig:
