@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,8 +15,14 @@ from aurumplan.cli.main import cli
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+    """git with an identity of its own: a fresh machine has none configured."""
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
+                          env={**os.environ, **IDENTITY}).stdout
 
 
 def make_repo(root: Path, specs: tuple[str, ...] = ("quickstart.yaml",)) -> Path:
@@ -36,7 +43,7 @@ def make_repo(root: Path, specs: tuple[str, ...] = ("quickstart.yaml",)) -> Path
 
 
 def commit(repo: Path, message: str) -> None:
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", message)
+    git(repo, "commit", "-q", "-m", message)
 
 
 def run(cwd: Path, *args: str) -> tuple[int, str, str]:
