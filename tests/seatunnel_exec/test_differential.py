@@ -37,15 +37,17 @@ def fakes(env: None) -> Iterator[dict[str, FakeServer]]:
         yield running
 
 
-@pytest.fixture(scope="module")
+# One cluster per test: job ids derive from load ids, which are the same for the same spec on the same day,
+# and SeaTunnel refuses an id it has seen (so would a shared fake), as it would for two projects sharing a cluster.
+@pytest.fixture
 def zeta() -> Iterator[FakeZetaServer]:
     with FakeZetaServer() as server:
         yield server
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("seatunnel")
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    folder = tmp_path / "seatunnel"
     install_fake_seatunnel(folder)
     return folder
 
