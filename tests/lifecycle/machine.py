@@ -1,0 +1,248 @@
+"""LifecycleMachine: random operation histories against the fake EIA API, invariants after every step.
+
+Steps run in-process through `aurumplan.api` (pause and cancel are requested from the apply's own
+progress hook, as another process would), except kill -9, which runs `aurumplan apply|resume` in a
+child process with AURUMPLAN_CRASH_AT set. Every AurumError a step raises is an answer (a refusal),
+recorded in the model's log; any other exception is a bug and fails the history.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from aurumplan import api
+from aurumplan.errors import AurumError
+from tests.lifecycle.invariants import Model, OpInfo, Snapshot, check, planned_keys
+from tests.lifecycle.world import DAYS, HOUR, SERIES, FaultyEia, Project, spec_text
+
+CRASH_POINTS = ("before-staged", "after-batch", "before-commit", "after-warehouse-commit", "mid-watermarks")
+KINDS = ("Backfill", "Backfill", "Replay", "Reprocess")
+# kill -9 needs a child process (~1.5 s of start-up): rarer than the in-process interruptions
+INTERRUPTS = ("none", "none", "none", "pause", "pause", "cancel", "cancel-force", "kill")
+FAULTS = (None, None, "500-all", "500-some", "429-some")
+TERMINAL = ("succeeded", "cancelled", "rolled_back")
+PAUSE_LATENCY = 0.6  # the fake answers this slowly once a pause/cancel is requested: the applier polls
+
+
+def resume_overrides() -> tuple[str, ...]:
+    """The tuning overrides `api.resume` takes on this version of main (none before issue 11)."""
+    params = inspect.signature(api.resume).parameters
+    return tuple(p for p in ("concurrency", "rate_limit", "batch_size") if p in params)
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    """One history; subclasses set `server` and `db_urls` (a generator of fresh database URLs)."""
+
+    server: ClassVar[FaultyEia]
+    db_urls: ClassVar[Callable[[Path], Iterator[str]]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tmp = tempfile.TemporaryDirectory(prefix="aurum-life-")
+        self._urls = type(self).db_urls(Path(self._tmp.name))
+        url = next(self._urls)
+        self.srv = type(self).server
+        self.srv.fault = None
+        self.srv.delay = 0.0
+        self.srv.data.clear()
+        self.srv.served.clear()
+        self.project = Project(Path(self._tmp.name) / "p", url, self.srv)
+        self.model = Model()
+        self.n_specs = 0
+        os.environ["EIA_API_KEY"] = "lifecycle-key"
+
+    def teardown(self) -> None:
+        if os.environ.get("AURUMPLAN_HISTORY_VERBOSE"):
+            print("history:\n  " + "\n  ".join(self.model.log))
+        self.srv.fault = None
+        self.srv.delay = 0.0
+        for _ in self._urls:  # drops a PostgreSQL schema
+            pass
+        self._tmp.cleanup()
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def note(self, text: str) -> None:
+        self.model.log.append(f"step {self.model.step}: {text}")
+
+    def _ops_now(self) -> set[str]:
+        return {o["id"] for o in api.ops_list(self.project.ctx)}
+
+    def _hook(self, op_id: str, interrupt: str) -> Callable[[str, dict[str, Any]], None]:
+        fired = threading.Event()
+
+        def hook(event: str, data: dict[str, Any]) -> None:
+            if interrupt == "none" or event != "node" or data.get("status") != "staged" or fired.is_set():
+                return
+            fired.set()
+            try:
+                if interrupt == "pause":
+                    api.pause(op_id, self.project.ctx)
+                elif interrupt == "cancel":
+                    api.cancel(op_id, self.project.ctx)
+                elif interrupt == "cancel-force":
+                    api.cancel(op_id, self.project.ctx, force=True)
+            except AurumError as exc:
+                self.note(f"{interrupt} refused: {exc}")
+            self.srv.delay = PAUSE_LATENCY
+
+        return hook
+
+    def _step(self, target: str | None, fn: Callable[[], str]) -> None:
+        """Run one step: tag what the API serves, attribute it, then record new operations and commits."""
+        before = self._ops_now()
+        self.srv.step = self.model.step
+        try:
+            outcome = fn()
+        except AurumError as exc:
+            outcome = f"refused: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        finally:
+            self.srv.delay = 0.0
+        created = self._ops_now() - before
+        ops = api.ops_list(self.project.ctx)
+        for o in ops:
+            if o["id"] in created and o["kind"] != "Rollback" and o["id"] not in self.model.ops:
+                plan = api.plan_of_operation(api.open_store(self.project.ctx), o["id"])
+                self.model.ops[o["id"]] = OpInfo(o["id"], o["kind"], None, self.model.step,
+                                                 planned_keys(plan) if plan else set())
+        involved = {t for t in ({target} | created) if t in self.model.ops}
+        served = [(s.step, s.key, s.value) for s in list(self.srv.served)]
+        self.model.record_fetches(involved, served)
+        snap = Snapshot.read(self.project.db_url)
+        for lid, ld in snap.loads.items():
+            if ld["commit_seq"] is not None and lid not in self.model.commit_step:
+                self.model.commit_step[lid] = self.model.step
+        status = {o["id"]: o["status"] for o in ops}
+        self.note(f"{outcome} -> {status.get(target or '', '?') if target else ''}")
+        self._snap = snap
+        self.model.step += 1
+
+    def _new_spec(self, kind: str, series: list[str], start: int, days: int) -> Path:
+        self.n_specs += 1
+        path = self.project.folder / f"op{self.n_specs}.yaml"
+        path.write_text(spec_text(kind, f"op{self.n_specs}-{kind.lower()}", series, start, days))
+        return path
+
+    def _apply(self, spec: Path, interrupt: str, crash: str, via_file: bool) -> None:
+        planned = api.plan(spec, self.project.ctx, out=spec.with_suffix(".plan.json"))
+        op_id = planned.plan["operation"]["id"]
+        if op_id not in self.model.ops:
+            kind = planned.plan["operation"]["kind"]
+            self.model.ops[op_id] = OpInfo(op_id, kind, spec, self.model.step, planned_keys(planned.plan))
+
+        def go() -> str:
+            if interrupt == "kill":
+                res = self.project.cli("apply", str(spec.with_suffix(".plan.json")), crash=crash)
+                return f"apply {op_id} killed at {crash}: rc {res.returncode} {res.stderr.strip()[-200:]}"
+            plan = api.show(spec.with_suffix(".plan.json")) if via_file else planned.plan
+            r = api.apply_plan(plan, self.project.ctx, hook=self._hook(op_id, interrupt))
+            return f"apply {op_id} ({interrupt}): {r.status}"
+
+        self._step(op_id, go)
+
+    # ---- rules --------------------------------------------------------------------------------
+
+    @initialize(series=st.lists(st.sampled_from(SERIES), min_size=1, max_size=3, unique=True),
+                start=st.integers(0, DAYS - 1), days=st.integers(1, 2))
+    def first_backfill(self, series: list[str], start: int, days: int) -> None:
+        """Every history starts from some loaded data."""
+        self._apply(self._new_spec("Backfill", series, start, min(days, DAYS - start)), "none", "", False)
+
+    @rule(kind=st.sampled_from(KINDS), series=st.lists(st.sampled_from(SERIES), min_size=1, max_size=3, unique=True),
+          start=st.integers(0, DAYS - 1), days=st.integers(1, 2), interrupt=st.sampled_from(INTERRUPTS),
+          crash=st.tuples(st.sampled_from(CRASH_POINTS), st.integers(1, 2)), via_file=st.booleans())
+    def apply_new(self, kind: str, series: list[str], start: int, days: int, interrupt: str,
+                  crash: tuple[str, int], via_file: bool) -> None:
+        spec = self._new_spec(kind, series, start, min(days, DAYS - start))
+        self._apply(spec, interrupt, f"{crash[0]}:{crash[1]}", via_file)
+
+    def _pick(self, data: st.DataObject, statuses: tuple[str, ...] | None = None) -> str | None:
+        ops = sorted(o["id"] for o in api.ops_list(self.project.ctx) if o["id"] in self.model.ops
+                     and (statuses is None or o["status"] in statuses))
+        return data.draw(st.sampled_from(ops), label="op") if ops else None
+
+    @precondition(lambda self: bool(self.model.ops))
+    @rule(data=st.data(), interrupt=st.sampled_from(INTERRUPTS))
+    def reapply(self, data: st.DataObject, interrupt: str) -> None:
+        """Apply an earlier operation's spec again (the runbook's retry after a non-success)."""
+        specs = sorted({str(i.spec) for i in self.model.ops.values() if i.spec is not None})
+        if not specs:
+            return
+        spec = Path(data.draw(st.sampled_from(specs), label="spec"))
+        self._apply(spec, interrupt if interrupt != "kill" else "none", "", False)
+
+    @precondition(lambda self: bool(self.model.ops))
+    @rule(data=st.data(), interrupt=st.sampled_from(("none", "none", "pause", "kill")),
+          crash=st.tuples(st.sampled_from(CRASH_POINTS), st.integers(1, 2)), tune=st.booleans())
+    def resume(self, data: st.DataObject, interrupt: str, crash: tuple[str, int], tune: bool) -> None:
+        op_id = self._pick(data, ("paused", "failed", "running", "interrupted", "halted", "cancelled"))
+        if op_id is None:
+            return
+        overrides = {p: {"concurrency": 1, "rate_limit": 500.0, "batch_size": 12}[p]
+                     for p in resume_overrides()} if tune else {}
+
+        def go() -> str:
+            if interrupt == "kill":
+                args = []
+                for p, v in overrides.items():
+                    args += [f"--{p.replace('_', '-')}", str(v)]
+                res = self.project.cli("resume", op_id, *args, crash=f"{crash[0]}:{crash[1]}")
+                return f"resume {op_id} killed at {crash[0]}:{crash[1]}: rc {res.returncode}"
+            r = api.resume(op_id, self.project.ctx, hook=self._hook(op_id, interrupt), **overrides)
+            return f"resume {op_id} {overrides or ''} ({interrupt}): {r.status}"
+
+        self._step(op_id, go)
+
+    @precondition(lambda self: bool(self.model.ops))
+    @rule(data=st.data(), force=st.booleans())
+    def cancel(self, data: st.DataObject, force: bool) -> None:
+        op_id = self._pick(data)
+        if op_id is None:
+            return
+        self._step(op_id, lambda: f"cancel {op_id} force={force}: "
+                   f"{api.cancel(op_id, self.project.ctx, force=force)['message']}")
+
+    @precondition(lambda self: bool(self.model.ops))
+    @rule(data=st.data())
+    def rollback(self, data: st.DataObject) -> None:
+        op_id = self._pick(data)
+        if op_id is None:
+            return
+        self._step(op_id, lambda: f"rollback {op_id}: {api.rollback_apply(op_id, self.project.ctx)['mode']}")
+
+    @rule(mode=st.sampled_from(FAULTS))
+    def faults(self, mode: str | None) -> None:
+        def go() -> str:
+            self.srv.fault = mode
+            return f"API faults: {mode}"
+
+        self._step(None, go)
+
+    @rule(series=st.sampled_from(SERIES), start=st.integers(0, DAYS * 24 - 1), n=st.integers(1, 30),
+          delta=st.integers(1, 500))
+    def revise(self, series: str, start: int, n: int, delta: int) -> None:
+        def go() -> str:
+            from tests.lifecycle.world import DAY0
+            t0 = int(DAY0.timestamp()) + start * HOUR
+            for i in range(min(n, DAYS * 24 - start)):
+                self.srv.revise((series, t0 + i * HOUR), float(delta))
+            return f"upstream revised {series} hours {start}..{start + n - 1} by +{delta}"
+
+        self._step(None, go)
+
+    @invariant()
+    def invariants_hold(self) -> None:
+        snap = getattr(self, "_snap", None)
+        if snap is None:
+            return
+        bad = check(self.model, snap, self.project.logs)
+        assert not bad, "\n".join(bad[:12]) + "\nhistory:\n  " + "\n  ".join(self.model.log)

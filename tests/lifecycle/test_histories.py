@@ -1,0 +1,72 @@
+"""Random operation histories (hypothesis stateful), invariants after every step, SQLite and PostgreSQL.
+
+CI size: 200 histories on SQLite, 50 on PostgreSQL, derandomized (the same histories every run).
+Long run: AURUMPLAN_HISTORIES=2000 (per backend; PostgreSQL gets a quarter) with a random seed
+printed at the start, or AURUMPLAN_HISTORIES_SEED=N to repeat one; AURUMPLAN_HISTORY_STEPS sets the
+steps per history (default 6).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from tests.lifecycle.machine import LifecycleMachine
+from tests.lifecycle.world import start_server
+from tests.state.dburl import pg_schema_url, pg_unreachable
+
+HISTORIES = int(os.environ.get("AURUMPLAN_HISTORIES", "200"))
+STEPS = int(os.environ.get("AURUMPLAN_HISTORY_STEPS", "6"))
+SEED = os.environ.get("AURUMPLAN_HISTORIES_SEED")
+LONG = "AURUMPLAN_HISTORIES" in os.environ or SEED is not None
+
+
+def _settings(n: int) -> settings:
+    return settings(max_examples=n, stateful_step_count=STEPS, deadline=None, derandomize=not LONG,
+                    database=None, print_blob=True,
+                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+                    suppress_health_check=list(HealthCheck))
+
+
+def _run(machine: type[LifecycleMachine], n: int) -> None:
+    if LONG:
+        seed = int(SEED) if SEED is not None else random.randrange(1 << 32)
+        print(f"\nlifecycle histories: {n}, seed {seed} (repeat with AURUMPLAN_HISTORIES_SEED={seed})")
+        machine._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
+    run_state_machine_as_test(machine, settings=_settings(n))
+
+
+def _sqlite_urls(folder: Path) -> Iterator[str]:
+    yield f"sqlite:///{folder / 'aurum.db'}"
+
+
+def _pg_urls(folder: Path) -> Iterator[str]:
+    yield from pg_schema_url()
+
+
+def test_histories_sqlite() -> None:
+    srv = start_server(seed=21)
+    try:
+        machine = type("SqliteHistory", (LifecycleMachine,), {"server": srv, "db_urls": staticmethod(_sqlite_urls)})
+        _run(machine, HISTORIES)
+    finally:
+        srv.stop()
+
+
+@pytest.mark.postgres
+def test_histories_postgres() -> None:
+    reason = pg_unreachable()
+    if reason is not None:
+        pytest.fail(f"PostgreSQL unreachable: {reason}", pytrace=False)
+    srv = start_server(seed=22)
+    try:
+        machine = type("PgHistory", (LifecycleMachine,), {"server": srv, "db_urls": staticmethod(_pg_urls)})
+        _run(machine, max(50, HISTORIES // 4))
+    finally:
+        srv.stop()
