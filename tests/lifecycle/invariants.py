@@ -102,6 +102,8 @@ class Snapshot:
         eng = sa.create_engine(url)
         try:
             with eng.connect() as c:
+                if not sa.inspect(c).has_table("loads") or not sa.inspect(c).has_table("operations"):
+                    return cls([], {}, {}, [], {})
                 cur = [(r.series_id, epoch(r.period), r.value, r.load_id) for r in c.execute(
                     W.current_select.where(W.observations.c.dataset == DATASET))]
                 loads = {r["load_id"]: dict(r) for r in c.execute(

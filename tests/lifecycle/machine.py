@@ -52,12 +52,14 @@ class LifecycleMachine(RuleBasedStateMachine):
         url = next(self._urls)
         self.srv = type(self).server
         self.srv.fault = None
+        self.srv.fail_series = set()
         self.srv.delay = 0.0
         self.srv.data.clear()
         self.srv.served.clear()
         self.project = Project(Path(self._tmp.name) / "p", url, self.srv)
         self.model = Model()
         self.n_specs = 0
+        self.last_result: Any = None
         os.environ["EIA_API_KEY"] = "lifecycle-key"
 
     def teardown(self) -> None:
@@ -126,18 +128,23 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._snap = snap
         self.model.step += 1
 
-    def _new_spec(self, kind: str, series: list[str], start: int, days: int) -> Path:
+    def _new_spec(self, kind: str, series: list[str], start: int, days: int, **kw: Any) -> Path:
         self.n_specs += 1
         path = self.project.folder / f"op{self.n_specs}.yaml"
-        path.write_text(spec_text(kind, f"op{self.n_specs}-{kind.lower()}", series, start, days))
+        path.write_text(spec_text(kind, f"op{self.n_specs}-{kind.lower()}", series, start, days, **kw))
         return path
 
-    def _apply(self, spec: Path, interrupt: str, crash: str, via_file: bool) -> None:
+    def _plan(self, spec: Path) -> tuple[str, Any]:
+        """Plan a spec (saved next to it as .plan.json) and register the operation in the model."""
         planned = api.plan(spec, self.project.ctx, out=spec.with_suffix(".plan.json"))
         op_id = planned.plan["operation"]["id"]
         if op_id not in self.model.ops:
             kind = planned.plan["operation"]["kind"]
             self.model.ops[op_id] = OpInfo(op_id, kind, spec, self.model.step, planned_keys(planned.plan))
+        return op_id, planned
+
+    def _apply(self, spec: Path, interrupt: str, crash: str, via_file: bool) -> str:
+        op_id, planned = self._plan(spec)
 
         def go() -> str:
             if interrupt == "kill":
@@ -145,9 +152,34 @@ class LifecycleMachine(RuleBasedStateMachine):
                 return f"apply {op_id} killed at {crash}: rc {res.returncode} {res.stderr.strip()[-200:]}"
             plan = api.show(spec.with_suffix(".plan.json")) if via_file else planned.plan
             r = api.apply_plan(plan, self.project.ctx, hook=self._hook(op_id, interrupt))
+            self.last_result = r
             return f"apply {op_id} ({interrupt}): {r.status}"
 
         self._step(op_id, go)
+        return op_id
+
+    def _resume(self, op_id: str, interrupt: str = "none", crash: str = "", overrides: dict[str, Any] | None = None
+                ) -> None:
+        overrides = overrides or {}
+
+        def go() -> str:
+            if interrupt == "kill":
+                args = []
+                for p, v in overrides.items():
+                    args += [f"--{p.replace('_', '-')}", str(v)]
+                res = self.project.cli("resume", op_id, *args, crash=crash)
+                return f"resume {op_id} killed at {crash}: rc {res.returncode}"
+            r = api.resume(op_id, self.project.ctx, hook=self._hook(op_id, interrupt), **overrides)
+            self.last_result = r
+            return f"resume {op_id} {overrides or ''} ({interrupt}): {r.status}"
+
+        self._step(op_id, go)
+
+    def violations(self) -> list[str]:
+        return check(self.model, self._snap, self.project.logs)
+
+    def status_of(self, op_id: str) -> str:
+        return str(self._snap.operations[op_id]["status"])
 
     # ---- rules --------------------------------------------------------------------------------
 
@@ -189,18 +221,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         overrides = {p: {"concurrency": 1, "rate_limit": 500.0, "batch_size": 12}[p]
                      for p in resume_overrides()} if tune else {}
-
-        def go() -> str:
-            if interrupt == "kill":
-                args = []
-                for p, v in overrides.items():
-                    args += [f"--{p.replace('_', '-')}", str(v)]
-                res = self.project.cli("resume", op_id, *args, crash=f"{crash[0]}:{crash[1]}")
-                return f"resume {op_id} killed at {crash[0]}:{crash[1]}: rc {res.returncode}"
-            r = api.resume(op_id, self.project.ctx, hook=self._hook(op_id, interrupt), **overrides)
-            return f"resume {op_id} {overrides or ''} ({interrupt}): {r.status}"
-
-        self._step(op_id, go)
+        self._resume(op_id, interrupt, f"{crash[0]}:{crash[1]}", overrides)
 
     @precondition(lambda self: bool(self.model.ops))
     @rule(data=st.data(), force=st.booleans())

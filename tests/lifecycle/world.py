@@ -62,6 +62,7 @@ class FaultyEia(EiaServer):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.fault: str | None = None
+        self.fail_series: set[str] = set()
         self.step = 0
         self.served: list[Served] = []
         self.statuses: list[int] = []
@@ -72,7 +73,7 @@ class FaultyEia(EiaServer):
         with self._rec:
             self._n += 1
             n = self._n
-        if fail is None and (self.fault == "500-all" or (self.fault == "500-some" and n % 2 == 0)):
+        if fail is None and self._fails(req, n):
             fail = 500
         elif fail is None and self.fault == "429-some" and n % 3 == 0:
             resp = self.throttle_response(1.0)
@@ -91,6 +92,12 @@ class FaultyEia(EiaServer):
             self.statuses.append(resp.status)
             self.served.extend(rows)
         return resp
+
+    def _fails(self, req: FakeRequest, n: int) -> bool:
+        """500 for a failing series, for every request ("500-all") or every other one ("500-some")."""
+        if set(req.all("facets[respondent][]")) & self.fail_series:
+            return True
+        return self.fault == "500-all" or (self.fault == "500-some" and n % 2 == 0)
 
     def revise(self, key: Key, delta: float) -> None:
         """Upstream revision: the API answers a different value for that period from now on."""
@@ -142,7 +149,7 @@ class Project:
 
 
 def spec_text(kind: str, name: str, series: list[str], start_day: int, days: int, *,
-              concurrency: int = 2, extra: str = "") -> str:
+              concurrency: int = 2, validation: str = "{checks: [schema], threshold: 0.0}", extra: str = "") -> str:
     """A small spec over hourly ELEC.DEMAND: `days` whole days from 2024-01-0<1+start_day>."""
     start = (DAY0 + dt.timedelta(days=start_day)).date().isoformat()
     end = (DAY0 + dt.timedelta(days=start_day + days - 1)).date().isoformat()
@@ -157,4 +164,4 @@ def spec_text(kind: str, name: str, series: list[str], start_day: int, days: int
             f"spec:\n  source: eia\n  datasets: [{DATASET}]\n  series: [{', '.join(series)}]\n{where}"
             f"  concurrency: {concurrency}\n  batchSize: 24\n"
             f"  retries: {{max: 1, backoff: 0.01s, maxBackoff: 0.02s}}\n"
-            f"  validation: {{checks: [schema], threshold: 0.0}}\n{extra}")
+            f"  validation: {validation}\n{extra}")
