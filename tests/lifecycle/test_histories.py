@@ -3,7 +3,8 @@
 CI size: 200 histories on SQLite, 50 on PostgreSQL, derandomized (the same histories every run).
 Long run: AURUMPLAN_HISTORIES=2000 (per backend; PostgreSQL gets a quarter) with a random seed
 printed at the start, or AURUMPLAN_HISTORIES_SEED=N to repeat one; AURUMPLAN_HISTORY_STEPS sets the
-steps per history (default 6).
+steps per history (default 8). CI does not shrink a failing history (its assertion prints every
+step); long runs do, AURUMPLAN_HISTORIES_SHRINK=0|1 overrides.
 """
 
 from __future__ import annotations
@@ -22,15 +23,19 @@ from tests.lifecycle.world import start_server
 from tests.state.dburl import pg_schema_url, pg_unreachable
 
 HISTORIES = int(os.environ.get("AURUMPLAN_HISTORIES", "200"))
-STEPS = int(os.environ.get("AURUMPLAN_HISTORY_STEPS", "6"))
+STEPS = int(os.environ.get("AURUMPLAN_HISTORY_STEPS", "8"))
 SEED = os.environ.get("AURUMPLAN_HISTORIES_SEED")
 LONG = "AURUMPLAN_HISTORIES" in os.environ or SEED is not None
+SHRINK = os.environ.get("AURUMPLAN_HISTORIES_SHRINK", "1" if LONG else "0") == "1"
+TIMEOUT = 0 if LONG else 900  # CI: well above the ~3 min the histories take on a 2-core machine
+XFAIL = pytest.mark.xfail(strict=True, reason="issue 11: histories break invariants 1, 4, 5, 6 on main "
+                          "(resume after a failure commits nothing, partial commits, stale staged rows)")
 
 
 def _settings(n: int) -> settings:
     return settings(max_examples=n, stateful_step_count=STEPS, deadline=None, derandomize=not LONG,
                     database=None, print_blob=True,
-                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+                    phases=[Phase.explicit, Phase.reuse, Phase.generate, *([Phase.shrink] if SHRINK else [])],
                     suppress_health_check=list(HealthCheck))
 
 
@@ -50,6 +55,8 @@ def _pg_urls(folder: Path) -> Iterator[str]:
     yield from pg_schema_url()
 
 
+@XFAIL
+@pytest.mark.timeout(TIMEOUT)
 def test_histories_sqlite() -> None:
     srv = start_server(seed=21)
     try:
@@ -59,7 +66,9 @@ def test_histories_sqlite() -> None:
         srv.stop()
 
 
+@XFAIL
 @pytest.mark.postgres
+@pytest.mark.timeout(TIMEOUT)
 def test_histories_postgres() -> None:
     reason = pg_unreachable()
     if reason is not None:

@@ -62,7 +62,8 @@ def keys(series: list[str], start_day: int = 0, days: int = 2) -> list[Key]:
 
 
 def faults(h: LifecycleMachine, mode: str | None) -> None:
-    h._step(None, lambda: f"API faults: {mode}" if setattr(h.srv, "fault", mode) is None else "")
+    """The API's fault mode from now on (steps that name their own fault override it for their run)."""
+    h.srv.fault = mode
 
 
 def paused_with_staged(h: LifecycleMachine, series: list[str], kind: str = "Backfill") -> str:
