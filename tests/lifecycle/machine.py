@@ -9,6 +9,7 @@ recorded in the model's log; any other exception is a bug and fails the history.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import tempfile
 import threading
@@ -32,6 +33,8 @@ INTERRUPTS = ("none", "none", "none", "none", "pause", "pause", "cancel", "cance
 # API faults during one step: none, every request 500, every other one, every third 429, one series down
 FAULTS = (None, None, None, "500-all", "500-some", "429-some", "MISO-down")
 TERMINAL = ("succeeded", "cancelled", "rolled_back")
+COLLECT = os.environ.get("AURUMPLAN_HISTORIES_LOG")
+"""Long runs: a history that breaks an invariant is appended to this JSON-lines file instead of failing."""
 PAUSE_LATENCY = 0.6  # the fake answers this slowly once a pause/cancel is requested: the applier polls
 
 
@@ -62,6 +65,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.model = Model()
         self.n_specs = 0
         self.last_result: Any = None
+        self.broken = False
+        self.crashed: str | None = None
         os.environ["EIA_API_KEY"] = "lifecycle-key"
 
     def teardown(self) -> None:
@@ -115,6 +120,11 @@ class LifecycleMachine(RuleBasedStateMachine):
             outcome = fn()
         except AurumError as exc:
             outcome = f"refused: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        except Exception as exc:  # a bug, not an answer: fails the history (or is collected, see COLLECT)
+            if not COLLECT:
+                raise
+            outcome = f"CRASHED: {type(exc).__name__}: {exc}"
+            self.crashed = outcome
         finally:
             self.srv.delay = 0.0
             self.srv.fault = background
@@ -275,7 +285,15 @@ class LifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def invariants_hold(self) -> None:
         snap = getattr(self, "_snap", None)
-        if snap is None:
+        if snap is None or self.broken:
             return
         bad = check(self.model, snap, self.project.logs)
+        if self.crashed:
+            bad.insert(0, f"bug: {self.crashed}")
+        if bad and COLLECT:  # long runs: write the history down and go on with the next one
+            self.broken = True
+            with open(COLLECT, "a") as fh:
+                fh.write(json.dumps({"backend": self.project.db_url.split(":", 1)[0], "violations": bad[:12],
+                                     "history": self.model.log}) + "\n")
+            return
         assert not bad, "\n".join(bad[:12]) + "\nhistory:\n  " + "\n  ".join(self.model.log)
