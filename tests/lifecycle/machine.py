@@ -70,6 +70,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         os.environ["EIA_API_KEY"] = "lifecycle-key"
 
     def teardown(self) -> None:
+        if COLLECT:  # one line per history run, so a long run can say how many it ran
+            with open(COLLECT + ".count", "a") as fh:
+                fh.write(f"{self.project.db_url.split(':', 1)[0]} {self.model.step}\n")
         if os.environ.get("AURUMPLAN_HISTORY_VERBOSE"):
             print("history:\n  " + "\n  ".join(self.model.log))
         self.srv.fault = None
