@@ -44,7 +44,8 @@ def _run(machine: type[LifecycleMachine], n: int) -> None:
         seed = int(SEED) if SEED is not None else random.randrange(1 << 32)
         print(f"\nlifecycle histories: {n}, seed {seed} (repeat with AURUMPLAN_HISTORIES_SEED={seed})")
         machine._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
-    run_state_machine_as_test(machine, settings=_settings(n))
+    # every history takes all its steps (hypothesis would otherwise end most of them after 1-3 steps)
+    run_state_machine_as_test(machine, settings=_settings(n), _min_steps=STEPS)
 
 
 def _sqlite_urls(folder: Path) -> Iterator[str]:
