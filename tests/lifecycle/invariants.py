@@ -11,8 +11,8 @@ with what the warehouse and the state say:
 4. no staged version became current over a newer one: the operation that made a row current
    fetched it no earlier than the step at which any other load committed at that period;
 5. a `succeeded` operation has every planned create/replace period current (by it or later);
-6. nothing is lost: a failed (or halted) operation's planned periods are current or in its
-   failure log.
+6. nothing is lost: a failed (or halted) operation's planned periods are current, staged for
+   its resume, or in its failure log.
 """
 
 from __future__ import annotations
@@ -214,11 +214,14 @@ def check(model: Model, snap: Snapshot, logs: Path) -> list[str]:
             bad.append(f"inv5 {op_id} is succeeded but {len(missing)} of its {len(info.planned)} planned "
                        f"periods are not current by it or a later operation, e.g. {missing[:3]}")
             continue
-        logged = failure_log_keys(logs, op_id)
-        lost = [k for k in missing if k not in logged]
+        kept = failure_log_keys(logs, op_id)  # failed and logged, or staged for its resume
+        for lid, ld in snap.loads.items():
+            if ld["operation_id"] == op_id and ld["status"] == "staged":
+                kept.update(snap.rows.get(lid, {}))
+        lost = [k for k in missing if k not in kept]
         if lost:
-            bad.append(f"inv6 {op_id} is {status}: {len(lost)} planned periods neither current nor in its "
-                       f"failure log, e.g. {lost[:3]}")
+            bad.append(f"inv6 {op_id} is {status}: {len(lost)} planned periods neither current, nor staged for "
+                       f"its resume, nor in its failure log, e.g. {lost[:3]}")
     return bad
 
 
