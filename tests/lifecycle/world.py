@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,26 @@ class FaultyEia(EiaServer):
         super().__init__(**kw)
         self.fault: str | None = None
         self.fail_series: set[str] = set()
+        self.in_flight = 0
+        self.before_answer: Callable[[int], None] | None = None
         self.step = 0
         self.served: list[Served] = []
         self.statuses: list[int] = []
         self._n = 0
         self._rec = threading.Lock()
+
+    def dispatch(self, req: FakeRequest) -> FakeResponse:
+        with self._rec:
+            self.in_flight += 1
+            n = self.requests + 1
+        try:
+            resp = super().dispatch(req)
+            if self.before_answer is not None and self.is_data_path(req):
+                self.before_answer(n)  # e.g. a cancel arriving just before the client gets its rows
+            return resp
+        finally:
+            with self._rec:
+                self.in_flight -= 1
 
     def _answer(self, req: FakeRequest, fail: int | None) -> FakeResponse:
         with self._rec:
