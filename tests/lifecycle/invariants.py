@@ -12,13 +12,14 @@ with what the warehouse and the state say:
    fetched it no earlier than the step at which any other load committed at that period;
 5. a `succeeded` operation has every planned create/replace period current (by it or later);
 6. nothing is lost: a failed (or halted) operation's planned periods are current, staged for
-   its resume, or in its failure log.
+   its resume, in its failure log, or planned again by a later attempt of the same spec.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,7 +215,11 @@ def check(model: Model, snap: Snapshot, logs: Path) -> list[str]:
             bad.append(f"inv5 {op_id} is succeeded but {len(missing)} of its {len(info.planned)} planned "
                        f"periods are not current by it or a later operation, e.g. {missing[:3]}")
             continue
-        kept = failure_log_keys(logs, op_id)  # failed and logged, or staged for its resume
+        kept = failure_log_keys(logs, op_id)  # failed and logged, or staged for its resume,
+        for later in model.ops.values():  # or handed to a later attempt of the same spec (<first>-a<n>)
+            if later.op_id != op_id and attempt_base(later.op_id) == attempt_base(op_id) and \
+                    later.created_step > info.created_step:
+                kept.update(later.planned)
         for lid, ld in snap.loads.items():
             if ld["operation_id"] == op_id and ld["status"] == "staged":
                 kept.update(snap.rows.get(lid, {}))
@@ -223,6 +228,11 @@ def check(model: Model, snap: Snapshot, logs: Path) -> list[str]:
             bad.append(f"inv6 {op_id} is {status}: {len(lost)} planned periods neither current, nor staged for "
                        f"its resume, nor in its failure log, e.g. {lost[:3]}")
     return bad
+
+
+def attempt_base(op_id: str) -> str:
+    """The first attempt's id: re-planning a failed spec starts `<first>-a<n>`."""
+    return re.sub(r"-a\d+$", "", op_id)
 
 
 def failure_log_keys(logs: Path, op_id: str) -> set[Key]:

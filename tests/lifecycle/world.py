@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,7 @@ class Served:
 class FaultyEia(EiaServer):
     """EiaServer with switchable faults and a record of every served value.
 
-    fault: None | "500-all" | "500-some" (every other data request) | "429-some" (every third).
+    fault: None | "500-all" | "500-some" (half the requests, always the same) | "429-some" (every third).
     """
 
     def __init__(self, **kw: Any) -> None:
@@ -110,10 +111,12 @@ class FaultyEia(EiaServer):
         return resp
 
     def _fails(self, req: FakeRequest, n: int) -> bool:
-        """500 for a failing series, for every request ("500-all") or every other one ("500-some")."""
+        """500 for a failing series, for every request ("500-all") or half of them ("500-some": the same
+        half every time, by a hash of the request, so a retry fails too and a history replays the same)."""
         if set(req.all("facets[respondent][]")) & self.fail_series:
             return True
-        return self.fault == "500-all" or (self.fault == "500-some" and n % 2 == 0)
+        some = zlib.crc32(repr(sorted(self.loggable_params(req).items())).encode()) % 2 == 0
+        return self.fault == "500-all" or (self.fault == "500-some" and some)
 
     def revise(self, key: Key, delta: float) -> None:
         """Upstream revision: the API answers a different value for that period from now on."""
