@@ -29,7 +29,7 @@ from tests.lifecycle.world import DAYS, HOUR, SERIES, FaultyEia, Project, spec_t
 CRASH_POINTS = ("before-staged", "after-batch", "before-commit", "after-warehouse-commit", "mid-watermarks")
 KINDS = ("Backfill", "Backfill", "Replay", "Reprocess")
 # kill -9 needs a child process (~1.5 s of start-up): rarer than the in-process interruptions
-INTERRUPTS = ("none",) * 7 + ("pause", "pause", "cancel", "cancel-force", "kill")
+INTERRUPTS = ("none",) * 9 + ("pause", "pause", "cancel", "cancel-force", "kill")
 # API faults during one step: none, every request 500, every other one, every third 429, one series down
 FAULTS = (None, None, None, "500-all", "500-some", "429-some", "MISO-down")
 TERMINAL = ("succeeded", "cancelled", "rolled_back")
@@ -171,6 +171,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _apply(self, spec: Path, interrupt: str, crash: str, via_file: bool, fault: str | None = None) -> str:
         op_id, planned = self._plan(spec)
 
+        if interrupt == "kill" and not self.model.ops[op_id].planned:
+            interrupt = "none"  # nothing to fetch or commit: a child process would only cost its start-up
+
         def go() -> str:
             if interrupt == "kill":
                 res = self.project.cli("apply", str(spec.with_suffix(".plan.json")), crash=crash)
@@ -186,6 +189,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _resume(self, op_id: str, interrupt: str = "none", crash: str = "", overrides: dict[str, Any] | None = None,
                 fault: str | None = None) -> None:
         overrides = overrides or {}
+        if interrupt == "kill" and not any(o["id"] == op_id and o["status"] in ("running", "paused", "failed", "halted")
+                                           for o in api.ops_list(self.project.ctx)):
+            interrupt = "none"  # it will be refused: no need for a child process to hear that
 
         def go() -> str:
             if interrupt == "kill":
