@@ -196,12 +196,7 @@ def test_report_sums_every_run(h: LifecycleMachine) -> None:
     assert rep["figures"]["requests"] == sent, rep["figures"]
 
 
-STILL_FAILS = pytest.mark.xfail(strict=True, reason="issue 11 (5), still on main at bb75ef7: cancel --force just "
-                                "before the running apply gets its rows writes a failure log "
-                                "('load ... is discarded, not staged')")
-
-
-@pytest.mark.parametrize("when", ["in-flight", pytest.param("before-answer", marks=STILL_FAILS)])
+@pytest.mark.parametrize("when", ["in-flight", "before-answer"])
 def test_cancel_force_is_cancelled_without_failure_log(h: LifecycleMachine, when: str) -> None:
     """`cancel --force` while `aurumplan apply` runs in another process, its first request in flight.
 

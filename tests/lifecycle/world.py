@@ -1,6 +1,6 @@
 """The world a lifecycle history runs in: a fake EIA API with ground truth, a project, a database.
 
-The ONE place that imports the fake APIs (they are moving out of the package): change the import here.
+The ONE place that imports the fake APIs (tests/doubles/fakeapis, formerly aurumplan.testing.fakeapis).
 The fake is wrapped, not edited: `FaultyEia` adds switchable faults (500 on some or all requests,
 429s) and records every value it served, tagged with the step that was running, so the model knows
 exactly what each operation was given.
@@ -20,14 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:  # where the fakes live today; another helper is moving them under tests/
-    from aurumplan.testing.fakeapis import EiaServer, Synth
-    from aurumplan.testing.fakeapis.base import FakeRequest, FakeResponse
-except ImportError:  # pragma: no cover - the new home
-    from tests.fakeapis import EiaServer, Synth  # type: ignore[no-redef]
-    from tests.fakeapis.base import FakeRequest, FakeResponse  # type: ignore[no-redef]
-
 from aurumplan import api
+from tests.doubles.fakeapis import EiaServer, Synth  # the fake APIs' home (was aurumplan.testing.fakeapis)
+from tests.doubles.fakeapis.base import FakeRequest, FakeResponse
 
 HOUR = 3600
 DATASET = "ELEC.DEMAND"
