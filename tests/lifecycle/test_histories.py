@@ -28,8 +28,6 @@ SEED = os.environ.get("AURUMPLAN_HISTORIES_SEED")
 LONG = "AURUMPLAN_HISTORIES" in os.environ or SEED is not None
 SHRINK = os.environ.get("AURUMPLAN_HISTORIES_SHRINK", "1" if LONG else "0") == "1"
 TIMEOUT = 0 if LONG else 900  # CI: well above the ~3 min the histories take on a 2-core machine
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 11: histories break invariants 1, 4, 5, 6 on main "
-                          "(resume after a failure commits nothing, partial commits, stale staged rows)")
 
 
 def _settings(n: int) -> settings:
@@ -56,7 +54,6 @@ def _pg_urls(folder: Path) -> Iterator[str]:
     yield from pg_schema_url()
 
 
-@XFAIL
 @pytest.mark.timeout(TIMEOUT)
 def test_histories_sqlite() -> None:
     srv = start_server(seed=21)
@@ -67,7 +64,6 @@ def test_histories_sqlite() -> None:
         srv.stop()
 
 
-@XFAIL
 @pytest.mark.postgres
 @pytest.mark.timeout(TIMEOUT)
 def test_histories_postgres() -> None:
