@@ -10,7 +10,7 @@ from typing import Any
 
 import networkx as nx
 
-from aurumplan.apply import lifecycle, rollback
+from aurumplan.apply import emergency, lifecycle, rollback
 from aurumplan.apply.ratelimit import RateLimiter
 from aurumplan.apply.runner import Applier, plan_of_operation
 from aurumplan.apply.staleness import stale_ranges
@@ -623,3 +623,23 @@ def find_operations(ctx: Context, *, op_id: str | None = None, spec_sha256: str 
     return [{"id": o.id, "status": o.status, "kind": o.kind, "source": o.source, "created_at": o.created_at,
              "summary": o.summary} for o in state.list_operations()
             if (op_id is not None and o.id == op_id) or (spec_sha256 is not None and o.spec_sha256 == spec_sha256)]
+
+
+# ---- emergency ----
+
+def stop(ctx: Context, *, source: str | None, reason: str, cancel: bool = False,
+         include_critical: bool = False) -> dict[str, Any]:
+    """Emergency stop of active operations (docs/emergency.md)."""
+    if source is not None:
+        ctx.catalog.source(source)
+    return emergency.stop(ctx.config, source=source, reason=reason, cancel=cancel, include_critical=include_critical)
+
+
+def freeze(ctx: Context, source: str, reason: str) -> dict[str, Any]:
+    """Freeze a source in the state, for every process (docs/emergency.md)."""
+    ctx.catalog.source(source)
+    return emergency.freeze(ctx.config, source, reason)
+
+
+def unfreeze(ctx: Context, source: str) -> dict[str, Any]:
+    return emergency.unfreeze(ctx.config, source)
