@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 import networkx as nx
 
-from aurumplan.apply import emergency, lifecycle, rollback
+from aurumplan.apply import damage, emergency, lifecycle, rollback
 from aurumplan.apply.ratelimit import RateLimiter
 from aurumplan.apply.runner import Applier, plan_of_operation
 from aurumplan.apply.staleness import stale_ranges
@@ -643,3 +644,27 @@ def freeze(ctx: Context, source: str, reason: str) -> dict[str, Any]:
 
 def unfreeze(ctx: Context, source: str) -> dict[str, Any]:
     return emergency.unfreeze(ctx.config, source)
+
+
+def scan(ctx: Context, source: str, *, window: str | None = None, checks: list[str] | None = None,
+         out: str | Path | None = None) -> dict[str, Any]:
+    """Damage report of current data; `out` writes it as JSON (docs/emergency.md)."""
+    report = damage.scan(ctx.config, ctx.catalog, source, window, checks)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return report
+
+
+def quarantine(ctx: Context, report: str | Path, mode: str = "strict") -> dict[str, Any]:
+    """Hide a damage report's versions from observations_current, reversibly."""
+    return damage.quarantine(ctx.config, report, mode)
+
+
+def release(ctx: Context, quarantine_id: str) -> dict[str, Any]:
+    return damage.release(ctx.config, quarantine_id)
+
+
+def recover(ctx: Context, report: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Write reviewable recovery specs for a damage report (never applies)."""
+    return damage.recover(ctx.config, ctx.catalog, report, out_dir)
