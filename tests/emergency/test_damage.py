@@ -96,7 +96,7 @@ def test_scan_quarantine_recover_release_end_to_end(tmp_path: Path, db_url: str,
     assert gone["missing"] == [[fmt_ts(GONE[1]), fmt_ts(GONE[2])]] and gone["loads"] == []
     assert set(bad) == {("CISO", "accuracy"), ("ERCO", "accuracy"), ("PJM", "completeness")}
 
-    code, out, err = run(proj, "quarantine", str(report))
+    code, out, err = run(proj, "quarantine", str(report), "--mode", "strict")
     assert code == 0, out + err
     qid = out.split(":")[0]
     hidden = sum((e - s) // HOUR for s, e in CORRUPT.values())
@@ -186,5 +186,5 @@ def test_recover_rolls_back_an_operation_that_replaced_good_versions(tmp_path: P
     assert sorted(p.name for p in (proj / "rec").iterdir()) == ["rollbacks.sh"]
     lines = [ln for ln in (proj / "rec" / "rollbacks.sh").read_text().splitlines() if not ln.startswith("#")]
     assert lines == [f"aurumplan rollback {bad_op}"]
-    assert run(proj, *lines[0].split()[1:], "--auto-approve")[0] == 0
+    assert run(proj, "rollback", bad_op, "--auto-approve")[0] == 0
     assert wh.current_checksum("eia", "ELEC.DEMAND") == good
