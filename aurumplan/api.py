@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any
 
 import networkx as nx
 
-from aurumplan.apply import damage, emergency, lifecycle, rollback
+from aurumplan.apply import lifecycle, rollback
 from aurumplan.apply.ratelimit import RateLimiter
 from aurumplan.apply.runner import Applier, plan_of_operation
 from aurumplan.apply.staleness import stale_ranges
@@ -627,6 +626,11 @@ def find_operations(ctx: Context, *, op_id: str | None = None, spec_sha256: str 
 
 
 # ---- emergency ----
+# Imported here, like the quality block above, so this block stays apart from the rest of the file.
+import json  # noqa: E402
+
+from aurumplan.apply import damage, emergency  # noqa: E402
+
 
 def stop(ctx: Context, *, source: str | None, reason: str, cancel: bool = False,
          include_critical: bool = False) -> dict[str, Any]:

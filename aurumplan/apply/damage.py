@@ -19,11 +19,11 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from aurumplan.apply.lifecycle import _who, transition
-from aurumplan.apply.reports import parse_window
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.errors import AurumError, OperationError
 from aurumplan.hashing import sha256_hex
+from aurumplan.inspect.reports import parse_window
 from aurumplan.intervals import DAY, IntervalSet, fmt_ts, parse_ts
 from aurumplan.quality.evaluate import evaluate, normalize_checks
 from aurumplan.quality.expected import period_end

@@ -63,23 +63,34 @@ def stop(config: Config, *, source: str | None, reason: str, cancel: bool = Fals
             kept.append({"operation_id": op.id, "status": op.status, "priority": priority})
             continue
         target = "cancelled" if cancel else "paused"
+        entry = {"operation_id": op.id, "source": op.source, "was": "running", "status": target,
+                 "priority": priority, "resume": _resume_hint(op.id, target)}
         if op.status == target or (op.status == "paused" and not cancel) or \
                 (op.status == "planned" and not cancel):
-            already.append({"operation_id": op.id, "status": op.status})
+            if _by_this_stop(store, op.id, record.id):  # its own watcher saw the record first
+                stopped.append(entry)
+            else:
+                already.append({"operation_id": op.id, "status": op.status})
             continue
         alive = op.status == "running" and holder(store, op.id).alive
         try:
             transition(store, op.id, target, event="stop", reason=reason, stop_id=record.id)
-        except OperationError:  # it ended meanwhile
-            already.append({"operation_id": op.id, "status": store.get_operation(op.id).status})
+        except OperationError:  # its own watcher saw the record first, or it ended meanwhile
+            if _by_this_stop(store, op.id, record.id):
+                stopped.append({**entry, "was": op.status})
+            else:
+                already.append({"operation_id": op.id, "status": store.get_operation(op.id).status})
             continue
         if target == "cancelled" and not alive:
             store.release_leases(op.id)
             discard_staged(config, op.id)
-        stopped.append({"operation_id": op.id, "source": op.source, "was": op.status, "status": target,
-                        "priority": priority, "resume": _resume_hint(op.id, target)})
+        stopped.append({**entry, "was": op.status})
     return {"stop_id": record.id, "source": source, "reason": reason, "by": by, "stopped": stopped,
             "kept": kept, "already": already}
+
+
+def _by_this_stop(store: SqlStateStore, op_id: str, stop_id: int) -> bool:
+    return any(e.kind == "stop" and e.detail.get("stop_id") == stop_id for e in store.events(op_id))
 
 
 def freeze(config: Config, source: str, reason: str) -> dict[str, Any]:

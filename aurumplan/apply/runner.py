@@ -22,9 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
-from aurumplan.apply import emergency
+from aurumplan.apply import emergency, verify
 from aurumplan.apply import nodes as N
-from aurumplan.apply import verify
 from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, lineage, transition

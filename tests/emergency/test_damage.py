@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from aurumplan.intervals import fmt_ts
 from aurumplan.state import open_state
-from aurumplan.testing.fakeapis import ABSENT, EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
 from tests.apply.common import run
+from tests.doubles.fakeapis import ABSENT, EiaServer, Synth
 from tests.emergency.common import project
 
 SEED = 8

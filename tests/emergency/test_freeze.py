@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from aurumplan.state import open_state
-from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
 from tests.apply.common import run
+from tests.doubles.fakeapis import EiaServer, Synth
 from tests.emergency.common import project, spec, staged, start, status, wait_for
 from tests.emergency.test_stop import Background
 

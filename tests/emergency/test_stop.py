@@ -14,9 +14,9 @@ import pytest
 from aurumplan import api
 from aurumplan.apply import emergency
 from aurumplan.state import open_state
-from aurumplan.testing.fakeapis import EiaServer, Synth
 from aurumplan.warehouse import open_warehouse
 from tests.apply.common import run
+from tests.doubles.fakeapis import EiaServer, Synth
 from tests.emergency.common import project, spec, staged, start, status, wait_for
 
 SEED = 21
@@ -69,7 +69,7 @@ def test_stop_all_stops_three_applies_in_two_processes_and_resume_finishes_them(
     code, out, err = run(proj, "stop", "--all", "--reason", "Data corruption detected")
     assert code == 0, out + err
     for i in ids:
-        assert f"paused {i}" in out and f"aurumplan resume {i}" in out
+        assert f"paused {i}" in out and f"aurumplan resume {i}" in out, [(e.kind, e.detail) for e in store.events(i)]
     _, other_err = other.communicate(timeout=30)
     for t in threads:
         t.thread.join(timeout=30)
