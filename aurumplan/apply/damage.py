@@ -158,7 +158,7 @@ def release(config: Config, quarantine_id: str) -> dict[str, Any]:
     op = store.get_operation(quarantine_id)
     if op.kind != "Quarantine":
         raise OperationError(f"{quarantine_id} is a {op.kind}, not a quarantine")
-    out = open_warehouse(config.warehouse_url).release(quarantine_id)
+    out: dict[str, Any] = dict(open_warehouse(config.warehouse_url).release(quarantine_id))
     transition(store, quarantine_id, "rolled_back", event="release", **out)
     store.log_emergency("release", op.source, out)
     return out
@@ -212,8 +212,8 @@ def recover(config: Config, catalog: Catalog, report_path: str | Path, out_dir: 
     if rollbacks:
         lines = [f"# Rollbacks for damage report {rid}: these operations replaced good versions with damaged",
                  "# ones; review, then run each line (a rollback undoes the whole operation)."]
-        for op, where in sorted(rollbacks.items()):
-            lines += [f"# {op} wrote damage in: {', '.join(sorted(set(where)))}", f"aurumplan rollback {op}"]
+        for op, places in sorted(rollbacks.items()):
+            lines += [f"# {op} wrote damage in: {', '.join(sorted(set(places)))}", f"aurumplan rollback {op}"]
         written.append(_write_text(out / "rollbacks.sh", "\n".join(lines) + "\n"))
     store = open_state(config.state_url, create=True)
     summary = {"report_id": rid, "out_dir": str(out), "files": written, "rollbacks": sorted(rollbacks),

@@ -85,8 +85,9 @@ class FreezesMixin(SqlBase):
                  now: float | None = None) -> Stop:
         at = self._now(now)
         with self._write() as conn:
-            sid = conn.execute(st.insert().values(source=source, reason=reason, by=by, at=at, cancel=cancel,
-                                                  include_critical=include_critical)).inserted_primary_key[0]
+            key = conn.execute(st.insert().values(source=source, reason=reason, by=by, at=at, cancel=cancel,
+                                                  include_critical=include_critical)).inserted_primary_key
+        sid = key[0] if key is not None else 0
         return Stop(int(sid), source, reason, by, at, cancel, include_critical)
 
     def stops_since(self, since: float) -> list[Stop]:
@@ -109,8 +110,9 @@ class FreezesMixin(SqlBase):
                       now: float | None = None) -> EmergencyEntry:
         at = self._now(now)
         with self._write() as conn:
-            eid = conn.execute(elog.insert().values(kind=kind, source=source, at=at,
-                                                    detail=dumps(detail))).inserted_primary_key[0]
+            key = conn.execute(elog.insert().values(kind=kind, source=source, at=at,
+                                                    detail=dumps(detail))).inserted_primary_key
+        eid = key[0] if key is not None else 0
         return EmergencyEntry(int(eid), kind, source, at, dict(detail))
 
     def emergency_log(self, source: str | None = None) -> list[EmergencyEntry]:

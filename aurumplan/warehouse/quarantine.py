@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -65,7 +66,7 @@ def _same_key(x: sa.Table, y: sa.Table) -> sa.ColumnElement[bool]:
     return sa.and_(*(x.c[k] == y.c[k] for k in ("source", "dataset", "series_id", "period")))
 
 
-def _count(conn: Connection, q: sa.Select) -> int:
+def _count(conn: Connection, q: sa.Select[Any]) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one())
 
 
