@@ -623,3 +623,52 @@ def find_operations(ctx: Context, *, op_id: str | None = None, spec_sha256: str 
     return [{"id": o.id, "status": o.status, "kind": o.kind, "source": o.source, "created_at": o.created_at,
              "summary": o.summary} for o in state.list_operations()
             if (op_id is not None and o.id == op_id) or (spec_sha256 is not None and o.spec_sha256 == spec_sha256)]
+
+
+# ---- emergency ----
+# Imported here, like the quality block above, so this block stays apart from the rest of the file.
+import json  # noqa: E402
+
+from aurumplan.apply import damage, emergency  # noqa: E402
+
+
+def stop(ctx: Context, *, source: str | None, reason: str, cancel: bool = False,
+         include_critical: bool = False) -> dict[str, Any]:
+    """Emergency stop of active operations (docs/emergency.md)."""
+    if source is not None:
+        ctx.catalog.source(source)
+    return emergency.stop(ctx.config, source=source, reason=reason, cancel=cancel, include_critical=include_critical)
+
+
+def freeze(ctx: Context, source: str, reason: str) -> dict[str, Any]:
+    """Freeze a source in the state, for every process (docs/emergency.md)."""
+    ctx.catalog.source(source)
+    return emergency.freeze(ctx.config, source, reason)
+
+
+def unfreeze(ctx: Context, source: str) -> dict[str, Any]:
+    return emergency.unfreeze(ctx.config, source)
+
+
+def scan(ctx: Context, source: str, *, window: str | None = None, checks: list[str] | None = None,
+         out: str | Path | None = None) -> dict[str, Any]:
+    """Damage report of current data; `out` writes it as JSON (docs/emergency.md)."""
+    report = damage.scan(ctx.config, ctx.catalog, source, window, checks)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return report
+
+
+def quarantine(ctx: Context, report: str | Path, mode: str = "strict") -> dict[str, Any]:
+    """Hide a damage report's versions from observations_current, reversibly."""
+    return damage.quarantine(ctx.config, report, mode)
+
+
+def release(ctx: Context, quarantine_id: str) -> dict[str, Any]:
+    return damage.release(ctx.config, quarantine_id)
+
+
+def recover(ctx: Context, report: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Write reviewable recovery specs for a damage report (never applies)."""
+    return damage.recover(ctx.config, ctx.catalog, report, out_dir)

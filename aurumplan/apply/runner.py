@@ -22,8 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
+from aurumplan.apply import emergency, verify
 from aurumplan.apply import nodes as N
-from aurumplan.apply import verify
 from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, lineage, transition
@@ -150,10 +150,12 @@ class Applier:
         self.verify = verify
         self.accept_config_change = accept_config_change
         self.cwd = cwd or Path.cwd()
+        self.started_at = time.time()  # an emergency stop shortly before this still binds it
 
     # ---- entry points -------------------------------------------------------------------------
 
     def apply(self) -> ApplyResult:
+        emergency.refuse_frozen(self.store, self.source.name)
         existing = self.store.find_operation(self.op_id)
         if existing is not None:
             self._refuse_existing(existing.status)
@@ -240,6 +242,7 @@ class Applier:
         return cp
 
     def resume(self) -> ApplyResult:
+        emergency.refuse_frozen(self.store, self.source.name)
         op = self.store.get_operation(self.op_id)
         if op.status not in RESUMABLE:
             hint = " (plan the spec again to start its next attempt)" if op.status in RETRYABLE else ""
@@ -406,11 +409,14 @@ class Applier:
         return self.requested in ("paused", "cancelled") or self._interrupts > 0
 
     def _watch(self) -> None:
-        """Heartbeat the leases and notice pause/cancel requested by another process."""
+        """Heartbeat the leases and notice pause/cancel (or a freeze, an emergency stop) from another process."""
         last_beat = time.monotonic()
         while not self.stop.wait(self.poll):
             try:
                 status = self.store.get_operation(self.op_id).status
+                if status == "running":  # a freeze of the source or an emergency stop binds it too
+                    status = emergency.enforce(self.store, self.op_id, self.source.name,
+                                               self.settings.get("priority"), self.started_at) or status
                 if status in ("paused", "cancelled"):
                     self.requested = status
                     self.stop.set()

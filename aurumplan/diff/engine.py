@@ -143,6 +143,7 @@ def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "lates
     src = scope.source
     cs = ChangeSet(src.name, scope.kind)
     leases = state.leases(active_only=True)
+    frozen = _frozen(state, src.name, src.frozen)
     everything = state.watermarks(src.name) if len(scope.datasets) > 8 else None
     for name, ds_scope in scope.datasets.items():
         ds = ds_scope.dataset
@@ -157,8 +158,8 @@ def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "lates
             held = loaded.restrict(wanted)  # restricted once: every selection lies inside wanted
             change.fingerprint = _held_fingerprint(held)
             blocked = IntervalSet()
-            if src.frozen:
-                change.actions.append(Action("conflict", wanted, f"source '{src.name}' is frozen in the config"))
+            if frozen:
+                change.actions.append(Action("conflict", wanted, frozen))
                 blocked = wanted
             for a in _lease_conflicts(leases, src.name, name, sid, wanted, own_operation):
                 change.actions.append(a)
@@ -171,6 +172,16 @@ def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "lates
             dchange.series[sid] = change
         cs.datasets[name] = dchange
     return cs
+
+
+def _frozen(state: WatermarkReader, source: str, in_config: bool) -> str | None:
+    """Why the source is frozen (in the config, or by `aurumplan freeze` in the state), or None."""
+    if in_config:
+        return f"source '{source}' is frozen in the config"
+    freezes = getattr(state, "freezes", None)  # an empty state (no store yet) has none
+    for f in freezes(source) if freezes is not None else ():
+        return f"source '{source}' is frozen: {f.reason} (by {f.by}; `aurumplan unfreeze {source}` lifts it)"
+    return None
 
 
 def _classify(change: SeriesChange, where: IntervalSet, reason: str, here: IntervalMap[Any], kind: str,

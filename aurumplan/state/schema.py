@@ -120,3 +120,35 @@ request_log = sa.Table(
     sa.Column("n", sa.Integer, nullable=False),
     sa.Index("ix_request_log_source_at", "source", "at"),
 )
+
+freezes = sa.Table(
+    "freezes", metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("by", sa.String(255), nullable=False),
+    sa.Column("at", _Time, nullable=False),
+)
+"""Sources frozen with `aurumplan freeze` (docs/emergency.md); a row per frozen source."""
+
+stops = sa.Table(
+    "stops", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(64)),  # NULL: every source (`stop --all`)
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("by", sa.String(255), nullable=False),
+    sa.Column("at", _Time, nullable=False),
+    sa.Column("cancel", sa.Boolean, nullable=False),
+    sa.Column("include_critical", sa.Boolean, nullable=False),
+    sa.Index("ix_stops_at", "at"),
+)
+"""Emergency stops (`aurumplan stop`): applies starting shortly after one stop too (docs/emergency.md)."""
+
+emergency_log = sa.Table(
+    "emergency_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(64)),
+    sa.Column("at", _Time, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+"""Every stop, freeze, unfreeze, quarantine, release and recovery, with who asked."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from aurumplan.state.base import StateStore
+from aurumplan.state.freezes import FreezesMixin
 from aurumplan.state.leases import LeasesMixin
 from aurumplan.state.ops import OperationsMixin
 from aurumplan.state.watermarks import WatermarksMixin
 
 
-class SqlStateStore(WatermarksMixin, OperationsMixin, LeasesMixin, StateStore):
+class SqlStateStore(WatermarksMixin, OperationsMixin, LeasesMixin, FreezesMixin, StateStore):
     """State in a SQL database; safe to share between processes (see sqlbase for the locking)."""
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from aurumplan.warehouse.commits import CommitsMixin
+from aurumplan.warehouse.quarantine import QuarantineMixin
 from aurumplan.warehouse.queries import QueriesMixin
 from aurumplan.warehouse.writes import WritesMixin
 
 
-class Warehouse(WritesMixin, CommitsMixin, QueriesMixin):
-    """Stage loads, write batches, commit/rollback atomically, read what is current."""
+class Warehouse(WritesMixin, CommitsMixin, QueriesMixin, QuarantineMixin):
+    """Stage loads, write batches, commit/rollback atomically, read what is current, quarantine."""
 
 
 def open_warehouse(url: str) -> Warehouse:

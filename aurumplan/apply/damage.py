@@ -1,0 +1,235 @@
+"""Damage: scan current data, quarantine what is damaged, write the recovery specs (docs/emergency.md).
+
+A damage report (schemas/damage-report.v1.json) lists, per dataset and series and check, the damaged
+ranges, the finding, and which loads (and so which operations) wrote the damaged versions; ranges
+with no current version are `missing`. `quarantine` hides the damaged versions, `recover` turns
+the report into specs that go through the usual plan and apply.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from aurumplan.apply.lifecycle import _who, transition
+from aurumplan.catalog import Catalog
+from aurumplan.config import Config
+from aurumplan.errors import AurumError, OperationError
+from aurumplan.hashing import sha256_hex
+from aurumplan.inspect.reports import parse_window
+from aurumplan.intervals import DAY, IntervalSet, fmt_ts, parse_ts
+from aurumplan.quality.evaluate import evaluate, normalize_checks
+from aurumplan.quality.expected import period_end
+from aurumplan.state import open_state
+from aurumplan.warehouse import Warehouse, open_warehouse
+
+REPORT_VERSION = 1
+CHUNK = 31 * DAY
+"""A scan judges at most this much of a dataset at a time, so memory stays bounded on long windows."""
+
+
+def _ivs(s: IntervalSet) -> list[list[str]]:
+    return [[fmt_ts(a), fmt_ts(b)] for a, b in s]
+
+
+def _parse_ivs(rows: list[list[str]]) -> IntervalSet:
+    return IntervalSet([(parse_ts(a), parse_ts(b)) for a, b in rows])
+
+
+def scan(config: Config, catalog: Catalog, source: str, window: str | None = None,
+         checks: list[str] | None = None) -> dict[str, Any]:
+    """Run the quality checks over current data and return the damage report (see module doc)."""
+    src = catalog.source(source)
+    selected = normalize_checks(checks or ["all"])
+    wh = open_warehouse(config.warehouse_url)
+    loaded = wh.loaded_series(source)
+    span = parse_window(window) if window else wh_span(wh, source)
+    found: dict[tuple[str, str, str], tuple[IntervalSet, list[str]]] = {}
+    for dataset, series in loaded.items():
+        if dataset not in src.datasets or span is None:
+            continue
+        for a in range(span[0], span[1], CHUNK):
+            with wh.connect() as conn:
+                q = evaluate(conn, catalog, source, dataset, (a, min(a + CHUNK, span[1])), selected, series=series)
+            for check, result in q.results.items():
+                for f in result.findings:
+                    if not f.periods:
+                        continue
+                    where, messages = found.get((dataset, f.series_id, check), (IntervalSet(), []))
+                    if f.message not in messages and len(messages) < 5:
+                        messages.append(f.message)
+                    found[(dataset, f.series_id, check)] = (where | IntervalSet(f.periods), messages)
+    damage = [_attribute(wh, catalog, source, ds, sid, check, where, messages)
+              for (ds, sid, check), (where, messages) in sorted(found.items())]
+    created = time.time()
+    body = {"source": source, "window": [fmt_ts(span[0]), fmt_ts(span[1])] if span else None,
+            "checks": list(selected), "damage": damage}
+    rid = f"DAMAGE_{time.strftime('%Y%m%d', time.gmtime(created))}_{source.upper()}_" \
+          f"{sha256_hex(json.dumps(body, sort_keys=True) + str(created))[:6]}"
+    return {"version": REPORT_VERSION, "id": rid, "created_at": fmt_ts(int(created)), "by": _who(), **body,
+            "periods": sum(d["periods"] for d in damage)}
+
+
+def wh_span(wh: Warehouse, source: str) -> tuple[int, int] | None:
+    """The first and past-the-last period of the source's current data (None: nothing loaded)."""
+    cov = wh.coverage(source)
+    starts = [p for periods in cov.values() for p in periods[:1]]
+    lasts = [p for periods in cov.values() for p in periods[-1:]]
+    return (min(starts), max(lasts) + 1) if starts else None
+
+
+def _attribute(wh: Warehouse, catalog: Catalog, source: str, dataset: str, series_id: str, check: str,
+               where: IntervalSet, messages: list[str]) -> dict[str, Any]:
+    """Which loads and operations wrote the current versions in `where`; what has no version is missing."""
+    ds = catalog.dataset(source, dataset)
+    by_load: dict[tuple[str, str], list[int]] = {}
+    present = IntervalSet()
+    for s, e in where:
+        for period, lid, op in wh.current_versions(source, (dataset, series_id, s, e)):
+            by_load.setdefault((lid, op), []).append(period)
+    loads_out = []
+    for (lid, op), periods in sorted(by_load.items()):
+        got = IntervalSet((p, period_end(ds, p)) for p in periods)
+        present = present | got
+        replaced = sum(wh.displaced_by(lid, source, (dataset, series_id, s, e)) for s, e in got)
+        loads_out.append({"load_id": lid, "operation_id": op, "ranges": _ivs(got), "periods": len(periods),
+                          "replaced": replaced})
+    missing = where - present
+    return {"dataset": dataset, "series_id": series_id, "check": check, "findings": messages,
+            "ranges": _ivs(where), "periods": where.periods(ds.grain), "loads": loads_out,
+            "missing": _ivs(missing)}
+
+
+def read_report(path: str | Path) -> dict[str, Any]:
+    """A damage report written by `scan`; one clear error when it is not one."""
+    try:
+        data: dict[str, Any] = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise AurumError(f"{path}: not a readable damage report: {exc}") from None
+    if not isinstance(data, dict) or data.get("version") != REPORT_VERSION or "damage" not in data:
+        raise AurumError(f"{path}: not a damage report of version {REPORT_VERSION} (write one with `aurumplan scan`)")
+    return data
+
+
+def _present_ranges(report: dict[str, Any]) -> list[tuple[str, str, int, int]]:
+    """The report's damaged ranges that have a current version, merged per dataset and series."""
+    per: dict[tuple[str, str], IntervalSet] = {}
+    for d in report["damage"]:
+        for ld in d["loads"]:
+            key = (d["dataset"], d["series_id"])
+            per[key] = per.get(key, IntervalSet()) | _parse_ivs(ld["ranges"])
+    return [(ds, sid, s, e) for (ds, sid), where in sorted(per.items()) for s, e in where]
+
+
+def quarantine(config: Config, report_path: str | Path, mode: str = "strict") -> dict[str, Any]:
+    """Hide a report's damaged versions from observations_current; recorded as a Quarantine operation."""
+    report = read_report(report_path)
+    source = report["source"]
+    ranges = _present_ranges(report)
+    if not ranges:
+        raise OperationError(f"{report_path}: no damaged version is current: nothing to quarantine")
+    qid = f"QUARANTINE_{time.strftime('%Y%m%d', time.gmtime())}_{source.upper()}_" \
+          f"{sha256_hex(report['id'] + mode + str(time.time()))[:6]}"
+    store = open_state(config.state_url, create=True)
+    reason = f"quarantine ({mode}) of damage report {report['id']}"
+    store.create_operation(qid, "Quarantine", source, status="running", reason=reason, owner=None,
+                           labels={"damage_report": report["id"], "mode": mode}, host=socket.gethostname(),
+                           pid=os.getpid(), summary={})
+    rows = open_warehouse(config.warehouse_url).quarantine(qid, source, ranges, mode=mode, reason=reason,
+                                                           report_id=report["id"])
+    out = {"quarantine_id": qid, "source": source, "mode": mode, "report_id": report["id"], "periods": rows,
+           "ranges": len(ranges)}
+    store.update_operation(qid, summary=out)
+    transition(store, qid, "succeeded", event="quarantine", **out)
+    store.log_emergency("quarantine", source, out)
+    return out
+
+
+def release(config: Config, quarantine_id: str) -> dict[str, Any]:
+    """Undo a quarantine: hidden versions come back where nothing newer became current."""
+    store = open_state(config.state_url, create=True)
+    op = store.get_operation(quarantine_id)
+    if op.kind != "Quarantine":
+        raise OperationError(f"{quarantine_id} is a {op.kind}, not a quarantine")
+    out: dict[str, Any] = dict(open_warehouse(config.warehouse_url).release(quarantine_id))
+    transition(store, quarantine_id, "rolled_back", event="release", **out)
+    store.log_emergency("release", op.source, out)
+    return out
+
+
+def recover(config: Config, catalog: Catalog, report_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Write reviewable recovery specs for a damage report; never applies anything.
+
+    A rollback line where the damaging operation replaced earlier versions (they were current
+    before it); a Replay (`type: correction`) of damaged ranges otherwise; a Reprocess
+    `failedRecords` for ranges with no current version.
+    """
+    report = read_report(report_path)
+    source, rid = report["source"], report["id"]
+    catalog.source(source)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    to_replay: dict[tuple[str, str], IntervalSet] = {}
+    rollbacks: dict[str, list[str]] = {}
+    missing: list[dict[str, Any]] = []
+    for d in report["damage"]:
+        for ld in d["loads"]:
+            if ld["replaced"] >= ld["periods"] and ld["operation_id"]:
+                rollbacks.setdefault(ld["operation_id"], []).append(f"{d['dataset']} {d['series_id']}")
+                continue
+            key = (d["dataset"], d["series_id"])
+            to_replay[key] = to_replay.get(key, IntervalSet()) | _parse_ivs(ld["ranges"])
+        for s, e in _parse_ivs(d["missing"]):
+            missing.append({"operation_id": rid, "source": source, "dataset": d["dataset"], "series": [d["series_id"]],
+                            "interval": [fmt_ts(s), fmt_ts(e)], "request": {}, "error": f"{d['check']}: "
+                            + "; ".join(d["findings"][:1]), "attempts": 0})
+    replay: dict[tuple[str, tuple[int, int]], set[str]] = {}  # one Replay per dataset and range, its series
+    for (dataset, sid), where in to_replay.items():
+        for iv in where:
+            replay.setdefault((dataset, iv), set()).add(sid)
+    written: list[str] = []
+    reason = f"recovery of damage report {rid}"
+    for n, ((dataset, (s, e)), series) in enumerate(sorted(replay.items()), 1):
+        spec = {"apiVersion": "aurumplan/v1", "kind": "Replay",
+                "metadata": {"name": f"recover-{n:03d}", "reason": reason, "labels": {"damage_report": rid}},
+                "spec": {"source": source, "datasets": [dataset], "series": sorted(series),
+                         "window": {"start": fmt_ts(s), "end": fmt_ts(e)}, "type": "correction"}}
+        written.append(_write(out / f"replay-{n:03d}.yaml", spec))
+    if missing:
+        log = out / "missing.jsonl"
+        log.write_text("".join(json.dumps(m, sort_keys=True) + "\n" for m in missing))
+        spec = {"apiVersion": "aurumplan/v1", "kind": "Reprocess",
+                "metadata": {"name": "recover-missing", "reason": reason, "labels": {"damage_report": rid}},
+                "spec": {"source": source, "failedRecords": log.name}}
+        written.append(_write(out / "reprocess-missing.yaml", spec))
+    if rollbacks:
+        lines = [f"# Rollbacks for damage report {rid}: these operations replaced good versions with damaged",
+                 "# ones; review, then run each line (a rollback undoes the whole operation)."]
+        for op, places in sorted(rollbacks.items()):
+            lines += [f"# {op} wrote damage in: {', '.join(sorted(set(places)))}", f"aurumplan rollback {op}"]
+        written.append(_write_text(out / "rollbacks.sh", "\n".join(lines) + "\n"))
+    store = open_state(config.state_url, create=True)
+    summary = {"report_id": rid, "out_dir": str(out), "files": written, "rollbacks": sorted(rollbacks),
+               "replays": len(replay), "missing_ranges": len(missing)}
+    store.log_emergency("recover", source, {**summary, "by": _who()})
+    return summary
+
+
+def _write(path: Path, spec: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    dumper = YAML(typ="safe", pure=True)
+    dumper.default_flow_style = False
+    dumper.dump(spec, buf)
+    return _write_text(path, buf.getvalue())
+
+
+def _write_text(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
