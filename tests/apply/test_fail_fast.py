@@ -104,3 +104,21 @@ def test_a_429_burst_costs_little_more_than_the_pauses_it_asked_for(
     assert throttled - clean <= 7 * 1.0 + 4.0, (clean, throttled)
 
 
+
+
+def test_a_route_the_api_does_not_know_stops_the_node_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with EiaServer(data=Synth(seed=2), api_key=KEY, until=1_900_000_000) as srv:
+        code, text, elapsed = apply(tmp_path, srv.origin + "/no-such-prefix", monkeypatch)
+        requests = srv.requests
+    assert code != 0 and elapsed < 10
+    assert "the API does not know this route" in text and "sources.eia.base_url" in text
+    assert requests <= 3  # no retries of a 404: one per node at most
+    assert KEY not in text
+
+
+def test_messages_show_urls_without_query_or_credentials() -> None:
+    from aurumplan.executors.http import public_url
+
+    assert public_url("https://user:pw@api.eia.gov/v2/x?api_key=SECRET&a=1") == "https://api.eia.gov/v2/x"
+    assert "SECRET" not in public_url("ht!tp://bad url?api_key=SECRET")
