@@ -38,7 +38,8 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         except BaseException as exc:  # a crash is exactly what the test looks for
             code = f"crash: {type(exc).__name__}: {exc}"
     return {"name": case["name"], "code": code, "stdout": out.getvalue()[-2000:],
-            "stderr": "\n".join(err.getvalue().splitlines()[:40]), "cpu": cpu() - c0, "wall": time.monotonic() - w0}
+            "stderr": "\n".join(err.getvalue().splitlines()[:40]), "cpu": cpu() - c0, "wall": time.monotonic() - w0,
+            "peak_mb_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def worker(cases_file: str, out_file: str) -> None:

@@ -219,7 +219,8 @@ def test_every_case_is_one_clear_error(outcomes: dict[str, Any]) -> None:
 def test_every_case_is_fast_and_small(outcomes: dict[str, Any]) -> None:
     slow = [(r["name"], round(r["cpu"], 2), round(r["wall"], 2)) for r in outcomes["results"] if r["cpu"] >= 5.0]
     assert not slow, slow
-    assert outcomes["peak_mb"] < 300, outcomes["peak_mb"]
+    first_over = next((r["name"] for r in outcomes["results"] if r["peak_mb_after"] >= 300), None)
+    assert outcomes["peak_mb"] < 300, (outcomes["peak_mb"], first_over)
 
 
 def test_messages_point_at_the_value_and_say_what_to_do(tmp_path: Path) -> None:
