@@ -98,7 +98,9 @@ def test_resume_after_failure_commits(h: LifecycleMachine, fault: str) -> None:
 
 # ---- 2. re-apply after failed / cancelled / halted -------------------------------------------------
 
-@pytest.mark.parametrize("ending", ["failed", "cancelled", "halted"])
+@pytest.mark.parametrize("ending", ["failed", "cancelled", pytest.param("halted", marks=pytest.mark.xfail(
+    strict=True, reason="regressed on main at c4b6534 (passed at d456513): attempt 2 after a quality halt reuses "
+    "the halted attempt's staged rows (0 requests) and halts again although upstream was fixed"))])
 def test_reapply_after_non_success(h: LifecycleMachine, ending: str) -> None:
     validation = "{checks: [schema], threshold: 0.0}"
     if ending == "halted":  # a third of the values missing: completeness below the threshold
