@@ -13,11 +13,12 @@ import os
 import socket
 from typing import Any
 
+from aurumplan.apply.nodes import restore_watermarks
 from aurumplan.config import Config
 from aurumplan.errors import OperationError
 from aurumplan.state import Operation, SqlStateStore, open_state
 from aurumplan.state.holders import holder
-from aurumplan.warehouse import open_warehouse
+from aurumplan.warehouse import Warehouse, open_warehouse
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "planned": frozenset({"running", "cancelled"}),
@@ -96,14 +97,40 @@ def cancel(config: Config, op_id: str, force: bool = False) -> dict[str, Any]:
 
 
 def discard_staged(config: Config, op_id: str) -> int:
-    """Drop every staged (uncommitted) load of the operation; committed ones stay (rollback undoes them)."""
+    """Drop every staged (uncommitted) load of the operation; committed ones stay (rollback undoes them).
+
+    A commit cut short between its warehouse switch and its watermarks (killed, or fenced out by
+    `cancel --force`) is undone first, warehouse and watermarks both back to its snapshot, so a
+    cancelled operation leaves the two in agreement (docs/architecture.md, "Operation lifecycle").
+    """
     warehouse = open_warehouse(config.warehouse_url)
+    undo_cut_short_commits(open_state(config.state_url, create=True), warehouse, op_id)
     n = 0
     for load in warehouse.loads_for_operation(op_id):
         if load.status == "staged":
             warehouse.discard_staged(load.load_id)
             n += 1
     return n
+
+
+def undo_cut_short_commits(store: SqlStateStore, warehouse: Warehouse, op_id: str) -> int:
+    """Roll back the warehouse switch of every commit the operation began and did not finish; returns loads."""
+    source = store.get_operation(op_id).source
+    undone = 0
+    for cp in store.checkpoints(op_id):
+        pending = (cp.detail or {}).get("pending") if cp.node_id.endswith("/commit") else None
+        if not pending:
+            continue
+        switched = [lid for lid in pending.get("loads") or []
+                    if (load := warehouse.load(lid)) is not None and load.status == "committed"]
+        if switched:
+            warehouse.rollback(switched)
+            undone += len(switched)
+        restore_watermarks(store, source, cp.node_id.rsplit("/", 1)[0], pending.get("replaced") or {})
+        store.upsert_checkpoint(op_id, cp.node_id, status="partial" if (cp.detail or {}).get("commits") else "failed",
+                                detail={"commits": (cp.detail or {}).get("commits") or []})
+        store.add_event(op_id, "commit-undone", {"node": cp.node_id, "loads": switched})
+    return undone
 
 
 def unlock_operation(config: Config, op_id: str) -> dict[str, Any]:

@@ -224,12 +224,17 @@ def _snapshot(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]) -> dict[s
 
 def restore(run: NodeRun, dataset: str, replaced: dict[str, Any]) -> None:
     """Put the watermarks back as the snapshot says (rollback)."""
+    restore_watermarks(run.store, run.source.name, dataset, replaced)
+
+
+def restore_watermarks(store: StateStore, source: str, dataset: str, replaced: dict[str, Any]) -> None:
+    """The watermarks of a commit's snapshot, as they were before that commit."""
     for sid, snap in replaced.items():
         where = IntervalSet.from_json(snap["where"])
-        run.store.remove_watermarks(run.source.name, dataset, sid, where)
+        store.remove_watermarks(source, dataset, sid, where)
         for s, e, lid, op, checksum, schema in snap["held"]:
-            run.store.set_watermarks(run.source.name, dataset, sid, IntervalSet([(s, e)]),
-                                     WatermarkRef(lid, op, checksum, schema), 0)
+            store.set_watermarks(source, dataset, sid, IntervalSet([(s, e)]),
+                                 WatermarkRef(lid, op, checksum, schema), 0)
 
 
 def gate(score: float | None, threshold: float, on_failure: str, dataset: str) -> str:

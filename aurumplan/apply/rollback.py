@@ -21,7 +21,7 @@ from aurumplan.config import Config
 from aurumplan.errors import OperationError
 from aurumplan.intervals import IntervalSet
 from aurumplan.state import SqlStateStore, open_state
-from aurumplan.warehouse import open_warehouse
+from aurumplan.warehouse import Warehouse, open_warehouse
 
 
 def rollback_id(target: str) -> str:
@@ -31,12 +31,14 @@ def rollback_id(target: str) -> str:
     return f"ROLLBACK_{day}_{source}_{short}"
 
 
-def commit_records(store: SqlStateStore, op_id: str) -> list[tuple[str, dict[str, Any]]]:
+def commit_records(store: SqlStateStore, op_id: str,
+                   committed: set[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The target's commits as (dataset, {loads, replaced}), newest first (the reverse of commit order).
 
     A commit node keeps one record per commit it made (`commits`; several with `commit: progressive`)
-    and, while one is under way, its `pending` record: restoring that snapshot is exact whether or
-    not its warehouse switch happened.
+    and, while one is under way, its `pending` record. A pending record counts only when the warehouse
+    committed its loads (`committed`): restoring the snapshot of a switch that never happened would
+    take ranges away from whoever wrote them since.
     """
     out: list[tuple[float, int, str, dict[str, Any]]] = []
     for c in store.checkpoints(op_id):
@@ -44,12 +46,18 @@ def commit_records(store: SqlStateStore, op_id: str) -> list[tuple[str, dict[str
             continue
         ds, d = c.node_id.rsplit("/", 1)[0], c.detail or {}
         records = list(d.get("commits") or [])
-        if d.get("pending"):
-            records.append(d["pending"])
+        pending = d.get("pending")
+        if pending and committed is not None and set(pending.get("loads") or []) & committed:
+            records.append(pending)  # its warehouse switch happened (a crash before the watermarks)
         if not records and d.get("replaced") is not None and c.status == "committed":
             records.append({"loads": d.get("loads", []), "replaced": d["replaced"]})
         out.extend((c.finished_at or 0, i, ds, r) for i, r in enumerate(records))
     return [(ds, r) for _, _, ds, r in sorted(out, key=lambda x: (x[0], x[1], x[2]), reverse=True)]
+
+
+def switched(warehouse: Warehouse, op_id: str) -> set[str]:
+    """The operation's loads the warehouse made current at some point (committed, or since rolled back)."""
+    return {ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status in ("committed", "rolled_back")}
 
 
 def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any]:
@@ -61,7 +69,7 @@ def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any
     if target.status in ("running", "planned"):
         raise OperationError(f"operation {op_id} is {target.status}: pause or cancel it before rolling back")
     per: dict[str, dict[str, Any]] = {}
-    for ds, rec in commit_records(store, op_id):
+    for ds, rec in commit_records(store, op_id, switched(open_warehouse(config.warehouse_url), op_id)):
         replaced = rec.get("replaced") or {}
         d = per.setdefault(ds, {"dataset": ds, "loads": [], "series": set(), "where": IntervalSet(), "restores": set()})
         d["loads"].extend(rec.get("loads") or [])
@@ -102,7 +110,7 @@ def rollback_operation(config: Config, catalog: Catalog, op_id: str, *, mode: st
         loads = [ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status == "committed"]
         warehouse.rollback(loads)
         run = N.NodeRun(rb_id, source, store, warehouse, token, "Rollback", {}, lambda ds: ds.schema_version)
-        for ds, rec in commit_records(store, op_id):
+        for ds, rec in commit_records(store, op_id, switched(warehouse, op_id)):
             N.restore(run, ds, rec.get("replaced") or {})
         if mode == "controlled":
             checks["after"] = check_current(config, catalog, target.source, plan["datasets"])

@@ -26,7 +26,7 @@ from aurumplan.apply import emergency, verify
 from aurumplan.apply import nodes as N
 from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
-from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, lineage, transition
+from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, discard_staged, lineage, transition
 from aurumplan.apply.limits import make_limiter
 from aurumplan.apply.quality_gate import validate_dataset
 from aurumplan.apply.rollback import rollback_operation
@@ -221,7 +221,12 @@ class Applier:
                 continue
             theirs = {n["id"]: canonical_json(n) for n in plan_of_operation(self.store, earlier.id)["graph"]["nodes"]} \
                 if earlier.plan else {}
-            for cp in self.store.checkpoints(earlier.id):
+            cps = self.store.checkpoints(earlier.id)
+            halted = {c.node_id.rsplit("/", 1)[0] for c in cps
+                      if c.node_id.endswith("/validate") and c.status == "failed"}
+            for cp in cps:
+                if cp.node_id.rsplit("/", 2)[0] in halted:
+                    continue  # the quality gate refused these rows: fetch them again
                 if cp.status == "staged" and cp.load_id and mine.get(cp.node_id) == theirs.get(cp.node_id):
                     self.reusable[cp.node_id] = cp  # the latest attempt's staged copy wins
             self.superseded.append(earlier.id)
@@ -692,9 +697,7 @@ class Applier:
             self.requested = "paused"
         final: str
         if self.requested == "cancelled":
-            for load in self.warehouse.loads_for_operation(self.op_id):
-                if load.status == "staged":
-                    self.warehouse.discard_staged(load.load_id)
+            discard_staged(self.config, self.op_id)
             final = "cancelled"
         elif self.requested == "paused":
             running = [c.node_id for c in self.store.checkpoints(self.op_id) if c.status == "running"

@@ -98,9 +98,7 @@ def test_resume_after_failure_commits(h: LifecycleMachine, fault: str) -> None:
 
 # ---- 2. re-apply after failed / cancelled / halted -------------------------------------------------
 
-@pytest.mark.parametrize("ending", ["failed", "cancelled", pytest.param("halted", marks=pytest.mark.xfail(
-    strict=True, reason="regressed on main at c4b6534 (passed at d456513): attempt 2 after a quality halt reuses "
-    "the halted attempt's staged rows (0 requests) and halts again although upstream was fixed"))])
+@pytest.mark.parametrize("ending", ["failed", "cancelled", "halted"])
 def test_reapply_after_non_success(h: LifecycleMachine, ending: str) -> None:
     validation = "{checks: [schema], threshold: 0.0}"
     if ending == "halted":  # a third of the values missing: completeness below the threshold
@@ -271,9 +269,6 @@ def test_invariants_catch_a_reverted_row(h: LifecycleMachine) -> None:
     assert any(v.startswith("inv1") for v in h.violations())
 
 
-@pytest.mark.xfail(strict=True, reason="found by the histories, still on main at d456513: cancelling an operation "
-                   "killed between its warehouse commit and its watermark update leaves it `cancelled` with its "
-                   "rows current and the watermarks naming the versions it replaced (inv3)")
 @pytest.mark.parametrize("force", [True, False])
 def test_cancel_after_kill_mid_commit_keeps_warehouse_and_state_together(h: LifecycleMachine, force: bool) -> None:
     h._apply(h._new_spec("Backfill", TWO, 0, 1), "none", "", False)
@@ -283,9 +278,6 @@ def test_cancel_after_kill_mid_commit_keeps_warehouse_and_state_together(h: Life
     assert h.violations() == [], h.model.log
 
 
-@pytest.mark.xfail(strict=True, reason="found by the long run (seed 4237827512), still on main at d456513: rolling "
-                   "back a cancelled first attempt after its second attempt committed removes the second attempt's "
-                   "watermarks while its rows stay current (inv3)")
 def test_rollback_of_cancelled_attempt_leaves_later_attempt_intact(h: LifecycleMachine) -> None:
     h._apply(h._new_spec("Backfill", TWO, 1, 1), "none", "", False)
     spec = h._new_spec("Reprocess", ["MISO"], 2, 1)
