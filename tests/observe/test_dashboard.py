@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import os
 import shutil
 import socket
 import struct
@@ -85,6 +86,8 @@ def _png_is_blank(png: bytes) -> bool:
 def test_page_renders_in_headless_chromium(page: tuple[Path, Path], tmp_path: Path) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("headless Chromium is missing: .ci/run installs the Debian package `chromium`")
         pytest.skip("headless Chromium is not installed (Debian package `chromium`)")
     shot = tmp_path / "shot.png"
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
