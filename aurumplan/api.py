@@ -418,7 +418,7 @@ def quotas_check(ctx: Context, concurrency: int | None = None,
 
 
 def metrics_text(ctx: Context, now: float | None = None, process: bool = False) -> str:
-    """The fleet as Prometheus exposition text (docs/observability.md#metrics); process adds this process's memory."""
+    """The fleet as Prometheus exposition text (docs/operations.md#metrics); process adds this process's memory."""
     from aurumplan.observe import metrics
 
     state = open_reader(ctx)

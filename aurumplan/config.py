@@ -72,7 +72,7 @@ class SeaTunnelConfig(_Model):
 
 
 class CostConfig(_Model):
-    """Prices `aurumplan cost` multiplies figures by; all 0 by default (the APIs are free). docs/observability.md"""
+    """Prices `aurumplan cost` multiplies figures by; all 0 by default (the APIs are free). docs/operations.md"""
 
     currency: str = "USD"
     per_1000_requests: dict[str, float] = Field(default_factory=dict, description="price per 1,000 calls, by source")

@@ -1,4 +1,4 @@
-"""Fleet observability commands: metrics, serve, health, cost, trends, dashboard, alerts (docs/observability.md)."""
+"""Fleet observability commands: metrics, serve, health, cost, trends, dashboard, alerts (docs/operations.md)."""
 
 from __future__ import annotations
 

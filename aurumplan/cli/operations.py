@@ -63,7 +63,7 @@ def _summary(result: Any, as_json: bool) -> None:
 @click.option("--progress-interval", type=float, default=30.0, show_default=True,
               help="seconds between progress lines when not on a terminal")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
-              help="serve Prometheus /metrics on 127.0.0.1:PORT while it runs (docs/observability.md)")
+              help="serve Prometheus /metrics on 127.0.0.1:PORT while it runs (docs/operations.md)")
 @pass_obj
 @handle_errors
 def apply(obj: Obj, target: str, auto_approve: bool, accept_config_change: bool, as_json: bool,

@@ -1,1 +1,1 @@
-"""Fleet observability: metrics, health, cost and trends, dashboard and alerts (docs/observability.md)."""
+"""Fleet observability: metrics, health, cost and trends, dashboard and alerts (docs/operations.md)."""

@@ -1,4 +1,4 @@
-"""Alert rules over the state, sent to Slack, PagerDuty, a JSON webhook or email (docs/observability.md#alerts).
+"""Alert rules over the state, sent to Slack, PagerDuty, a JSON webhook or email (docs/operations.md#alerts).
 
 `serve --alerts` calls Alerter.evaluate every interval. A condition fires once per (rule, subject)
 (de-duplication), is sent again every repeat_minutes while it holds, goes to escalate_to channels

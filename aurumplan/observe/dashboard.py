@@ -1,4 +1,4 @@
-"""`aurumplan dashboard`: one self-contained HTML page of the fleet (docs/observability.md#dashboard).
+"""`aurumplan dashboard`: one self-contained HTML page of the fleet (docs/operations.md#dashboard).
 
 No external assets: styles are inline, charts are inline SVG, and the figures the page shows are
 also embedded as JSON (`<script type="application/json" id="aurumplan-data">`), equal to what

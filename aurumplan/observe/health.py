@@ -1,4 +1,4 @@
-"""`aurumplan health`: is everything an apply needs up? (docs/observability.md#health)
+"""`aurumplan health`: is everything an apply needs up? (docs/operations.md#health)
 
 Checks: the state store (reachable, schema this version understands), the warehouse, each source's
 API (one cheap request, logged against the shared quota, with the key; skipped with offline), the

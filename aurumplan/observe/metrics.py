@@ -1,4 +1,4 @@
-"""Prometheus text exposition of the fleet, and a /metrics endpoint (docs/observability.md#metrics).
+"""Prometheus text exposition of the fleet, and a /metrics endpoint (docs/operations.md#metrics).
 
 The text is written here (format 0.0.4) so the exporter needs no client library; tests parse it
 with prometheus_client's parser. Every figure is read from the state at scrape time.

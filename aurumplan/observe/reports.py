@@ -1,4 +1,4 @@
-"""`cost` and `trends`: sums and statistics over operation figures (docs/observability.md#cost).
+"""`cost` and `trends`: sums and statistics over operation figures (docs/operations.md#cost).
 
 Both read OpFigures (fleet.py), so they agree with `metrics` and the dashboard. An operation
 belongs to a range by when it was created.

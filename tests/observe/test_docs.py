@@ -1,4 +1,4 @@
-"""docs/observability.md names every metric the exporter writes and every command and option it adds."""
+"""docs/operations.md names every metric the exporter writes and every command and option it adds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aurumplan.cli.main import cli
 from aurumplan.observe.fleet import OpFigures
 from aurumplan.observe.metrics import render
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "observability.md").read_text()
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 
 
 def test_every_metric_is_documented() -> None:
