@@ -345,24 +345,6 @@ def compile_jobs(spec: str | Path, ctx: Context, out: str | Path) -> list[dict[s
     return compile_plan(planned.plan, source, ctx.config, Path(out))
 
 
-def quotas_validate(ctx: Context, concurrency: int = 3, specs: tuple[str | Path, ...] = ()) -> list[dict[str, Any]]:
-    """Per source: quotas, effective rate, concurrency against each window, a day's budget, errors.
-
-    Specs given are planned, so their request counts and explicit rate limits are checked too.
-    """
-    planned: dict[str, int] = {}
-    rates: dict[str, Any] = {}
-    for spec in specs:
-        p = plan(spec, ctx).plan
-        src = p["operation"]["source"]
-        planned[src] = planned.get(src, 0) + p["estimates"]["requests"]
-        rates[src] = p["settings"]["rateLimit"]
-        concurrency = max(concurrency, p["settings"]["concurrency"])
-    reports = validate_quotas(ctx.catalog, ctx.config, concurrency=concurrency, planned_requests=planned or None,
-                              rate_limits=rates or None)
-    return [r.to_dict() for r in reports]
-
-
 # ---- quality (check, coverage) ----
 # Imported here rather than at the top so this block stays apart from the rest of the file.
 from aurumplan.inspect import reports as _reports  # noqa: E402
@@ -396,8 +378,9 @@ def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) 
 
 def quotas_check(ctx: Context, concurrency: int | None = None,
                  specs: tuple[str | Path, ...] = ()) -> list[dict[str, Any]]:
-    """`quotas validate`: like quotas_validate, but a concurrency given wins over the specs' own
-    (without one: the largest of the specs', else 3)."""
+    """`quotas validate`: per source, quotas, effective rate, concurrency against each window, a day's
+    budget and errors; specs given are planned, so their request counts and rate limits are checked too.
+    A concurrency given wins over the specs' own (without one: the largest of the specs', else 3)."""
     planned: dict[str, int] = {}
     rates: dict[str, Any] = {}
     spec_concurrency = 0
