@@ -11,6 +11,7 @@ from typing import Any
 
 from aurumplan.errors import PlanError
 from aurumplan.plan.builder import FORMAT_VERSION, PLAN_KEY_ENV, plan_hash, sign
+from aurumplan.plan.model import decode
 
 
 def read_plan(path: str | Path) -> dict[str, Any]:
@@ -30,6 +31,7 @@ def read_plan(path: str | Path) -> dict[str, Any]:
     if data.get("plan_id") != plan_hash(data):
         raise PlanError(f"{path}: plan file was modified after it was written (checksum mismatch)",
                         hint="re-run `aurumplan plan`; a plan is reviewed as written")
+    decode(data, str(path))
     op_id = (data.get("operation") or {}).get("id")
     if not isinstance(op_id, str) or not PLAN_OPERATION_ID.fullmatch(op_id):
         raise PlanError(f"{path}: operation id {op_id!r} is not one aurumplan makes "
