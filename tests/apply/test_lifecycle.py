@@ -4,6 +4,7 @@ wins over a paused operation's staged rows, no partial dataset, and status that 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -225,7 +226,7 @@ def test_interrupted_status_names_the_dead_holder(tmp_path: Path, db_url: str, s
     store = open_state(db_url)
     store.update_operation(str(a["id"]), status="running", host="localhost-gone", pid=999999)
     store.acquire_leases(str(a["id"]), [("eia", "ELEC.DEMAND", "CISO", 0, 10)], "localhost-gone", 999999,
-                         ttl_seconds=0.01)
+                         ttl_seconds=60, now=time.time() - 120)  # its last heartbeat two minutes ago
     code, out, _ = run(proj, "status", str(a["id"]), "--json")
     info = json.loads(out)
     assert info["status"] == "interrupted"
