@@ -25,6 +25,17 @@ def cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def peak_mb() -> float:
+    """This process's own peak resident memory (VmHWM). Not getrusage's ru_maxrss: on Linux that keeps the
+    high-water mark of the parent across fork and exec, so a worker started by a large pytest process
+    would report the parent's memory as its own."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_case(case: dict[str, Any]) -> dict[str, Any]:
     os.chdir(case["cwd"])
     out, err = io.StringIO(), io.StringIO()
@@ -39,7 +50,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
             code = f"crash: {type(exc).__name__}: {exc}"
     return {"name": case["name"], "code": code, "stdout": out.getvalue()[-2000:],
             "stderr": "\n".join(err.getvalue().splitlines()[:40]), "cpu": cpu() - c0, "wall": time.monotonic() - w0,
-            "peak_mb_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_mb_after": peak_mb()}
 
 
 def worker(cases_file: str, out_file: str) -> None:
@@ -47,9 +58,9 @@ def worker(cases_file: str, out_file: str) -> None:
     with open(cases_file) as f:
         cases = json.load(f)
     results = [run_case(c) for c in cases]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     with open(out_file, "w") as f:
-        json.dump({"results": results, "peak_mb": peak_mb}, f)
+        json.dump({"results": results, "peak_mb": peak}, f)
 
 
 if __name__ == "__main__":
