@@ -52,9 +52,8 @@ def transition(store: SqlStateStore, op_id: str, to: str, *, expect: frozenset[s
         allowed &= set(expect)
     if op.status not in allowed:
         raise OperationError(f"operation {op_id} is {op.status}; it cannot become {to}")
-    updated = store.update_operation(op_id, status=to, expect_status=op.status)
-    store.add_event(op_id, event or to, {"from": op.status, "to": to, "by": _who(), **detail})
-    return updated
+    return store.update_operation(op_id, status=to, expect_status=op.status,
+                                  event=(event or to, {"from": op.status, "to": to, "by": _who(), **detail}))
 
 
 def _who() -> str:

@@ -114,8 +114,11 @@ class OperationsMixin(SqlBase):
 
     def update_operation(self, op_id: str, *, status: str | None = None,
                          summary: Mapping[str, Any] | None = None, now: float | None = None,
-                         expect_status: str | None = None, **fields: Any) -> Operation:
-        """Change columns; with expect_status only while the status is still that (else OperationError)."""
+                         expect_status: str | None = None, event: tuple[str, Mapping[str, Any]] | None = None,
+                         **fields: Any) -> Operation:
+        """Change columns; with expect_status only while the status is still that (else OperationError);
+        `event` (kind, detail) goes to the audit trail in the same transaction, so a reader never sees
+        the new status without the event that explains it."""
         unknown = set(fields) - _OP_FIELDS
         if unknown:
             raise TypeError(f"update_operation: unknown fields {sorted(unknown)}")
@@ -137,6 +140,9 @@ class OperationsMixin(SqlBase):
                 if row is None:
                     raise OperationError(f"no operation {op_id}")
                 raise OperationError(f"operation {op_id} is now {row['status']}, no longer {expect_status}")
+            if event is not None:
+                conn.execute(ev.insert().values(operation_id=op_id, at=values["updated_at"], kind=event[0],
+                                                detail=dumps(dict(event[1]))))
             self._bump(conn)
             row = self._op_row(conn, op_id)
         assert row is not None
