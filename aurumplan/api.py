@@ -117,7 +117,12 @@ def validate(paths: Iterable[str | Path], ctx: Context) -> list[Diagnostic]:
 
 def plan(spec: str | Path, ctx: Context, out: str | Path | None = None) -> Planned:
     """Plan a spec against the current state; `out` saves the plan file."""
-    planned = plan_spec(spec, ctx.catalog, open_reader(ctx), cwd=ctx.cwd)
+    state = open_reader(ctx)
+    try:
+        planned = plan_spec(spec, ctx.catalog, state, cwd=ctx.cwd)
+    finally:
+        if isinstance(state, SqlStateStore):
+            state.close()
     if out is not None:
         Path(out).write_text(planned.text)
     return planned
@@ -263,8 +268,12 @@ def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None, *, sav
     A saved plan (`saved`, read from a file) is verified first: same aurumplan version, same source
     settings (unless accept_config_change), and the graph its own spec compiles to (apply/verify.py).
     """
-    return Applier(ctx.config, ctx.catalog, plan_data, hook=hook, verify=saved,
-                   accept_config_change=accept_config_change, cwd=ctx.cwd).apply()
+    applier = Applier(ctx.config, ctx.catalog, plan_data, hook=hook, verify=saved,
+                      accept_config_change=accept_config_change, cwd=ctx.cwd)
+    try:
+        return applier.apply()
+    finally:
+        applier.close()
 
 
 def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
@@ -275,10 +284,14 @@ def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
 def resume(op_id: str, ctx: Context, hook: Any = None, *, concurrency: int | None = None,
            rate_limit: float | None = None, batch_size: int | None = None) -> Any:
     """Continue an operation; the overrides tune it mid-flight (audit trail; never above the quota)."""
-    store = open_store(ctx)
+    with open_store(ctx) as store:
+        plan_data = plan_of_operation(store, op_id)
     overrides = {"concurrency": concurrency, "rateLimit": rate_limit, "batchSize": batch_size}
-    return Applier(ctx.config, ctx.catalog, plan_of_operation(store, op_id), hook=hook,
-                   overrides=overrides).resume()
+    applier = Applier(ctx.config, ctx.catalog, plan_data, hook=hook, overrides=overrides)
+    try:
+        return applier.resume()
+    finally:
+        applier.close()
 
 
 def pause(op_id: str, ctx: Context) -> str:

@@ -154,6 +154,11 @@ class Applier:
 
     # ---- entry points -------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Release the state and warehouse connections (a long-lived process runs many applies)."""
+        self.store.close()
+        self.warehouse.close()
+
     def apply(self) -> ApplyResult:
         emergency.refuse_frozen(self.store, self.source.name)
         existing = self.store.find_operation(self.op_id)

@@ -4,6 +4,7 @@ wins over a paused operation's staged rows, no partial dataset, and status that 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -271,3 +272,22 @@ def test_attempt_after_failure_fetches_only_what_failed(tmp_path: Path, db_url: 
     assert current(db_url) == EXPECTED
     [first, _second] = ops(proj)
     assert all(ld.status != "staged" for ld in open_warehouse(db_url).loads_for_operation(str(first["id"])))
+
+
+def test_applies_in_one_process_do_not_leak_connections(tmp_path: Path, server: EiaServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived process (Airflow worker, `serve`, the history tests) runs many applies: found when a
+    run of 757 histories ended in 'Too many open files'."""
+    monkeypatch.setenv("EIA_API_KEY", "k")
+    proj = project(tmp_path, f"sqlite:///{tmp_path / 'fd.db'}", server)
+    ctx = api.context(proj / "aurumplan.yaml", proj)
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    api.apply_plan(api.plan(spec(proj, "warm", last=1), ctx).plan, ctx)
+    before = open_fds()
+    for day in range(2, 6):
+        result = api.apply_plan(api.plan(spec(proj, f"day{day}", last=day), ctx).plan, ctx)
+        assert result.status == "succeeded"
+    assert open_fds() <= before + 2
