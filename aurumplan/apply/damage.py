@@ -18,7 +18,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from aurumplan.apply.lifecycle import _who, transition
+from aurumplan.apply.lifecycle import transition, who
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.errors import AurumError, OperationError
@@ -73,7 +73,7 @@ def scan(config: Config, catalog: Catalog, source: str, window: str | None = Non
             "checks": list(selected), "damage": damage}
     rid = f"DAMAGE_{time.strftime('%Y%m%d', time.gmtime(created))}_{source.upper()}_" \
           f"{sha256_hex(json.dumps(body, sort_keys=True) + str(created))[:6]}"
-    return {"version": REPORT_VERSION, "id": rid, "created_at": fmt_ts(int(created)), "by": _who(), **body,
+    return {"version": REPORT_VERSION, "id": rid, "created_at": fmt_ts(int(created)), "by": who(), **body,
             "periods": sum(d["periods"] for d in damage)}
 
 
@@ -218,7 +218,7 @@ def recover(config: Config, catalog: Catalog, report_path: str | Path, out_dir: 
     store = open_state(config.state_url, create=True)
     summary = {"report_id": rid, "out_dir": str(out), "files": written, "rollbacks": sorted(rollbacks),
                "replays": len(replay), "missing_ranges": len(missing)}
-    store.log_emergency("recover", source, {**summary, "by": _who()})
+    store.log_emergency("recover", source, {**summary, "by": who()})
     return summary
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aurumplan.apply.lifecycle import _who, discard_staged, transition
+from aurumplan.apply.lifecycle import discard_staged, transition, who
 from aurumplan.config import Config
 from aurumplan.errors import AurumError, OperationError
 from aurumplan.state import Operation, SqlStateStore, open_state
@@ -50,7 +50,7 @@ def stop(config: Config, *, source: str | None, reason: str, cancel: bool = Fals
     if not reason.strip():
         raise OperationError("--reason is required: say why, it goes into the audit trail")
     store = _store(config)
-    by = _who()
+    by = who()
     record = store.add_stop(source, reason, by, cancel=cancel, include_critical=include_critical)
     store.log_emergency("stop", source, {"reason": reason, "by": by, "cancel": cancel,
                                          "include_critical": include_critical, "stop_id": record.id})
@@ -98,7 +98,7 @@ def freeze(config: Config, source: str, reason: str) -> dict[str, Any]:
     if not reason.strip():
         raise OperationError("--reason is required: say why, it is shown to whoever is refused")
     store = _store(config)
-    f, made = store.freeze(source, reason, _who())
+    f, made = store.freeze(source, reason, who())
     if made:
         store.log_emergency("freeze", source, {"reason": reason, "by": f.by})
     running = [op.id for op in store.list_operations(active_only=True)
@@ -112,7 +112,7 @@ def unfreeze(config: Config, source: str) -> dict[str, Any]:
     f = store.unfreeze(source)
     if f is None:
         raise OperationError(f"source '{source}' is not frozen")
-    store.log_emergency("unfreeze", source, {"by": _who(), "was": f.reason})
+    store.log_emergency("unfreeze", source, {"by": who(), "was": f.reason})
     paused = [op.id for op in store.list_operations(active_only=True)
               if op.source == source and op.status == "paused"]
     return {"source": source, "lifted": f.reason, "paused": paused}

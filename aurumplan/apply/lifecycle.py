@@ -53,10 +53,10 @@ def transition(store: SqlStateStore, op_id: str, to: str, *, expect: frozenset[s
     if op.status not in allowed:
         raise OperationError(f"operation {op_id} is {op.status}; it cannot become {to}")
     return store.update_operation(op_id, status=to, expect_status=op.status,
-                                  event=(event or to, {"from": op.status, "to": to, "by": _who(), **detail}))
+                                  event=(event or to, {"from": op.status, "to": to, "by": who(), **detail}))
 
 
-def _who() -> str:
+def who() -> str:
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
     return f"{user}@{socket.gethostname()} pid {os.getpid()}"
 
@@ -141,7 +141,7 @@ def unlock_operation(config: Config, op_id: str) -> dict[str, Any]:
         raise OperationError(f"operation {op_id} is held by a live process (host {h.host}, pid {h.pid}): "
                              f"pause or cancel it instead")
     n = store.break_leases_of(op_id)
-    store.add_event(op_id, "unlock", {"leases": n, "status": op.status, "by": _who()})
+    store.add_event(op_id, "unlock", {"leases": n, "status": op.status, "by": who()})
     return {"operation_id": op_id, "leases_broken": n, "status": op.status}
 
 

@@ -411,8 +411,9 @@ class Applier:
             return "failed-ok"
         if self._stopping_on_request() or self._status_now() in ("paused", "cancelled"):
             return "stopped"
-        with self._lock:
-            self.result.failures.append(f"{nid}: {exc}")
+        if node["kind"] != "validate" or node["dataset"] not in self.halted:  # a halt said so already
+            with self._lock:
+                self.result.failures.append(f"{nid}: {exc}")
         return "blocked"
 
     def _stopping_on_request(self) -> bool:
