@@ -26,6 +26,7 @@ from aurumplan.hashing import canonical_json
 from aurumplan.inspect import status as inspect_status
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
 from aurumplan.plan.make import Planned, plan_spec
+from aurumplan.plan.model import Plan, decode
 from aurumplan.plan.planfile import is_plan_file, read_plan
 from aurumplan.plan.render import human_duration, render_plan
 from aurumplan.spec.reference import write_reference
@@ -129,7 +130,8 @@ def plan(spec: str | Path, ctx: Context, out: str | Path | None = None) -> Plann
 
 
 def show(plan_file: str | Path) -> dict[str, Any]:
-    return read_plan(plan_file)
+    """A saved plan, checked (planfile.read_plan), in its file form for the views."""
+    return read_plan(plan_file).to_dict()
 
 
 def is_saved_plan(path: str | Path) -> bool:
@@ -261,14 +263,15 @@ def write_schemas(out: str | Path) -> list[str]:
 
 
 
-def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None, *, saved: bool = False,
+def apply_plan(plan_data: Plan | dict[str, Any], ctx: Context, hook: Any = None, *, saved: bool = False,
                accept_config_change: bool = False) -> Any:
     """Run a plan to the end; returns the ApplyResult.
 
     A saved plan (`saved`, read from a file) is verified first: same aurumplan version, same source
     settings (unless accept_config_change), and the graph its own spec compiles to (apply/verify.py).
     """
-    applier = Applier(ctx.config, ctx.catalog, plan_data, hook=hook, verify=saved,
+    typed = plan_data if isinstance(plan_data, Plan) else decode(plan_data, "plan")
+    applier = Applier(ctx.config, ctx.catalog, typed, hook=hook, verify=saved,
                       accept_config_change=accept_config_change, cwd=ctx.cwd)
     try:
         return applier.apply()
@@ -277,8 +280,9 @@ def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None, *, sav
 
 
 def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
-    """The plan an operation was applied from (what `resume` runs)."""
-    return plan_of_operation(open_store(ctx), op_id)
+    """The plan an operation was applied from (what `resume` runs), in its file form."""
+    with open_store(ctx) as store:
+        return plan_of_operation(store, op_id).to_dict()
 
 
 def resume(op_id: str, ctx: Context, hook: Any = None, *, concurrency: int | None = None,
@@ -344,18 +348,18 @@ def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,
 def record(spec: str | Path, ctx: Context, out: str | Path) -> dict[str, Any]:
     """Record the responses a spec's requests get, for offline runs (`recordings:`)."""
     planned = plan_spec(spec, ctx.catalog, EmptyState(), cwd=ctx.cwd)
-    source = ctx.catalog.source(planned.plan["operation"]["source"]).model_copy(update={"recordings": None})
-    limiter = RateLimiter.for_source(source.quota, source.headroom, planned.plan["settings"]["rateLimit"],
-                                     source=source.name)
-    counters = record_plan(planned.plan, source, Path(out), limiter)
+    typed = decode(planned.plan, str(spec))
+    source = ctx.catalog.source(typed.operation.source).model_copy(update={"recordings": None})
+    limiter = RateLimiter.for_source(source.quota, source.headroom, typed.settings.rateLimit, source=source.name)
+    counters = record_plan(typed, source, Path(out), limiter)
     return {"requests": counters.requests, "records": counters.records, "out": str(out)}
 
 
 def compile_jobs(spec: str | Path, ctx: Context, out: str | Path) -> list[dict[str, Any]]:
     """The SeaTunnel job configs of a spec's plan (against the current state)."""
     planned = plan(spec, ctx)
-    source = ctx.catalog.source(planned.plan["operation"]["source"])
-    return compile_plan(planned.plan, source, ctx.config, Path(out))
+    typed = decode(planned.plan, str(spec))
+    return compile_plan(typed, ctx.catalog.source(typed.operation.source), ctx.config, Path(out))
 
 
 # ---- quality (check, coverage) ----

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from aurumplan import api
 from aurumplan.catalog import load_catalog
 from aurumplan.intervals import HOUR, fmt_ts, parse_ts
-from aurumplan.sources.base import RequestSpec
+from aurumplan.plan.model import ExtractNode, decode
 from aurumplan.sources.registry import get_driver
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,13 +117,13 @@ def api_alone(base_url: str, records: int, concurrency: int) -> tuple[int, float
         folder = Path(tmp)
         spec = project(folder, f"sqlite:///{folder / 'state.db'}", base_url, records, 5000, concurrency)
         ctx = api.context(folder / "aurumplan.yaml", folder)
-        plan = api.plan(spec, ctx).plan
+        plan = decode(api.plan(spec, ctx).plan, str(spec))
     src = load_catalog(ctx.config).source("eia")
     driver = get_driver(src.driver)
     calls = []
-    for node in plan["graph"]["nodes"]:
-        if node["kind"] == "extract":
-            calls.append(driver.first_call(src, src.datasets[node["dataset"]], RequestSpec.of_node("eia", node)))
+    for node in plan.graph.nodes:
+        if isinstance(node, ExtractNode):
+            calls.append(driver.first_call(src, src.datasets[node.dataset], node.request_spec("eia")))
     with httpx.Client(timeout=60) as client:
         def get(call: object) -> int:
             return len(client.send(call.build(client, os.environ["EIA_API_KEY"])).content)  # type: ignore[attr-defined]

@@ -66,7 +66,7 @@ def test_sealed_text_is_canonical_json(plan: dict[str, Any], tmp_path: Path) -> 
     text = seal(plan)
     assert text == _canonical_text(plan)
     (tmp_path / "p.json").write_text(text)
-    assert read_plan(tmp_path / "p.json")["plan_id"] == plan["plan_id"]
+    assert read_plan(tmp_path / "p.json").plan_id == plan["plan_id"]
 
 
 @pytest.mark.parametrize("where", ["settings", "params", "body", "page"])
@@ -86,7 +86,7 @@ def test_floats_anywhere_keep_canonical_bytes_and_read_back(plan: dict[str, Any]
     text = seal(plan)
     assert text == _canonical_text(plan)
     (tmp_path / "p.json").write_text(text)
-    data = read_plan(tmp_path / "p.json")
+    data = read_plan(tmp_path / "p.json").to_dict()
     assert plan_hash(data) == data["plan_id"] == plan["plan_id"]
 
 
@@ -103,7 +103,7 @@ def test_old_plan_files_still_verify(plan: dict[str, Any], tmp_path: Path) -> No
     """A plan written by json.dumps alone (earlier versions) reads back unchanged."""
     plan["settings"]["rateLimit"] = 1e-05
     (tmp_path / "old.json").write_text(_canonical_text(plan))
-    data = read_plan(tmp_path / "old.json")
+    data = read_plan(tmp_path / "old.json").to_dict()
     assert data == json.loads(_canonical_text(plan))
 
 

@@ -7,9 +7,10 @@ from typing import Any
 from aurumplan.apply.ratelimit import RateLimiter
 from aurumplan.catalog import SourceDef
 from aurumplan.config import Quota
+from aurumplan.plan.model import Settings
 
 
-def make_limiter(source: SourceDef, settings: dict[str, Any], store: Any) -> RateLimiter:
+def make_limiter(source: SourceDef, settings: Settings, store: Any) -> RateLimiter:
     """One limiter per source for all workers; every grant is also reserved in the state store, so
     concurrent applies with the same key stay under the quota together.
 
@@ -18,6 +19,6 @@ def make_limiter(source: SourceDef, settings: dict[str, Any], store: Any) -> Rat
     """
     if source.recordings:
         return RateLimiter.for_source(Quota(), source.headroom, "auto", source=source.name)
-    return RateLimiter.for_source(source.quota, source.headroom, settings.get("rateLimit", "auto"),
+    return RateLimiter.for_source(source.quota, source.headroom, settings.rateLimit,
                                   source=source.name,
                                   reserve=lambda s, windows, _now: store.reserve_request(s, windows))

@@ -24,6 +24,7 @@ from aurumplan.errors import QualityGateError
 from aurumplan.executors.base import load_id_of as load_id_of
 from aurumplan.hashing import sha256_hex
 from aurumplan.intervals import IntervalMap, IntervalSet
+from aurumplan.plan.model import DataNode, DeriveNode, Settings
 from aurumplan.state import StateStore, WatermarkRef
 from aurumplan.warehouse import LoadInfo, Warehouse
 
@@ -38,7 +39,7 @@ class NodeRun:
     warehouse: Warehouse
     token: int
     kind: str
-    settings: dict[str, Any]
+    settings: Settings | None  # None for a rollback (it runs no plan)
     schema_version: Callable[[DatasetDef], str]
     fence_scopes: dict[str, str] = field(default_factory=dict)
     log: Callable[[str], None] = field(default=lambda _m: None)
@@ -58,12 +59,12 @@ def fence_scope(source: str, dataset: str, ranges: list[tuple[str, int, int]]) -
     return f"{source}/{dataset}/{sha256_hex(repr(sorted(ranges)))[:16]}"
 
 
-def stage(run: NodeRun, node: dict[str, Any], series: list[str], start: int, end: int) -> str:
+def stage(run: NodeRun, node: DataNode, series: list[str], start: int, end: int) -> str:
     """Register the node's load and clear rows a crashed attempt left behind."""
-    lid = load_id_of(run.operation_id, node["id"])
-    ds = node["dataset"]
+    lid = load_id_of(run.operation_id, node.id)
+    ds = node.dataset
     run.warehouse.stage_load(LoadInfo(lid, run.operation_id, run.source.name, ds, start, end, tuple(series),
-                                      node_id=node["id"], fence_scope=run.fence(ds)[0],
+                                      node_id=node.id, fence_scope=run.fence(ds)[0],
                                       fence_token=run.token))
     load = run.warehouse.load(lid)
     if load is not None and load.status != "committed" and (load.records or run.warehouse.load_stats(lid)[0]):
@@ -78,11 +79,11 @@ def _mean(values: list[float]) -> float:
 _AGGREGATES: dict[str, Callable[[list[float]], float]] = {"sum": sum, "min": min, "max": max, "mean": _mean}
 
 
-def derive(run: NodeRun, node: dict[str, Any]) -> tuple[str, int]:
+def derive(run: NodeRun, node: DeriveNode) -> tuple[str, int]:
     """Compute a derived dataset's periods from its input's current rows (e.g. hourly -> daily)."""
-    ds = run.source.datasets[node["dataset"]]
+    ds = run.source.datasets[node.dataset]
     assert ds.derive is not None
-    intervals = {sid: IntervalSet.from_json(v) for sid, v in node["intervals"].items()}
+    intervals = {sid: IntervalSet.from_json(v) for sid, v in node.intervals.items()}
     span = IntervalSet([iv for w in intervals.values() for iv in w]).span
     assert span is not None
     lid = stage(run, node, sorted(intervals), span[0], span[1])
@@ -110,7 +111,7 @@ Skips = dict[str, dict[str, list[list[int]]]]
 """load id -> series -> [start, end] intervals a commit leaves to a newer version."""
 
 
-def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], pending: dict[str, Any] | None,
+def commit(run: NodeRun, dataset: str, nodes: list[DataNode], pending: dict[str, Any] | None,
            record: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Make the staged loads of `nodes` current, then move the watermarks; returns what was committed.
 
@@ -119,7 +120,7 @@ def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], pending: dic
     that resumes with the same `pending` record, so the retry writes exactly the same.
     """
     ds = run.source.datasets[dataset]
-    loads = [(n, load_id_of(run.operation_id, n["id"])) for n in nodes]
+    loads = [(n, load_id_of(run.operation_id, n.id)) for n in nodes]
     ids = [lid for _, lid in loads]
     if pending is None or pending.get("loads") != ids:
         skips = changed_since_staged(run, dataset, nodes)
@@ -140,8 +141,8 @@ def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], pending: dic
         load = found.get(lid)
         ref = WatermarkRef(lid, run.operation_id, load.checksum if load else None, schema)
         left = skips.get(lid, {})
-        for sid in n["series"]:
-            where = node_where(n, sid) - IntervalSet([(s, e) for s, e in left.get(sid, [])])
+        for sid in n.series:
+            where = n.where(sid) - IntervalSet([(s, e) for s, e in left.get(sid, [])])
             if where:
                 items.append((sid, where, ref, counts[lid].get(sid, 0)))
     crash_point("mid-watermarks")
@@ -149,18 +150,18 @@ def commit(run: NodeRun, dataset: str, nodes: list[dict[str, Any]], pending: dic
     return pending
 
 
-def holders(run: NodeRun, node: dict[str, Any]) -> dict[str, list[list[Any]]]:
+def holders(run: NodeRun, node: DataNode) -> dict[str, list[list[Any]]]:
     """Which load held each period the node writes, when it was staged: [start, end, load_id, operation_id]."""
-    ds = node["dataset"]
-    maps = run.store.watermarks(run.source.name, ds, node["series"])
+    ds = node.dataset
+    maps = run.store.watermarks(run.source.name, ds, node.series)
     out: dict[str, list[list[Any]]] = {}
-    for sid in node["series"]:
-        held = maps.get((ds, sid), IntervalMap()).restrict(node_where(node, sid))
+    for sid in node.series:
+        held = maps.get((ds, sid), IntervalMap()).restrict(node.where(sid))
         out[sid] = [[s, e, r.load_id, r.operation_id] for s, e, r in held]
     return out
 
 
-def changed_since_staged(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]) -> Skips:
+def changed_since_staged(run: NodeRun, dataset: str, nodes: list[DataNode]) -> Skips:
     """Per load, the periods another operation committed after the load was staged.
 
     Compares the holders recorded at staging (checkpoint detail `held`) with the watermarks now;
@@ -171,21 +172,21 @@ def changed_since_staged(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]
     """
     backfill = run.kind == "Backfill"
     cps = {c.node_id: c for c in run.store.checkpoints(run.operation_id)}
-    series = sorted({sid for n in nodes for sid in n["series"]})
+    series = sorted({sid for n in nodes for sid in n.series})
     maps = run.store.watermarks(run.source.name, dataset, series)
     out: Skips = {}
     for n in nodes:
-        cp = cps.get(n["id"])
+        cp = cps.get(n.id)
         recorded: dict[str, Any] | None = (cp.detail or {}).get("held") if cp else None
         if recorded is None and not backfill:
             continue
         then_all: dict[str, Any] = {} if backfill or recorded is None else recorded
         per: dict[str, list[list[int]]] = {}
-        for sid in n["series"]:
+        for sid in n.series:
             then: dict[str, IntervalSet] = {}
             for s, e, lid, _op in then_all.get(sid, []):
                 then[lid] = then.get(lid, IntervalSet()) | IntervalSet([(s, e)])
-            now = maps.get((dataset, sid), IntervalMap()).restrict(node_where(n, sid))
+            now = maps.get((dataset, sid), IntervalMap()).restrict(n.where(sid))
             changed = IntervalSet()
             for s, e, ref in now:
                 if ref.operation_id != run.operation_id:
@@ -193,29 +194,20 @@ def changed_since_staged(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]
             if changed:
                 per[sid] = [[s, e] for s, e in changed]
         if per:
-            out[load_id_of(run.operation_id, n["id"])] = per
+            out[load_id_of(run.operation_id, n.id)] = per
     return out
 
 
-def node_where(node: dict[str, Any], sid: str) -> IntervalSet:
-    """The periods a node loads for one series (its targets, or its whole window)."""
-    if node.get("intervals"):
-        return IntervalSet.from_json(node["intervals"].get(sid, []))
-    if node.get("targets"):
-        return IntervalSet.from_json(node["targets"])
-    return IntervalSet.from_json([node["window"]])
-
-
-def _snapshot(run: NodeRun, dataset: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+def _snapshot(run: NodeRun, dataset: str, nodes: list[DataNode]) -> dict[str, Any]:
     """What the state held where this commit writes: restored exactly by rollback."""
-    series = sorted({sid for n in nodes for sid in n["series"]})
+    series = sorted({sid for n in nodes for sid in n.series})
     maps = run.store.watermarks(run.source.name, dataset, series)
     out: dict[str, Any] = {}
     for sid in series:
         where = IntervalSet()
         for n in nodes:
-            if sid in n["series"]:
-                where = where | node_where(n, sid)
+            if sid in n.series:
+                where = where | n.where(sid)
         loaded = maps.get((dataset, sid), IntervalMap()).restrict(where)
         out[sid] = {"where": where.to_json(),
                     "held": [[s, e, r.load_id, r.operation_id, r.checksum, r.schema_version] for s, e, r in loaded]}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurumplan.apply.nodes import load_id_of, node_where
+from aurumplan.apply.nodes import load_id_of
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.intervals import IntervalSet
+from aurumplan.plan.model import DataNode, Settings
 from aurumplan.quality.evaluate import evaluate
 from aurumplan.quality.params import quality_params
 from aurumplan.warehouse import open_warehouse
@@ -15,43 +16,43 @@ from aurumplan.warehouse import open_warehouse
 CHUNK_ROWS = 200_000
 
 
-def _chunks(staged: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _chunks(staged: list[DataNode]) -> list[list[DataNode]]:
     """Nodes in time order, grouped so one group holds at most about CHUNK_ROWS rows (bounded memory)."""
-    ordered = sorted(staged, key=lambda n: (n.get("window") or [""])[0])
-    out: list[list[dict[str, Any]]] = [[]]
+    ordered = sorted(staged, key=lambda n: n.window[0])
+    out: list[list[DataNode]] = [[]]
     rows = 0
     for n in ordered:
-        if out[-1] and rows + n.get("expected_rows", 0) > CHUNK_ROWS:
+        if out[-1] and rows + n.expected_rows > CHUNK_ROWS:
             out.append([])
             rows = 0
         out[-1].append(n)
-        rows += n.get("expected_rows", 0)
+        rows += n.expected_rows
     return out
 
 
-def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -> dict[str, Any]:
+def validate_dataset(applier: Any, dataset: str, staged: list[DataNode]) -> dict[str, Any]:
     """Quality of the staged version of one dataset over exactly the periods its loads cover.
 
     A Backfill node may bridge loaded gaps; only its targets are judged, one evaluation per
     coalesced range. Large datasets are judged in chunks of nodes so memory stays bounded; the
     scores are weighted by the length each range covers.
     """
-    settings = applier.settings
-    threshold = settings["validation"]["threshold"]
-    checks = settings["validation"]["checks"]
+    settings: Settings = applier.settings
+    threshold = settings.validation.threshold
+    checks = settings.validation.checks
     parts: list[tuple[int, float, dict[str, float], dict[str, Any]]] = []
     with applier.warehouse.connect() as conn:
         for chunk in _chunks(staged):
             where = IntervalSet()
             series: set[str] = set()
             for n in chunk:
-                for sid in n["series"]:
-                    where = where | node_where(n, sid)
-                series.update(n["series"])
-            load_ids = [load_id_of(applier.op_id, n["id"]) for n in chunk]
+                for sid in n.series:
+                    where = where | n.where(sid)
+                series.update(n.series)
+            load_ids = [load_id_of(applier.op_id, n.id) for n in chunk]
             for s, e in where:
                 q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), checks, load_id=load_ids,
-                             params=quality_params(settings), series=sorted(series))
+                             params=quality_params(settings.model_dump()), series=sorted(series))
                 parts.append((e - s, q.score, {k: r.score for k, r in q.results.items()}, q.to_dict(threshold)))
     total = sum(p[0] for p in parts) or 1
     score = sum(w * sc for w, sc, _, _ in parts) / total

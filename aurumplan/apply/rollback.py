@@ -109,7 +109,7 @@ def rollback_operation(config: Config, catalog: Catalog, op_id: str, *, mode: st
             checks["before"] = check_current(config, catalog, target.source, plan["datasets"])
         loads = [ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status == "committed"]
         warehouse.rollback(loads)
-        run = N.NodeRun(rb_id, source, store, warehouse, token, "Rollback", {}, lambda ds: ds.schema_version)
+        run = N.NodeRun(rb_id, source, store, warehouse, token, "Rollback", None, lambda ds: ds.schema_version)
         for ds, rec in commit_records(store, op_id, switched(warehouse, op_id)):
             N.restore(run, ds, rec.get("replaced") or {})
         if mode == "controlled":

@@ -9,7 +9,6 @@ cancelled) follows the lifecycle in apply/lifecycle.py; docs/architecture.md dra
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -42,15 +41,14 @@ from aurumplan.errors import (
     StalePlanError,
     SuspendedError,
 )
-from aurumplan.executors.base import Counters, ExtractJob, RetryPolicy, Stopped
+from aurumplan.executors.base import Counters, Stopped, extract_job
 from aurumplan.executors.registry import make_executor
 from aurumplan.hashing import canonical_json, sha256_hex
-from aurumplan.inspect.progress import progress
+from aurumplan.inspect.progress import progress, stored_plan
 from aurumplan.intervals import Grain, IntervalMap, IntervalSet
 from aurumplan.plan.builder import effective_rate, plan_json
-from aurumplan.sources.base import RequestSpec
+from aurumplan.plan.model import AnyNode, CommitNode, DataNode, DeriveNode, ExtractNode, Plan, Settings, ValidateNode
 from aurumplan.sources.keys import api_key
-from aurumplan.sources.registry import get_driver
 from aurumplan.state import Checkpoint, SqlStateStore, open_state
 from aurumplan.state.holders import holder
 from aurumplan.warehouse import Warehouse, open_warehouse
@@ -85,14 +83,14 @@ class ApplyResult:
                 "attempt": self.attempt}
 
 
-def _conflicts(plan: dict[str, Any]) -> list[str]:
-    return [f"! {ds['dataset']} {','.join(a['series'])} {a['intervals'][0][0]} .. {a['intervals'][-1][1]}: "
-            f"{a['reason']}" for ds in plan["datasets"] for a in ds["actions"] if a["action"] == "conflict"]
+def _conflicts(plan: Plan) -> list[str]:
+    return [f"! {ds.dataset} {','.join(a.series)} {a.intervals[0][0]} .. {a.intervals[-1][1]}: {a.reason}"
+            for ds in plan.datasets for a in ds.actions if a.action == "conflict"]
 
 
-def resume_overrides(source: SourceDef, settings: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def resume_overrides(source: SourceDef, settings: Settings, overrides: Mapping[str, Any]) -> Settings:
     """Settings with `resume --concurrency/--rate-limit/--batch-size` applied; never above the quota."""
-    out = dict(settings)
+    out: dict[str, Any] = {}
     if overrides.get("concurrency") is not None:
         if int(overrides["concurrency"]) < 1:
             raise OperationError("--concurrency must be at least 1")
@@ -110,30 +108,30 @@ def resume_overrides(source: SourceDef, settings: Mapping[str, Any], overrides: 
             raise OperationError(f"--rate-limit {rate:g}/s is above the quota of '{source.name}': at most "
                                  f"{most:g} requests/s (quota x headroom {source.headroom:g})")
         out["rateLimit"] = rate
-    return out
+    return settings.model_copy(update=out)
 
 
 class Applier:
     """Runs one operation's graph with a pool of workers."""
 
-    def __init__(self, config: Config, catalog: Catalog, plan: dict[str, Any], *, hook: Hook | None = None,
+    def __init__(self, config: Config, catalog: Catalog, plan: Plan, *, hook: Hook | None = None,
                  lease_ttl: float = 60.0, heartbeat: float = 5.0, poll: float = 0.5,
                  overrides: Mapping[str, Any] | None = None, verify: bool = False,
                  accept_config_change: bool = False, cwd: Path | None = None) -> None:
         self.config = config
         self.catalog = catalog
         self.plan = plan
-        self.op_id: str = plan["operation"]["id"]
-        self.kind: str = plan["operation"]["kind"]
-        self.source: SourceDef = catalog.source(plan["operation"]["source"])
-        self.settings: dict[str, Any] = dict(plan["settings"])
+        self.op_id: str = plan.operation.id
+        self.kind: str = plan.operation.kind
+        self.source: SourceDef = catalog.source(plan.operation.source)
+        self.settings: Settings = plan.settings
         self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         self.hook = hook or (lambda _e, _d: None)
         self.lease_ttl = lease_ttl
         self.heartbeat_every = heartbeat
         self.poll = poll
         self.stop = threading.Event()
-        self.result = ApplyResult(self.op_id, "running", attempt=plan["operation"].get("attempt"))
+        self.result = ApplyResult(self.op_id, "running", attempt=plan.operation.attempt)
         self._lock = threading.Lock()
         self.store: SqlStateStore = open_state(config.state_url, create=True)
         self.warehouse: Warehouse = open_warehouse(config.warehouse_url)
@@ -177,14 +175,14 @@ class Applier:
         except (StalePlanError, PlanError):
             self.store.release_leases(self.op_id)
             raise
-        op = self.plan["operation"]
-        attempt = op.get("attempt")
+        op = self.plan.operation
+        attempt = op.attempt
         first = attempt["first"] if attempt else None
         self.store.create_operation(
-            self.op_id, self.kind, op["source"], status="running", reason=op.get("reason"), owner=op.get("owner"),
-            labels=op.get("labels") or {}, spec=self.plan["spec"]["text"], spec_sha256=self.plan["spec"]["sha256"],
-            plan=plan_json(self.plan), host=socket.gethostname(), pid=os.getpid(), parent_id=first,
-            summary={"planned": self.plan["summary"], "estimates": self.plan["estimates"]})
+            self.op_id, self.kind, op.source, status="running", reason=op.reason, owner=op.owner,
+            labels=op.labels, spec=self.plan.spec.text, spec_sha256=self.plan.spec.sha256,
+            plan=plan_json(self.plan.to_dict()), host=socket.gethostname(), pid=os.getpid(), parent_id=first,
+            summary={"planned": self.plan.summary, "estimates": self.plan.estimates})
         self.store.add_event(self.op_id, "apply", {"attempt": attempt, "host": socket.gethostname(),
                                                    "pid": os.getpid()})
         if changes:
@@ -220,12 +218,13 @@ class Applier:
     def _supersede(self, first: str, resuming: bool = False) -> None:
         """Earlier attempts stop here (they cannot be resumed); their staged loads are offered for reuse
         by identical nodes of this attempt and discarded when it ends (docs/architecture.md)."""
-        mine = {n["id"]: canonical_json(n) for n in self.plan["graph"]["nodes"] if n["kind"] == "extract"}
+        mine = {n.id: canonical_json(n.model_dump(mode="json", exclude_unset=True)) for n in self.plan.graph.nodes
+                if n.kind == "extract"}
         for earlier in lineage(self.store, self.store.get_operation(first)):
             if earlier.id == self.op_id:
                 continue
-            theirs = {n["id"]: canonical_json(n) for n in plan_of_operation(self.store, earlier.id)["graph"]["nodes"]} \
-                if earlier.plan else {}
+            theirs = {n.id: canonical_json(n.model_dump(mode="json", exclude_unset=True))
+                      for n in plan_of_operation(self.store, earlier.id).graph.nodes} if earlier.plan else {}
             cps = self.store.checkpoints(earlier.id)
             halted = {c.node_id.rsplit("/", 1)[0] for c in cps
                       if c.node_id.endswith("/validate") and c.status == "failed"}
@@ -239,10 +238,10 @@ class Applier:
                 self.store.release_leases(earlier.id)
                 self.store.add_event(earlier.id, "superseded", {"by": self.op_id})
 
-    def _reuse(self, node: dict[str, Any], lid: str, held: dict[str, Any]) -> Checkpoint | None:
+    def _reuse(self, node: ExtractNode, lid: str, held: dict[str, Any]) -> Checkpoint | None:
         """An earlier attempt staged this very node and nobody committed in its range since: take its rows
         instead of asking the API again (quota saved). Returns that attempt's checkpoint, or None."""
-        cp = self.reusable.pop(node["id"], None)
+        cp = self.reusable.pop(node.id, None)
         if cp is None or cp.load_id is None or (cp.detail or {}).get("held") != held:
             return None
         try:
@@ -275,7 +274,7 @@ class Applier:
         if op.parent_id:
             self._supersede(op.parent_id, resuming=True)
         transition(self.store, self.op_id, "running", event="resume", overrides=self.overrides,
-                   settings={k: self.settings[k] for k in ("concurrency", "batchSize", "rateLimit")})
+                   settings=self.settings.model_dump(include={"concurrency", "batchSize", "rateLimit"}))
         self.store.update_operation(self.op_id, host=socket.gethostname(), pid=os.getpid())
         return self._run()
 
@@ -306,9 +305,9 @@ class Applier:
 
     def _run(self) -> ApplyResult:
         started = time.monotonic()
-        nodes = {n["id"]: n for n in self.plan["graph"]["nodes"]}
+        nodes = {n.id: n for n in self.plan.graph.nodes}
         preds: dict[str, set[str]] = {n: set() for n in nodes}
-        for a, b in self.plan["graph"]["edges"]:
+        for a, b in self.plan.graph.edges:
             preds[b].add(a)
         state = self._prepare(nodes)
         cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
@@ -318,7 +317,7 @@ class Applier:
         watcher.start()
         previous = self._catch_interrupts()
         try:
-            with ThreadPoolExecutor(max_workers=self.settings["concurrency"]) as pool:
+            with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
                 running: dict[Future[None], str] = {}
                 while True:
                     if not self.stop.is_set():
@@ -346,7 +345,7 @@ class Applier:
                 close()
         return self._finish(nodes, state, time.monotonic() - started)
 
-    def _prepare(self, nodes: dict[str, dict[str, Any]]) -> dict[str, str]:
+    def _prepare(self, nodes: dict[str, AnyNode]) -> dict[str, str]:
         """What a run starts from: finished nodes are done; everything else runs again.
 
         A dataset counts as finished only when its commit made every one of its ranges current,
@@ -356,8 +355,8 @@ class Applier:
         cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
         work: dict[str, list[str]] = {}
         for nid, n in nodes.items():
-            if n["kind"] in DATA_KINDS:
-                work.setdefault(n["dataset"], []).append(nid)
+            if n.kind in DATA_KINDS:
+                work.setdefault(n.dataset, []).append(nid)
         state: dict[str, str] = {}
         reset: list[str] = []
         for ds, ids in work.items():
@@ -388,30 +387,30 @@ class Applier:
         self.store.reset_checkpoints(self.op_id, reset, status="pending", error=None)
         return state
 
-    def _readiness(self, node: dict[str, Any], preds: set[str], state: dict[str, str]) -> str:
+    def _readiness(self, node: AnyNode, preds: set[str], state: dict[str, str]) -> str:
         """run | wait | blocked. Atomic commits wait for every range of the dataset (docs/architecture.md)."""
         got = [state.get(p) for p in preds]
-        if node["kind"] == "extract" or all(g == "done" for g in got):
+        if node.kind == "extract" or all(g == "done" for g in got):
             return "run"
         if not all(g in _FINISHED for g in got):
             return "wait"
-        progressive = self.settings.get("commit") == "progressive"
-        if node["kind"] == "validate" and progressive and any(g == "done" for g in got) and \
+        progressive = self.settings.commit == "progressive"
+        if node.kind == "validate" and progressive and any(g == "done" for g in got) and \
                 all(g in ("done", "failed-ok") for g in got):
             return "run"
         return "blocked"
 
-    def _outcome(self, nid: str, node: dict[str, Any], fut: Future[None]) -> str:
+    def _outcome(self, nid: str, node: AnyNode, fut: Future[None]) -> str:
         exc = fut.exception()
         if exc is None:
             return "done"
         if isinstance(exc, Stopped):
             return "stopped"
-        if node["kind"] == "extract":
+        if node.kind == "extract":
             return "failed-ok"
         if self._stopping_on_request() or self._status_now() in ("paused", "cancelled"):
             return "stopped"
-        if node["kind"] != "validate" or node["dataset"] not in self.halted:  # a halt said so already
+        if node.kind != "validate" or node.dataset not in self.halted:  # a halt said so already
             with self._lock:
                 self.result.failures.append(f"{nid}: {exc}")
         return "blocked"
@@ -427,7 +426,7 @@ class Applier:
                 status = self.store.get_operation(self.op_id).status
                 if status == "running":  # a freeze of the source or an emergency stop binds it too
                     status = emergency.enforce(self.store, self.op_id, self.source.name,
-                                               self.settings.get("priority"), self.started_at) or status
+                                               self.settings.priority, self.started_at) or status
                 if status in ("paused", "cancelled"):
                     self.requested = status
                     self.stop.set()
@@ -463,36 +462,34 @@ class Applier:
     # ---- one node -------------------------------------------------------------------------------
 
     def _node_run(self) -> N.NodeRun:
-        target = (self.settings.get("replay") or {}).get("schemaVersion")
+        target = (self.settings.replay or {}).get("schemaVersion")
         return N.NodeRun(self.op_id, self.source, self.store, self.warehouse, self.token, self.kind, self.settings,
                          lambda ds: target or ds.schema_version, self.fence_scopes)
 
-    def _node(self, node: dict[str, Any], executor: Any, checkpoint: Checkpoint | None) -> None:
-        kind = node["kind"]
-        if kind == "extract":
+    def _node(self, node: AnyNode, executor: Any, checkpoint: Checkpoint | None) -> None:
+        if isinstance(node, ExtractNode):
             self._extract(node, executor, checkpoint)
-        elif kind == "derive":
+        elif isinstance(node, DeriveNode):
             run = self._node_run()
             held = N.holders(run, node)
             lid, records = N.derive(run, node)
-            self.store.upsert_checkpoint(self.op_id, node["id"], status="staged", load_id=lid, records=records,
+            self.store.upsert_checkpoint(self.op_id, node.id, status="staged", load_id=lid, records=records,
                                          finished_at=time.time(), detail={"held": held})
             with self._lock:
                 self.result.counters.records += records
-        elif kind == "validate":
+        elif isinstance(node, ValidateNode):
             self._validate(node)
-        elif kind == "commit":
+        else:
             self._commit(node, checkpoint)
 
-    def _extract(self, node: dict[str, Any], executor: Any, checkpoint: Checkpoint | None) -> None:
-        nid = node["id"]
-        ds = self.source.datasets[node["dataset"]]
-        start, end = (IntervalSet.from_json([node["window"]]).span or (0, 0))
+    def _extract(self, node: ExtractNode, executor: Any, checkpoint: Checkpoint | None) -> None:
+        nid = node.id
+        start, end = node.span()
         run = self._node_run()
         attempts = (checkpoint.attempts if checkpoint else 0) + 1
         before = _Before.of(checkpoint)
         held = N.holders(run, node)  # who held its periods as it is staged: newer data must not be overwritten
-        lid = N.stage(run, node, node["series"], start, end)
+        lid = N.stage(run, node, node.series, start, end)
         self.store.upsert_checkpoint(self.op_id, nid, status="running", load_id=lid, started_at=time.time(),
                                      attempts=attempts, error=None)
         reused = self._reuse(node, lid, held) if self.reusable else None
@@ -505,14 +502,10 @@ class Applier:
                 self.result.counters.records += load.records if load else 0
             self.hook("node", {"node": nid, "status": "staged", "records": load.records if load else 0})
             return
-        retries = self.settings["retries"]
-        job = ExtractJob(self.op_id, nid, lid, self.source, ds,
-                         RequestSpec.of_node(self.source.name, node),
-                         get_driver(self.source.driver), api_key(self.source), self.settings["batchSize"],
-                         RetryPolicy(retries["max"], retries["backoff_seconds"], retries["maxBackoff_seconds"]),
-                         transform=self._transform(), stop=self.stop, on_progress=self._progress(nid),
-                         external_id=checkpoint.external_id if checkpoint else None,
-                         record_external_id=lambda ext: self._record_external(nid, ext))
+        job = extract_job(self.op_id, node, self.source, self.settings, api_key(self.source),
+                          transform=self._transform(), stop=self.stop, on_progress=self._progress(nid),
+                          external_id=checkpoint.external_id if checkpoint else None,
+                          record_external_id=lambda ext: self._record_external(nid, ext))
         try:
             counters = executor.run_extract(job)
         except Stopped:
@@ -570,12 +563,13 @@ class Applier:
         except AurumError:
             return "unknown"
 
-    def _failed(self, node: dict[str, Any], start: int, end: int, error: str, attempts: int) -> None:
-        nid = node["id"]
+    def _failed(self, node: ExtractNode, start: int, end: int, error: str, attempts: int) -> None:
+        nid = node.id
         self.store.upsert_checkpoint(self.op_id, nid, status="failed", error=error[:2000], finished_at=time.time(),
                                      attempts=attempts)
-        self.failures.add(source=self.source.name, dataset=node["dataset"], series=list(node["series"]), start=start,
-                          end=end, request=node.get("request"), error=error, attempts=attempts)
+        request = node.request.model_dump(mode="json") if node.request else None
+        self.failures.add(source=self.source.name, dataset=node.dataset, series=list(node.series), start=start,
+                          end=end, request=request, error=error, attempts=attempts)
         with self._lock:
             self.result.failures.append(f"{nid}: {error}")
         self.hook("node", {"node": nid, "status": "failed", "error": error})
@@ -593,13 +587,13 @@ class Applier:
         return on
 
     def _transform(self) -> Callable[[dict[str, Any]], dict[str, Any] | None] | None:
-        replay = self.settings.get("replay") or {}
-        files = self.plan["spec"].get("files", {})
+        replay = self.settings.replay or {}
+        files = self.plan.spec.files
         fns = []
         for attr, name in (("migration", "migrate"), ("transform", "transform")):
             rel = replay.get(attr)
             if rel:
-                fns.append(_load_function(rel, files[rel]["text"], name))
+                fns.append(_load_function(rel, files[rel].text, name))
         if not fns:
             return None
 
@@ -613,35 +607,35 @@ class Applier:
 
         return chain
 
-    def _dataset_nodes(self, dataset: str, *kinds: str) -> list[dict[str, Any]]:
-        return [n for n in self.plan["graph"]["nodes"] if n["dataset"] == dataset and n["kind"] in kinds]
+    def _data_nodes(self, dataset: str) -> list[DataNode]:
+        return [n for n in self.plan.graph.nodes if n.dataset == dataset and isinstance(n, DataNode)]
 
-    def _staged_nodes(self, dataset: str, *statuses: str) -> list[dict[str, Any]]:
+    def _staged_nodes(self, dataset: str, *statuses: str) -> list[DataNode]:
         cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
-        return [n for n in self._dataset_nodes(dataset, *DATA_KINDS)
-                if cps.get(n["id"]) is not None and cps[n["id"]].status in (statuses or ("staged",))]
+        return [n for n in self._data_nodes(dataset)
+                if cps.get(n.id) is not None and cps[n.id].status in (statuses or ("staged",))]
 
-    def _validate(self, node: dict[str, Any]) -> None:
+    def _validate(self, node: ValidateNode) -> None:
         """Score the dataset's staged, not yet committed loads (committed ones passed before)."""
-        dataset = node["dataset"]
+        dataset = node.dataset
         staged = self._staged_nodes(dataset)
         if not staged:
-            self.store.upsert_checkpoint(self.op_id, node["id"], status="skipped", finished_at=time.time())
+            self.store.upsert_checkpoint(self.op_id, node.id, status="skipped", finished_at=time.time())
             return
-        v = self.settings["validation"]
+        v = self.settings.validation
         outcome = validate_dataset(self, dataset, staged)
         self.result.quality.append(outcome)
-        decision = N.gate(outcome["score"], v["threshold"], v["onFailure"], dataset)
-        rollback_below = (self.settings.get("reprocess") or {}).get("rollbackWhen")
+        decision = N.gate(outcome["score"], v.threshold, v.onFailure, dataset)
+        rollback_below = (self.settings.reprocess or {}).get("rollbackWhen")
         if rollback_below is not None and outcome["score"] is not None and outcome["score"] < rollback_below:
             decision = "rollback"
-        self.store.upsert_checkpoint(self.op_id, node["id"], status="staged" if decision in ("pass", "warn")
+        self.store.upsert_checkpoint(self.op_id, node.id, status="staged" if decision in ("pass", "warn")
                                      else "failed", finished_at=time.time(),
                                      detail={"score": outcome["score"], "decision": decision},
                                      error=None if decision in ("pass", "warn") else
-                                     f"quality {outcome['score']:.3f} below {v['threshold']}")
+                                     f"quality {outcome['score']:.3f} below {v.threshold}")
         if decision in ("halt", "rollback"):
-            msg = (f"{dataset}: quality score {outcome['score']:.3f} is below the threshold {v['threshold']}; "
+            msg = (f"{dataset}: quality score {outcome['score']:.3f} is below the threshold {v.threshold}; "
                    f"staged data kept, nothing made current (resume fetches it again)")
             with self._lock:
                 self.result.failures.append(msg)
@@ -651,17 +645,17 @@ class Applier:
             self.stop.set()
             raise AurumError(msg)
 
-    def _commit(self, node: dict[str, Any], checkpoint: Checkpoint | None) -> None:
+    def _commit(self, node: CommitNode, checkpoint: Checkpoint | None) -> None:
         """Make the dataset's staged ranges current (all of them, or with `commit: progressive` those
         that validated); several runs append their commits, each with its rollback snapshot."""
-        dataset = node["dataset"]
-        work = self._dataset_nodes(dataset, *DATA_KINDS)
+        dataset = node.dataset
+        work = self._data_nodes(dataset)
         staged = self._staged_nodes(dataset)
         detail = dict(checkpoint.detail or {}) if checkpoint else {}
         commits: list[dict[str, Any]] = list(detail.get("commits") or [])
         if staged:
-            policy = (self.settings.get("reprocess") or {}).get("conflicts")
-            cid = node["id"]
+            policy = (self.settings.reprocess or {}).get("conflicts")
+            cid = node.id
 
             def record(pending: dict[str, Any]) -> None:
                 if pending.get("skipped") and policy == "fail":
@@ -672,15 +666,15 @@ class Applier:
 
             done = N.commit(self._node_run(), dataset, staged, detail.get("pending"), record)
             for n in staged:
-                self.store.upsert_checkpoint(self.op_id, n["id"], status="committed")
+                self.store.upsert_checkpoint(self.op_id, n.id, status="committed")
             commits.append(done)
             self._note_skips(dataset, done.get("skipped") or {})
         cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
-        complete = all(cps.get(n["id"]) is not None and cps[n["id"]].status in ("committed", "skipped") for n in work)
+        complete = all(cps.get(n.id) is not None and cps[n.id].status in ("committed", "skipped") for n in work)
         status = "committed" if complete and commits else "partial" if commits else "skipped"
-        self.store.upsert_checkpoint(self.op_id, node["id"], status=status, finished_at=time.time(),
+        self.store.upsert_checkpoint(self.op_id, node.id, status=status, finished_at=time.time(),
                                      detail={"commits": commits})
-        self.hook("node", {"node": node["id"], "status": status})
+        self.hook("node", {"node": node.id, "status": status})
 
     def _note_skips(self, dataset: str, skipped: dict[str, dict[str, list[list[int]]]]) -> None:
         if not skipped:
@@ -693,7 +687,7 @@ class Applier:
 
     # ---- endings --------------------------------------------------------------------------------
 
-    def _finish(self, nodes: dict[str, dict[str, Any]], state: dict[str, str], seconds: float) -> ApplyResult:
+    def _finish(self, nodes: dict[str, AnyNode], state: dict[str, str], seconds: float) -> ApplyResult:
         """Decide how the run ended, from what is current and what the state says (lifecycle.py)."""
         now = self._status_now()
         if now in ("paused", "cancelled"):
@@ -707,7 +701,7 @@ class Applier:
             final = "cancelled"
         elif self.requested == "paused":
             running = [c.node_id for c in self.store.checkpoints(self.op_id) if c.status == "running"
-                       and nodes.get(c.node_id, {}).get("kind") in DATA_KINDS]
+                       and isinstance(nodes.get(c.node_id), DataNode)]
             self.store.reset_checkpoints(self.op_id, running, status="pending")
             final = "paused"
         elif self.halted:
@@ -774,13 +768,13 @@ class Applier:
                 missing += (where - mine - left.get((ds, sid), IntervalSet())).periods(grain)
         return missing
 
-    def _account(self, nodes: dict[str, dict[str, Any]], seconds: float) -> None:
+    def _account(self, nodes: dict[str, AnyNode], seconds: float) -> None:
         """Figures of every run so far, from the checkpoints (inspect/progress.py, as status shows them)."""
         p = progress(self.plan, self.store.checkpoints(self.op_id), self.source, running=False)
         self.result.counters = Counters(requests=p.requests, records=p.records, bytes=p.bytes,
                                         throttles=p.throttles, retries=p.retries)
         self.result.nodes = dict(sorted(p.by_status.items()))
-        summary = self.plan["summary"]
+        summary = self.plan.summary
         self.result.periods = {"loaded": p.periods_committed, "failed": p.periods_failed,
                                "skipped": summary["unchanged"] + summary["missing"]}
         before = self.store.get_operation(self.op_id).summary or {}
@@ -788,8 +782,8 @@ class Applier:
         self.result.failure_log = str(self.failures.path) if self.failures.path.exists() else None
 
     def _summary(self) -> dict[str, Any]:
-        return {"planned": self.plan["summary"], "estimates": self.plan["estimates"],
-                "settings": {k: self.settings.get(k) for k in ("concurrency", "batchSize", "rateLimit")},
+        return {"planned": self.plan.summary, "estimates": self.plan.estimates,
+                "settings": self.settings.model_dump(include={"concurrency", "batchSize", "rateLimit"}),
                 **self.result.to_dict()}
 
 
@@ -823,11 +817,11 @@ def _load_function(rel: str, text: str, name: str) -> Callable[[dict[str, Any]],
     return cast(Callable[[dict[str, Any]], dict[str, Any] | None], fn)
 
 
-def plan_of_operation(store: SqlStateStore, op_id: str) -> dict[str, Any]:
-    op = store.get_operation(op_id)
-    if not op.plan:
+def plan_of_operation(store: SqlStateStore, op_id: str) -> Plan:
+    """The plan an operation runs, as stored when it started (checked against the models again)."""
+    plan = stored_plan(store.get_operation(op_id))
+    if plan is None:
         raise OperationError(f"operation {op_id} has no stored plan")
-    plan: dict[str, Any] = json.loads(op.plan)
     return plan
 
 

@@ -11,38 +11,39 @@ from typing import Any
 
 from aurumplan.diff import range_fingerprint
 from aurumplan.intervals import IntervalMap, IntervalSet, fmt_ts
+from aurumplan.plan.model import Plan
 
 
-def touched(plan: dict[str, Any]) -> dict[tuple[str, str], IntervalSet]:
+def touched(plan: Plan) -> dict[tuple[str, str], IntervalSet]:
     """(dataset, series) -> every interval the plan mentions for it, whatever the action."""
     out: dict[tuple[str, str], IntervalSet] = {}
-    for ds in plan["datasets"]:
-        for a in ds["actions"]:
-            where = IntervalSet.from_json(a["intervals"])
-            for sid in a["series"]:
-                key = (ds["dataset"], sid)
+    for ds in plan.datasets:
+        for a in ds.actions:
+            where = IntervalSet.from_json(a.intervals)
+            for sid in a.series:
+                key = (ds.dataset, sid)
                 out[key] = out.get(key, IntervalSet()) | where
     return out
 
 
-def written(plan: dict[str, Any]) -> dict[tuple[str, str], IntervalSet]:
+def written(plan: Plan) -> dict[tuple[str, str], IntervalSet]:
     """(dataset, series) -> the intervals the plan creates or replaces (what apply leases)."""
     out: dict[tuple[str, str], IntervalSet] = {}
-    for ds in plan["datasets"]:
-        for a in ds["actions"]:
-            if a["action"] not in ("create", "replace"):
+    for ds in plan.datasets:
+        for a in ds.actions:
+            if a.action not in ("create", "replace"):
                 continue
-            where = IntervalSet.from_json(a["intervals"])
-            for sid in a["series"]:
-                key = (ds["dataset"], sid)
+            where = IntervalSet.from_json(a.intervals)
+            for sid in a.series:
+                key = (ds.dataset, sid)
                 out[key] = out.get(key, IntervalSet()) | where
     return out
 
 
-def stale_ranges(plan: dict[str, Any], state: Any) -> list[dict[str, Any]]:
+def stale_ranges(plan: Plan, state: Any) -> list[dict[str, Any]]:
     """Every touched (dataset, series) whose state changed since planning, with who changed it."""
-    source = plan["operation"]["source"]
-    fps = plan["fingerprints"]
+    source = plan.operation.source
+    fps = plan.fingerprints
     changed = []
     by_dataset: dict[str, list[tuple[str, IntervalSet]]] = {}
     for (dataset, sid), where in touched(plan).items():

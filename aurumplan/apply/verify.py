@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from aurumplan import __version__
-from aurumplan.apply.nodes import node_where
 from aurumplan.apply.staleness import written
 from aurumplan.catalog import Catalog, SourceDef
 from aurumplan.errors import AurumError, PlanError
 from aurumplan.intervals import IntervalSet
 from aurumplan.plan.builder import plan_hash
 from aurumplan.plan.make import plan_loaded
+from aurumplan.plan.model import DataNode, Plan, SpecBlock
 from aurumplan.spec.loader import LoadedSpec, parse_spec
 
 COMPARED = ("datasets", "fingerprints", "graph", "settings", "summary")
@@ -37,64 +37,65 @@ def recorded_source(source: SourceDef) -> dict[str, Any]:
             "headroom": source.headroom, "recordings": source.recordings}
 
 
-def version_check(plan: dict[str, Any]) -> None:
-    made = plan.get("aurumplan_version")
+def version_check(plan: Plan) -> None:
+    made = plan.aurumplan_version
     if made != __version__:
-        raise PlanError(f"plan {plan['operation']['id']} was made by aurumplan {made}; this is {__version__}",
+        raise PlanError(f"plan {plan.operation.id} was made by aurumplan {made}; this is {__version__}",
                         hint="re-plan the spec with this version and review the new plan")
 
 
-def config_changes(plan: dict[str, Any], source: SourceDef) -> list[str]:
+def config_changes(plan: Plan, source: SourceDef) -> list[str]:
     """Differences between the plan's recorded source settings and the live ones, one line each."""
-    was, now = plan.get("source") or {}, recorded_source(source)
+    was, now = plan.source.model_dump(mode="json"), recorded_source(source)
     return [f"{k}: planned {was.get(k)!r}, now {now.get(k)!r}" for k in sorted(now) if was.get(k) != now.get(k)]
 
 
-def within_leases(plan: dict[str, Any]) -> None:
+def within_leases(plan: Plan) -> None:
     """Every extract/derive node writes only inside the create/replace ranges the plan leases."""
     leased = written(plan)
-    for n in plan["graph"]["nodes"]:
-        if n["kind"] not in ("extract", "derive"):
+    for n in plan.graph.nodes:
+        if not isinstance(n, DataNode):
             continue
-        for sid in n["series"]:
-            outside = node_where(n, sid) - leased.get((n["dataset"], sid), IntervalSet())
+        for sid in n.series:
+            outside = n.where(sid) - leased.get((n.dataset, sid), IntervalSet())
             if outside:
                 first = outside.to_json()[0]
-                raise PlanError(f"plan {plan['operation']['id']}: node {n['id']} writes {n['dataset']} {sid} "
+                raise PlanError(f"plan {plan.operation.id}: node {n.id} writes {n.dataset} {sid} "
                                 f"{first[0]} .. {first[1]}, outside the ranges the plan creates or replaces "
                                 "(the plan was edited or is corrupt)", hint="re-plan the spec and review it")
 
 
-def compiles_to_itself(plan: dict[str, Any], catalog: Catalog, state: Any, cwd: Path) -> None:
+def compiles_to_itself(plan: Plan, catalog: Catalog, state: Any, cwd: Path) -> None:
     """Re-plan the embedded spec (with its embedded files) and compare with the plan."""
-    spec = plan["spec"]
+    spec = plan.spec
     with tempfile.TemporaryDirectory(prefix="aurumplan-verify-") as tmp:
         folder = _spec_folder(spec, cwd, Path(tmp))
-        name = Path(spec["file"]).name or "spec.yaml"
+        name = Path(spec.file).name or "spec.yaml"
         try:
-            doc, op = parse_spec(spec["text"], spec["file"], folder)
-            loaded = LoadedSpec(path=folder / name, text=spec["text"],
-                                sha256=hashlib.sha256(spec["text"].encode()).hexdigest(), doc=doc, op=op)
-            again = plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=plan["operation"]["id"]).plan
+            doc, op = parse_spec(spec.text, spec.file, folder)
+            loaded = LoadedSpec(path=folder / name, text=spec.text,
+                                sha256=hashlib.sha256(spec.text.encode()).hexdigest(), doc=doc, op=op)
+            again = plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=plan.operation.id).plan
         except AurumError as exc:
-            raise PlanError(f"plan {plan['operation']['id']}: its embedded spec no longer plans ({exc})",
+            raise PlanError(f"plan {plan.operation.id}: its embedded spec no longer plans ({exc})",
                             hint="re-plan the spec and review it") from None
-    differ = [k for k in COMPARED if plan_hash({k: again.get(k)}) != plan_hash({k: plan.get(k)})]
+    mine = plan.to_dict()
+    differ = [k for k in COMPARED if plan_hash({k: again.get(k)}) != plan_hash({k: mine.get(k)})]
     if differ:
-        raise PlanError(f"plan {plan['operation']['id']} is not what its own spec compiles to "
+        raise PlanError(f"plan {plan.operation.id} is not what its own spec compiles to "
                         f"({', '.join(differ)} differ): it was edited by hand, is corrupt, or the catalog changed",
                         hint="re-plan the spec and review the new plan")
 
 
-def _spec_folder(spec: dict[str, Any], cwd: Path, tmp: Path) -> Path:
+def _spec_folder(spec: SpecBlock, cwd: Path, tmp: Path) -> Path:
     """The spec's own folder when its file is still there unchanged (spec-relative inputs such as a
     failure log resolve as at plan time); otherwise a folder holding the plan's embedded files."""
-    original: Path = (cwd / str(spec["file"])).resolve()
-    if original.is_file() and original.read_text() == spec["text"]:
+    original: Path = (cwd / spec.file).resolve()
+    if original.is_file() and original.read_text() == spec.text:
         return original.parent
-    for rel, f in (spec.get("files") or {}).items():
+    for rel, f in spec.files.items():
         target = (tmp / rel).resolve()
         if tmp.resolve() in target.parents:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(f["text"])
+            target.write_text(f.text)
     return tmp

@@ -38,13 +38,6 @@ class RequestSpec:
     expected_rows: int
     targets: tuple[tuple[int, int], ...] = ()  # when the window bridges loaded gaps: the periods to keep
 
-    @classmethod
-    def of_node(cls, source: str, node: Mapping[str, Any]) -> RequestSpec:
-        """The request of a plan's extract node (its window, series, expected rows and targets)."""
-        start, end = IntervalSet.from_json([node["window"]]).span or (0, 0)
-        return cls(source, node["dataset"], tuple(node["series"]), start, end, node["expected_rows"],
-                   IntervalSet.from_json(node.get("targets") or []).intervals)
-
 
 class PublicCall(Protocol):
     """A request's first HTTP call as a plan may show it (never the key)."""

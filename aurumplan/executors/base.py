@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aurumplan.catalog import DatasetDef, SourceDef
+from aurumplan.plan.model import ExtractNode, Retries, Settings
 from aurumplan.sources.base import Driver, RequestSpec
+from aurumplan.sources.registry import get_driver
 
 
 def load_id_of(operation_id: str, node_id: str) -> str:
@@ -41,6 +43,11 @@ class RetryPolicy:
     max_backoff: float = 300.0
     timeout: float = 60.0
 
+    @classmethod
+    def of(cls, retries: Retries) -> RetryPolicy:
+        """The policy a plan's `retries` settings ask for."""
+        return cls(retries.max, retries.backoff_seconds, retries.maxBackoff_seconds)
+
 
 class Stopped(Exception):
     """The operation was paused or cancelled while a node ran; the node is left unfinished."""
@@ -67,6 +74,14 @@ class ExtractJob:
     record_external_id: Callable[[str], None] | None = None
     counters: Counters = field(default_factory=Counters)
     """Updated as the job runs, so requests sent before a failure still count."""
+
+
+def extract_job(operation_id: str, node: ExtractNode, source: SourceDef, settings: Settings, api_key: str | None,
+                **hooks: Any) -> ExtractJob:
+    """The one way from a plan's extract node to the job an executor runs (apply, compile, record)."""
+    return ExtractJob(operation_id, node.id, load_id_of(operation_id, node.id), source,
+                      source.datasets[node.dataset], node.request_spec(source.name), get_driver(source.driver),
+                      api_key, settings.batchSize, RetryPolicy.of(settings.retries), **hooks)
 
 
 class Executor(Protocol):

@@ -12,40 +12,29 @@ from typing import Any
 
 from aurumplan.catalog import SourceDef
 from aurumplan.config import Config
-from aurumplan.executors.base import ExtractJob, RetryPolicy, load_id_of
+from aurumplan.executors.base import extract_job
 from aurumplan.executors.seatunnel.conformance import check_config
 from aurumplan.executors.seatunnel.executor import build_job_spec
 from aurumplan.executors.seatunnel.reader import read_config
 from aurumplan.executors.seatunnel.render import render_job
-from aurumplan.sources.base import RequestSpec
-from aurumplan.sources.registry import get_driver
+from aurumplan.plan.model import ExtractNode, Plan
 
 
-def _job(plan: dict[str, Any], node: dict[str, Any], source: SourceDef) -> ExtractJob:
-    ds = source.datasets[node["dataset"]]
-    retries = plan["settings"]["retries"]
-    op = plan["operation"]["id"]
-    req = RequestSpec.of_node(source.name, node)
-    return ExtractJob(op, node["id"], load_id_of(op, node["id"]), source, ds, req, get_driver(source.driver), None,
-                      plan["settings"]["batchSize"],
-                      RetryPolicy(retries["max"], retries["backoff_seconds"], retries["maxBackoff_seconds"]),
-                      stop=threading.Event())
-
-
-def compile_plan(plan: dict[str, Any], source: SourceDef, config: Config, out: Path) -> list[dict[str, Any]]:
+def compile_plan(plan: Plan, source: SourceDef, config: Config, out: Path) -> list[dict[str, Any]]:
     """Write `<node>.conf` and `<node>.json` per extract node; each is checked for conformance."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for node in plan["graph"]["nodes"]:
-        if node["kind"] != "extract":
+    for node in plan.graph.nodes:
+        if not isinstance(node, ExtractNode):
             continue
-        spec = build_job_spec(_job(plan, node, source), config.seatunnel, config.warehouse_url)
+        job = extract_job(plan.operation.id, node, source, plan.settings, None, stop=threading.Event())
+        spec = build_job_spec(job, config.seatunnel, config.warehouse_url)
         rendered = render_job(spec)
-        stem = node["id"].replace("/", "_")
+        stem = node.id.replace("/", "_")
         conf, js = out / f"{stem}.conf", out / f"{stem}.json"
         conf.write_text(rendered.hocon)
         js.write_text(rendered.json)
         problems = check_config(read_config(rendered.hocon, name=str(conf)), rendered.version)
-        written.append({"node": node["id"], "conf": str(conf), "json": str(js), "problems": problems,
+        written.append({"node": node.id, "conf": str(conf), "json": str(js), "problems": problems,
                         "requests": len(spec["requests"])})
     return written

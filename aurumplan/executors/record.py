@@ -7,34 +7,33 @@ spec later with no network and no keys.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from aurumplan.catalog import SourceDef
 from aurumplan.executors.base import Counters, RetryPolicy
 from aurumplan.executors.http import Limiter, fetch_page
-from aurumplan.sources.base import Call, RequestSpec
+from aurumplan.plan.model import ExtractNode, Plan
+from aurumplan.sources.base import Call
 from aurumplan.sources.cassette import RecordingTransport
 from aurumplan.sources.keys import require_key
 from aurumplan.sources.registry import get_driver
 
 
-def record_plan(plan: dict[str, Any], source: SourceDef, out: Path, limiter: Limiter) -> Counters:
+def record_plan(plan: Plan, source: SourceDef, out: Path, limiter: Limiter) -> Counters:
     """Fetch every page of every extract node of the plan through a recording transport, within the quota."""
     driver = get_driver(source.driver)
     key = require_key(source)
     counters = Counters()
-    retries = plan["settings"]["retries"]
-    policy = RetryPolicy(retries["max"], retries["backoff_seconds"], retries["maxBackoff_seconds"])
+    policy = RetryPolicy.of(plan.settings.retries)
     out.mkdir(parents=True, exist_ok=True)
     transport = RecordingTransport(httpx.HTTPTransport(), out)
     with httpx.Client(transport=transport, timeout=policy.timeout) as client:
-        for node in plan["graph"]["nodes"]:
-            if node["kind"] != "extract":
+        for node in plan.graph.nodes:
+            if not isinstance(node, ExtractNode):
                 continue
-            ds = source.datasets[node["dataset"]]
-            req = RequestSpec.of_node(source.name, node)
+            ds = source.datasets[node.dataset]
+            req = node.request_spec(source.name)
             call: Call | None = driver.first_call(source, ds, req)
             while call is not None:
                 page = fetch_page(client, driver, source, ds, req, call, key, limiter, policy,

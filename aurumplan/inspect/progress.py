@@ -6,12 +6,13 @@ failed nodes. A checkpoint left `running` by a run that is no longer running cou
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from aurumplan.catalog import SourceDef
-from aurumplan.intervals import Grain, IntervalSet
-from aurumplan.state import Checkpoint
+from aurumplan.intervals import Grain
+from aurumplan.plan.model import AnyNode, DeriveNode, ExtractNode, Plan, decode
+from aurumplan.state import Checkpoint, Operation
 
 DATA_KINDS = ("extract", "derive")
 DONE = ("staged", "committed", "skipped")
@@ -39,18 +40,23 @@ class Progress:
         return sum(self.by_status.get(s, 0) for s in DONE)
 
 
-def node_periods(node: dict[str, Any], source: SourceDef | None) -> int:
+def stored_plan(op: Operation) -> Plan | None:
+    """The plan an operation runs, as apply stored it (None for one that stored none, e.g. a rollback)."""
+    return decode(json.loads(op.plan), f"operation {op.id}") if op.plan else None
+
+
+def node_periods(node: AnyNode, source: SourceDef | None) -> int:
     """Periods an extract (window x series) or derive node loads."""
-    if node["kind"] == "derive":
-        return int(node.get("expected_rows", 0))
-    if source is None or node["dataset"] not in source.datasets:
+    if isinstance(node, DeriveNode):
+        return node.expected_rows
+    if not isinstance(node, ExtractNode) or source is None or node.dataset not in source.datasets:
         return 0
-    s, e = IntervalSet.from_json([node["window"]]).span or (0, 0)
-    return Grain(source.datasets[node["dataset"]].grain).count(s, e) * len(node["series"])
+    s, e = node.span()
+    return Grain(source.datasets[node.dataset].grain).count(s, e) * len(node.series)
 
 
-def progress(plan: dict[str, Any], cps: list[Checkpoint], source: SourceDef | None, running: bool) -> Progress:
-    nodes = {n["id"]: n for n in plan.get("graph", {}).get("nodes", [])}
+def progress(plan: Plan | None, cps: list[Checkpoint], source: SourceDef | None, running: bool) -> Progress:
+    nodes = {n.id: n for n in plan.graph.nodes} if plan is not None else {}
     by_id = {c.node_id: c for c in cps}
     p = Progress(nodes_total=len(nodes))
     for nid, n in nodes.items():
@@ -59,11 +65,11 @@ def progress(plan: dict[str, Any], cps: list[Checkpoint], source: SourceDef | No
         if st == "running" and not running:
             st = "pending"
         p.by_status[st] = p.by_status.get(st, 0) + 1
-        if n["kind"] == "extract":
+        if n.kind == "extract":
             p.extract_total += 1
         if cp is None:
             continue
-        if n["kind"] in DATA_KINDS:
+        if n.kind in DATA_KINDS:
             p.requests += cp.requests
             p.bytes += cp.bytes
             p.throttles += int((cp.detail or {}).get("throttles", 0))
@@ -71,7 +77,7 @@ def progress(plan: dict[str, Any], cps: list[Checkpoint], source: SourceDef | No
             if st in ("staged", "committed"):
                 p.records += cp.records
                 p.periods_done += node_periods(n, source)
-                p.extract_done += n["kind"] == "extract"
+                p.extract_done += n.kind == "extract"
             if st == "committed":
                 p.periods_committed += node_periods(n, source)
             elif st == "failed":

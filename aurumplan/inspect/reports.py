@@ -21,9 +21,10 @@ from typing import Any
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.errors import AurumError, CatalogError, OperationError
-from aurumplan.inspect.progress import progress
+from aurumplan.inspect.progress import progress, stored_plan
 from aurumplan.inspect.status import attempts as lineage_attempts
 from aurumplan.intervals import DAY, Interval, fmt_ts, parse_ts
+from aurumplan.plan.model import Plan
 from aurumplan.plan.render import human_duration
 from aurumplan.quality import (
     CHECKS,
@@ -166,14 +167,14 @@ def _seconds(c: Checkpoint) -> float | None:
     return round(c.finished_at - c.started_at, 3) if c.started_at and c.finished_at else None
 
 
-def _figures(op: Operation, plan: dict[str, Any], cps: list[Checkpoint], catalog: Catalog) -> dict[str, Any]:
+def _figures(op: Operation, plan: Plan | None, cps: list[Checkpoint], catalog: Catalog) -> dict[str, Any]:
     """The operation's counters: from its summary (every run summed when apply ends), else from its
     checkpoints through the one progress calculation (inspect/progress.py)."""
     s = op.summary or {}
     p = progress(plan, cps, catalog.sources.get(op.source), running=op.status == "running")
     starts = [c.started_at for c in cps if c.started_at]
     ends = [c.finished_at for c in cps if c.finished_at]
-    planned = s.get("planned") or plan.get("summary") or {}
+    planned = s.get("planned") or (plan.summary if plan else {})
     periods = {"loaded": p.periods_committed, "failed": p.periods_failed,
                "skipped": planned.get("unchanged", 0) + planned.get("missing", 0)}
     return {
@@ -188,7 +189,7 @@ def _figures(op: Operation, plan: dict[str, Any], cps: list[Checkpoint], catalog
         "failures": s.get("failures") or [f"{c.node_id}: {c.error}" for c in cps if c.error],
         "failure_log": s.get("failure_log"),
         "planned": planned,
-        "estimates": s.get("estimates") or plan.get("estimates") or {},
+        "estimates": s.get("estimates") or (plan.estimates if plan else {}),
     }
 
 
@@ -276,18 +277,18 @@ def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int
         qrs = store.quality_results(op_id)
         tries = lineage_attempts(store, op)
         attempts = tries if len(tries) > 1 else []
-    plan = json.loads(op.plan) if op.plan else {}
-    settings = plan.get("settings") or {}
+    plan = stored_plan(op)
+    settings = plan.settings.model_dump(mode="json", exclude_unset=True) if plan else {}
     fig = _figures(op, plan, cps, catalog)
-    nodes = {n["id"]: n for n in plan.get("graph", {}).get("nodes", [])}
+    kinds = {n.id: n.kind for n in plan.graph.nodes} if plan else {}
     data: dict[str, Any] = {
         "operation": {"id": op.id, "kind": op.kind, "source": op.source, "status": op.status,
                       "reason": op.reason, "owner": op.owner, "labels": op.labels, "parent_id": op.parent_id,
-                      "name": (plan.get("operation") or {}).get("name"),
+                      "name": plan.operation.name if plan else None,
                       "created_at": _iso(op.created_at), "updated_at": _iso(op.updated_at)},
         "attempts": attempts,
         "figures": fig, "performance": _performance(fig, cps, top_n), "quality": _gate(op, qrs, cps, settings),
-        "nodes": [{"node": c.node_id, "kind": nodes.get(c.node_id, {}).get("kind"), "status": c.status,
+        "nodes": [{"node": c.node_id, "kind": kinds.get(c.node_id), "status": c.status,
                    "requests": c.requests, "records": c.records, "bytes": c.bytes, "attempts": c.attempts,
                    "seconds": _seconds(c), "error": c.error} for c in sorted(cps, key=lambda c: c.node_id)],
         "loads": [], "comparison": None}

@@ -6,12 +6,11 @@ do; a paused one shows nothing running; attempts of the same spec are listed tog
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from aurumplan.catalog import Catalog
-from aurumplan.inspect.progress import progress
+from aurumplan.inspect.progress import progress, stored_plan
 from aurumplan.state import Operation, SqlStateStore
 from aurumplan.state.holders import shown_status
 
@@ -32,13 +31,13 @@ def status(store: SqlStateStore, catalog: Catalog, op_id: str) -> dict[str, Any]
     """Progress figures: nodes done/total, periods, records, requests, throttles, errors, rate, ETA."""
     op = store.get_operation(op_id)
     shown, why = shown_status(store, op)
-    plan = json.loads(op.plan) if op.plan else {"graph": {"nodes": []}, "summary": {}, "estimates": {}}
+    plan = stored_plan(op)
     running = shown == "running"
     p = progress(plan, store.checkpoints(op_id), catalog.sources.get(op.source), running)
     elapsed = (time.time() - p.first_start) if p.first_start and running else None
     rate = p.requests / elapsed if elapsed else None
     eta = (p.extract_total - p.extract_done) / (p.extract_done / elapsed) if elapsed and p.extract_done else None
-    summary = plan.get("summary") or {}
+    summary = plan.summary if plan is not None else {}
     tries = attempts(store, op)
     return {"id": op.id, "kind": op.kind, "source": op.source, "status": shown, "detail": why,
             "reason": op.reason, "owner": op.owner, "labels": op.labels, "created_at": op.created_at,

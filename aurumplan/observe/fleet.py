@@ -6,7 +6,6 @@ under way come from its checkpoints through inspect.progress, the one progress c
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 
 from aurumplan.catalog import Catalog
 from aurumplan.config import Quota
-from aurumplan.inspect.progress import progress
+from aurumplan.inspect.progress import progress, stored_plan
 from aurumplan.state import Operation, SqlStateStore
 from aurumplan.state.holders import holder, shown_status
 from aurumplan.state.schema import request_log, watermarks
@@ -75,8 +74,7 @@ def figures(store: SqlStateStore, catalog: Catalog, op: Operation, now: float | 
         f.errors = [str(e) for e in s.get("failures") or []]
         f.duration_seconds = float(s.get("duration_seconds") or 0.0)
     else:
-        plan = json.loads(op.plan) if op.plan else {"graph": {"nodes": []}}
-        p = progress(plan, store.checkpoints(op.id), catalog.sources.get(op.source), shown == "running")
+        p = progress(stored_plan(op), store.checkpoints(op.id), catalog.sources.get(op.source), shown == "running")
         for k in FIGURES:
             setattr(f, k, int(getattr(p, k)))
         f.errors = p.errors

@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aurumplan.compile.requests import RequestSpec
 from aurumplan.errors import PlanError
+from aurumplan.intervals import IntervalSet
 
 Number = int | float
 Interval = tuple[str, str]
@@ -116,6 +118,20 @@ class ExtractNode(_Part):
     request: Request | None = None
     targets: list[Interval] | None = None
 
+    def span(self) -> tuple[int, int]:
+        """The window as epoch seconds [start, end)."""
+        return IntervalSet.from_json([self.window]).span or (0, 0)
+
+    def where(self, sid: str) -> IntervalSet:
+        """The periods this node writes for one series: its targets when it bridges gaps, else its window."""
+        return IntervalSet.from_json(self.targets or [self.window])
+
+    def request_spec(self, source: str) -> RequestSpec:
+        """The planned request this node runs (the one way from a node to what a driver fetches)."""
+        start, end = self.span()
+        return RequestSpec(source, self.dataset, tuple(self.series), start, end, self.expected_rows,
+                           IntervalSet.from_json(self.targets or []).intervals)
+
 
 class DeriveNode(_Part):
     kind: Literal["derive"]
@@ -127,6 +143,14 @@ class DeriveNode(_Part):
     request: None = None
     intervals: dict[str, list[Interval]]
     input: str
+
+    def span(self) -> tuple[int, int]:
+        """The window as epoch seconds [start, end)."""
+        return IntervalSet.from_json([self.window]).span or (0, 0)
+
+    def where(self, sid: str) -> IntervalSet:
+        """The periods this node writes for one series."""
+        return IntervalSet.from_json(self.intervals.get(sid, []))
 
 
 class ValidateNode(_Part):
@@ -142,6 +166,9 @@ class CommitNode(_Part):
 
 
 Node = Annotated[ExtractNode | DeriveNode | ValidateNode | CommitNode, Field(discriminator="kind")]
+DataNode = ExtractNode | DeriveNode
+"""A node that stages rows (and holds periods); validate and commit nodes act on a whole dataset."""
+AnyNode = ExtractNode | DeriveNode | ValidateNode | CommitNode
 
 
 class Graph(_Part):

@@ -11,11 +11,11 @@ from typing import Any
 
 from aurumplan.errors import PlanError
 from aurumplan.plan.builder import FORMAT_VERSION, PLAN_KEY_ENV, plan_hash, sign
-from aurumplan.plan.model import decode
+from aurumplan.plan.model import Plan, decode
 
 
-def read_plan(path: str | Path) -> dict[str, Any]:
-    """A plan file, checked for format version and integrity."""
+def read_plan(path: str | Path) -> Plan:
+    """A plan file, checked for format version, integrity and field types (docs/architecture.md)."""
     p = Path(path)
     try:
         data = json.loads(p.read_text())
@@ -31,13 +31,13 @@ def read_plan(path: str | Path) -> dict[str, Any]:
     if data.get("plan_id") != plan_hash(data):
         raise PlanError(f"{path}: plan file was modified after it was written (checksum mismatch)",
                         hint="re-run `aurumplan plan`; a plan is reviewed as written")
-    decode(data, str(path))
-    op_id = (data.get("operation") or {}).get("id")
-    if not isinstance(op_id, str) or not PLAN_OPERATION_ID.fullmatch(op_id):
+    plan = decode(data, str(path))
+    op_id = plan.operation.id
+    if not PLAN_OPERATION_ID.fullmatch(op_id):
         raise PlanError(f"{path}: operation id {op_id!r} is not one aurumplan makes "
                         "(KIND_YYYYMMDD_SOURCE_hash[-aN])", hint="re-run `aurumplan plan`")
     _check_signature(path, data)
-    return data
+    return plan
 
 
 PLAN_OPERATION_ID = re.compile(r"[A-Z][A-Z0-9]*_\d{8}_[A-Z0-9][A-Z0-9_-]*_[0-9a-f]{6}(-a[1-9]\d*)?")
