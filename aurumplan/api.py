@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,17 @@ def open_reader(ctx: Context) -> SqlStateStore | EmptyState:
     return open_state(url, create=True)
 
 
+@contextlib.contextmanager
+def reading(ctx: Context) -> Iterator[SqlStateStore | EmptyState]:
+    """open_reader, closed at the end of the block (a long-lived process calls the api many times)."""
+    state = open_reader(ctx)
+    try:
+        yield state
+    finally:
+        if isinstance(state, SqlStateStore):
+            state.close()
+
+
 def open_store(ctx: Context) -> SqlStateStore:
     """The state for writing, created on first use."""
     return open_state(ctx.config.state_url, create=True)
@@ -97,8 +109,8 @@ def init(cwd: str | Path | None = None) -> dict[str, str]:
         cfg.write_text(DEFAULT_CONFIG)
         wrote = True
     ctx = context(cfg, here)
-    store = open_store(ctx)
-    return {"config": str(cfg), "config_written": str(wrote).lower(), "state": store.url}
+    with open_store(ctx) as store:
+        return {"config": str(cfg), "config_written": str(wrote).lower(), "state": store.url}
 
 
 DEFAULT_CONFIG = """\
@@ -182,54 +194,54 @@ def gaps(ctx: Context, source: str, *, dataset: str | None = None, days: int | N
     src = ctx.catalog.source(source)
     names = [ctx.catalog.dataset(source, dataset).name] if dataset else list(src.datasets)
     start, end = _gap_window(days, window, now)
-    state = open_reader(ctx)
-    out = []
-    for name in names:
-        ds = src.datasets[name]
-        wanted = IntervalSet([(start, end)]).align(ds.grain)
-        loaded = state.watermarks(source, name)
-        groups: dict[IntervalSet, list[str]] = {}
-        for sid in ds.series:
-            m = loaded.get((name, sid))
-            missing = wanted - (m.domain() if m else IntervalSet())
-            if missing:
-                groups.setdefault(missing, []).append(sid)
-        for missing, series in sorted(groups.items(), key=lambda kv: (kv[0].intervals, kv[1])):
-            out.append({"dataset": name, "grain": ds.grain.value, "series": series,
-                        "intervals": missing.to_json(), "periods": missing.periods(ds.grain),
-                        "ranges": len(missing)})
-    return out
+    with reading(ctx) as state:
+        out = []
+        for name in names:
+            ds = src.datasets[name]
+            wanted = IntervalSet([(start, end)]).align(ds.grain)
+            loaded = state.watermarks(source, name)
+            groups: dict[IntervalSet, list[str]] = {}
+            for sid in ds.series:
+                m = loaded.get((name, sid))
+                missing = wanted - (m.domain() if m else IntervalSet())
+                if missing:
+                    groups.setdefault(missing, []).append(sid)
+            for missing, series in sorted(groups.items(), key=lambda kv: (kv[0].intervals, kv[1])):
+                out.append({"dataset": name, "grain": ds.grain.value, "series": series,
+                            "intervals": missing.to_json(), "periods": missing.periods(ds.grain),
+                            "ranges": len(missing)})
+        return out
 
 
 def state_list(ctx: Context) -> list[dict[str, Any]]:
     """Per source, dataset and series: loaded intervals, records and load versions."""
-    state = open_reader(ctx)
-    out = []
-    for source in sorted(ctx.catalog.sources):
-        rows = state.watermark_rows(source)
-        acc: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in rows:
-            e = acc.setdefault((r.dataset, r.series_id), {"source": source, "dataset": r.dataset,
-                                                         "series": r.series_id, "intervals": IntervalSet(),
-                                                         "records": 0, "loads": set()})
-            e["intervals"] = e["intervals"] | IntervalSet([(r.start, r.end)])
-            e["records"] += r.records or 0
-            e["loads"].add(r.ref.load_id)
-        for (_, _), e in sorted(acc.items()):
-            out.append({**e, "intervals": e["intervals"].to_json(), "ranges": len(e["intervals"]),
-                        "loads": sorted(e["loads"])})
-    return out
+    with reading(ctx) as state:
+        out = []
+        for source in sorted(ctx.catalog.sources):
+            rows = state.watermark_rows(source)
+            acc: dict[tuple[str, str], dict[str, Any]] = {}
+            for r in rows:
+                e = acc.setdefault((r.dataset, r.series_id), {"source": source, "dataset": r.dataset,
+                                                             "series": r.series_id, "intervals": IntervalSet(),
+                                                             "records": 0, "loads": set()})
+                e["intervals"] = e["intervals"] | IntervalSet([(r.start, r.end)])
+                e["records"] += r.records or 0
+                e["loads"].add(r.ref.load_id)
+            for (_, _), e in sorted(acc.items()):
+                out.append({**e, "intervals": e["intervals"].to_json(), "ranges": len(e["intervals"]),
+                            "loads": sorted(e["loads"])})
+        return out
 
 
 def state_show(ctx: Context, source: str | None = None) -> dict[str, Any]:
     """The store itself: url (password masked), serial, operations and live leases."""
-    state = open_reader(ctx)
-    if isinstance(state, EmptyState):
-        return {"url": ctx.config.state_url, "initialized": False, "serial": 0, "operations": 0, "leases": []}
-    leases = [lease_dict(lease) for lease in state.leases(active_only=True)
-              if source is None or lease.source == source]
-    return {"url": state.url, "initialized": True, "serial": state.serial(), "lineage": state.lineage(),
-            "operations": len(state.list_operations()), "leases": leases}
+    with reading(ctx) as state:
+        if isinstance(state, EmptyState):
+            return {"url": ctx.config.state_url, "initialized": False, "serial": 0, "operations": 0, "leases": []}
+        leases = [lease_dict(lease) for lease in state.leases(active_only=True)
+                  if source is None or lease.source == source]
+        return {"url": state.url, "initialized": True, "serial": state.serial(), "lineage": state.lineage(),
+                "operations": len(state.list_operations()), "leases": leases}
 
 
 def lease_dict(lease: Any, now: float | None = None) -> dict[str, Any]:
@@ -249,7 +261,8 @@ def state_unlock(ctx: Context, lease_id: str | None, force: bool, operation: str
     if lease_id is None or not str(lease_id).isdigit():
         raise OperationError(f"invalid lease id {lease_id!r}: use the number `aurumplan state show` lists, "
                              "or --operation OP_ID")
-    lease = open_store(ctx).break_lease(int(lease_id))
+    with open_store(ctx) as store:
+        lease = store.break_lease(int(lease_id))
     return {"lease": lease.id, "operation_id": lease.operation_id}
 
 
@@ -308,17 +321,17 @@ def cancel(op_id: str, ctx: Context, force: bool = False) -> dict[str, Any]:
 
 def status(op_id: str | None, ctx: Context) -> Any:
     """One operation's progress, or every active one's."""
-    store = open_store(ctx)
-    if op_id:
-        return inspect_status.status(store, ctx.catalog, op_id)
-    return [inspect_status.status(store, ctx.catalog, o["id"]) for o in inspect_status.ops_list(store, True)]
+    with open_store(ctx) as store:
+        if op_id:
+            return inspect_status.status(store, ctx.catalog, op_id)
+        return [inspect_status.status(store, ctx.catalog, o["id"]) for o in inspect_status.ops_list(store, True)]
 
 
 def ops_list(ctx: Context, active_only: bool = False) -> list[dict[str, Any]]:
-    state = open_reader(ctx)
-    if isinstance(state, EmptyState):
-        return []
-    return inspect_status.ops_list(state, active_only)
+    with reading(ctx) as state:
+        if isinstance(state, EmptyState):
+            return []
+        return inspect_status.ops_list(state, active_only)
 
 
 def rollback_plan(op_id: str, ctx: Context) -> dict[str, Any]:
@@ -337,12 +350,12 @@ def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,
     changed ones get new actions.
     """
     old = read_plan(saved)
-    state = open_reader(ctx)
-    changed = stale_ranges(old, state)
-    planned = plan_spec(spec, ctx.catalog, state, cwd=ctx.cwd)
-    if out is not None:
-        Path(out).write_text(planned.text)
-    return planned, changed
+    with reading(ctx) as state:
+        changed = stale_ranges(old, state)
+        planned = plan_spec(spec, ctx.catalog, state, cwd=ctx.cwd)
+        if out is not None:
+            Path(out).write_text(planned.text)
+        return planned, changed
 
 
 def record(spec: str | Path, ctx: Context, out: str | Path) -> dict[str, Any]:
@@ -617,12 +630,12 @@ def init_team(cwd: str | Path | None = None, *, state_url: str = TEAM_DB_URL, wa
 def find_operations(ctx: Context, *, op_id: str | None = None, spec_sha256: str | None = None) -> list[dict[str, Any]]:
     """Operations with this id or made from a spec with this sha256, oldest first: how a retried
     scheduler task finds the operation it started (docs/team-workflow.md, Airflow)."""
-    state = open_reader(ctx)
-    if isinstance(state, EmptyState):
-        return []
-    return [{"id": o.id, "status": o.status, "kind": o.kind, "source": o.source, "created_at": o.created_at,
-             "summary": o.summary} for o in state.list_operations()
-            if (op_id is not None and o.id == op_id) or (spec_sha256 is not None and o.spec_sha256 == spec_sha256)]
+    with reading(ctx) as state:
+        if isinstance(state, EmptyState):
+            return []
+        return [{"id": o.id, "status": o.status, "kind": o.kind, "source": o.source, "created_at": o.created_at,
+                 "summary": o.summary} for o in state.list_operations()
+                if (op_id is not None and o.id == op_id) or (spec_sha256 is not None and o.spec_sha256 == spec_sha256)]
 
 
 # ---- emergency ----

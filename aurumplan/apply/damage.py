@@ -48,33 +48,33 @@ def scan(config: Config, catalog: Catalog, source: str, window: str | None = Non
     """Run the quality checks over current data and return the damage report (see module doc)."""
     src = catalog.source(source)
     selected = normalize_checks(checks or ["all"])
-    wh = open_warehouse(config.warehouse_url)
-    loaded = wh.loaded_series(source)
-    span = parse_window(window) if window else wh_span(wh, source)
-    found: dict[tuple[str, str, str], tuple[IntervalSet, list[str]]] = {}
-    for dataset, series in loaded.items():
-        if dataset not in src.datasets or span is None:
-            continue
-        for a in range(span[0], span[1], CHUNK):
-            with wh.connect() as conn:
-                q = evaluate(conn, catalog, source, dataset, (a, min(a + CHUNK, span[1])), selected, series=series)
-            for check, result in q.results.items():
-                for f in result.findings:
-                    if not f.periods:
-                        continue
-                    where, messages = found.get((dataset, f.series_id, check), (IntervalSet(), []))
-                    if f.message not in messages and len(messages) < 5:
-                        messages.append(f.message)
-                    found[(dataset, f.series_id, check)] = (where | IntervalSet(f.periods), messages)
-    damage = [_attribute(wh, catalog, source, ds, sid, check, where, messages)
-              for (ds, sid, check), (where, messages) in sorted(found.items())]
-    created = time.time()
-    body = {"source": source, "window": [fmt_ts(span[0]), fmt_ts(span[1])] if span else None,
-            "checks": list(selected), "damage": damage}
-    rid = f"DAMAGE_{time.strftime('%Y%m%d', time.gmtime(created))}_{source.upper()}_" \
-          f"{sha256_hex(json.dumps(body, sort_keys=True) + str(created))[:6]}"
-    return {"version": REPORT_VERSION, "id": rid, "created_at": fmt_ts(int(created)), "by": who(), **body,
-            "periods": sum(d["periods"] for d in damage)}
+    with open_warehouse(config.warehouse_url) as wh:
+        loaded = wh.loaded_series(source)
+        span = parse_window(window) if window else wh_span(wh, source)
+        found: dict[tuple[str, str, str], tuple[IntervalSet, list[str]]] = {}
+        for dataset, series in loaded.items():
+            if dataset not in src.datasets or span is None:
+                continue
+            for a in range(span[0], span[1], CHUNK):
+                with wh.connect() as conn:
+                    q = evaluate(conn, catalog, source, dataset, (a, min(a + CHUNK, span[1])), selected, series=series)
+                for check, result in q.results.items():
+                    for f in result.findings:
+                        if not f.periods:
+                            continue
+                        where, messages = found.get((dataset, f.series_id, check), (IntervalSet(), []))
+                        if f.message not in messages and len(messages) < 5:
+                            messages.append(f.message)
+                        found[(dataset, f.series_id, check)] = (where | IntervalSet(f.periods), messages)
+        damage = [_attribute(wh, catalog, source, ds, sid, check, where, messages)
+                  for (ds, sid, check), (where, messages) in sorted(found.items())]
+        created = time.time()
+        body = {"source": source, "window": [fmt_ts(span[0]), fmt_ts(span[1])] if span else None,
+                "checks": list(selected), "damage": damage}
+        rid = f"DAMAGE_{time.strftime('%Y%m%d', time.gmtime(created))}_{source.upper()}_" \
+              f"{sha256_hex(json.dumps(body, sort_keys=True) + str(created))[:6]}"
+        return {"version": REPORT_VERSION, "id": rid, "created_at": fmt_ts(int(created)), "by": who(), **body,
+                "periods": sum(d["periods"] for d in damage)}
 
 
 def wh_span(wh: Warehouse, source: str) -> tuple[int, int] | None:
@@ -137,31 +137,32 @@ def quarantine(config: Config, report_path: str | Path, mode: str = "strict") ->
         raise OperationError(f"{report_path}: no damaged version is current: nothing to quarantine")
     qid = f"QUARANTINE_{time.strftime('%Y%m%d', time.gmtime())}_{source.upper()}_" \
           f"{sha256_hex(report['id'] + mode + str(time.time()))[:6]}"
-    store = open_state(config.state_url, create=True)
-    reason = f"quarantine ({mode}) of damage report {report['id']}"
-    store.create_operation(qid, "Quarantine", source, status="running", reason=reason, owner=None,
-                           labels={"damage_report": report["id"], "mode": mode}, host=socket.gethostname(),
-                           pid=os.getpid(), summary={})
-    rows = open_warehouse(config.warehouse_url).quarantine(qid, source, ranges, mode=mode, reason=reason,
-                                                           report_id=report["id"])
-    out = {"quarantine_id": qid, "source": source, "mode": mode, "report_id": report["id"], "periods": rows,
-           "ranges": len(ranges)}
-    store.update_operation(qid, summary=out)
-    transition(store, qid, "succeeded", event="quarantine", **out)
-    store.log_emergency("quarantine", source, out)
-    return out
+    with open_state(config.state_url, create=True) as store:
+        reason = f"quarantine ({mode}) of damage report {report['id']}"
+        store.create_operation(qid, "Quarantine", source, status="running", reason=reason, owner=None,
+                               labels={"damage_report": report["id"], "mode": mode}, host=socket.gethostname(),
+                               pid=os.getpid(), summary={})
+        with open_warehouse(config.warehouse_url) as wh:
+            rows = wh.quarantine(qid, source, ranges, mode=mode, reason=reason, report_id=report["id"])
+        out = {"quarantine_id": qid, "source": source, "mode": mode, "report_id": report["id"], "periods": rows,
+               "ranges": len(ranges)}
+        store.update_operation(qid, summary=out)
+        transition(store, qid, "succeeded", event="quarantine", **out)
+        store.log_emergency("quarantine", source, out)
+        return out
 
 
 def release(config: Config, quarantine_id: str) -> dict[str, Any]:
     """Undo a quarantine: hidden versions come back where nothing newer became current."""
-    store = open_state(config.state_url, create=True)
-    op = store.get_operation(quarantine_id)
-    if op.kind != "Quarantine":
-        raise OperationError(f"{quarantine_id} is a {op.kind}, not a quarantine")
-    out: dict[str, Any] = dict(open_warehouse(config.warehouse_url).release(quarantine_id))
-    transition(store, quarantine_id, "rolled_back", event="release", **out)
-    store.log_emergency("release", op.source, out)
-    return out
+    with open_state(config.state_url, create=True) as store:
+        op = store.get_operation(quarantine_id)
+        if op.kind != "Quarantine":
+            raise OperationError(f"{quarantine_id} is a {op.kind}, not a quarantine")
+        with open_warehouse(config.warehouse_url) as wh:
+            out: dict[str, Any] = dict(wh.release(quarantine_id))
+        transition(store, quarantine_id, "rolled_back", event="release", **out)
+        store.log_emergency("release", op.source, out)
+        return out
 
 
 def recover(config: Config, catalog: Catalog, report_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
@@ -215,11 +216,11 @@ def recover(config: Config, catalog: Catalog, report_path: str | Path, out_dir: 
         for op, places in sorted(rollbacks.items()):
             lines += [f"# {op} wrote damage in: {', '.join(sorted(set(places)))}", f"aurumplan rollback {op}"]
         written.append(_write_text(out / "rollbacks.sh", "\n".join(lines) + "\n"))
-    store = open_state(config.state_url, create=True)
-    summary = {"report_id": rid, "out_dir": str(out), "files": written, "rollbacks": sorted(rollbacks),
-               "replays": len(replay), "missing_ranges": len(missing)}
-    store.log_emergency("recover", source, {**summary, "by": who()})
-    return summary
+    with open_state(config.state_url, create=True) as store:
+        summary = {"report_id": rid, "out_dir": str(out), "files": written, "rollbacks": sorted(rollbacks),
+                   "replays": len(replay), "missing_ranges": len(missing)}
+        store.log_emergency("recover", source, {**summary, "by": who()})
+        return summary
 
 
 def _write(path: Path, spec: dict[str, Any]) -> str:

@@ -49,44 +49,44 @@ def stop(config: Config, *, source: str | None, reason: str, cancel: bool = Fals
     """
     if not reason.strip():
         raise OperationError("--reason is required: say why, it goes into the audit trail")
-    store = _store(config)
-    by = who()
-    record = store.add_stop(source, reason, by, cancel=cancel, include_critical=include_critical)
-    store.log_emergency("stop", source, {"reason": reason, "by": by, "cancel": cancel,
-                                         "include_critical": include_critical, "stop_id": record.id})
-    stopped, kept, already = [], [], []
-    for op in store.list_operations(active_only=True):
-        if source is not None and op.source != source:
-            continue
-        priority = priority_of(op)
-        if not record.covers(op.source, priority):
-            kept.append({"operation_id": op.id, "status": op.status, "priority": priority})
-            continue
-        target = "cancelled" if cancel else "paused"
-        entry = {"operation_id": op.id, "source": op.source, "was": "running", "status": target,
-                 "priority": priority, "resume": _resume_hint(op.id, target)}
-        if op.status == target or (op.status == "paused" and not cancel) or \
-                (op.status == "planned" and not cancel):
-            if _by_this_stop(store, op.id, record.id):  # its own watcher saw the record first
-                stopped.append(entry)
-            else:
-                already.append({"operation_id": op.id, "status": op.status})
-            continue
-        alive = op.status == "running" and holder(store, op.id).alive
-        try:
-            transition(store, op.id, target, event="stop", reason=reason, stop_id=record.id)
-        except OperationError:  # its own watcher saw the record first, or it ended meanwhile
-            if _by_this_stop(store, op.id, record.id):
-                stopped.append({**entry, "was": op.status})
-            else:
-                already.append({"operation_id": op.id, "status": store.get_operation(op.id).status})
-            continue
-        if target == "cancelled" and not alive:
-            store.release_leases(op.id)
-            discard_staged(config, op.id)
-        stopped.append({**entry, "was": op.status})
-    return {"stop_id": record.id, "source": source, "reason": reason, "by": by, "stopped": stopped,
-            "kept": kept, "already": already}
+    with _store(config) as store:
+        by = who()
+        record = store.add_stop(source, reason, by, cancel=cancel, include_critical=include_critical)
+        store.log_emergency("stop", source, {"reason": reason, "by": by, "cancel": cancel,
+                                             "include_critical": include_critical, "stop_id": record.id})
+        stopped, kept, already = [], [], []
+        for op in store.list_operations(active_only=True):
+            if source is not None and op.source != source:
+                continue
+            priority = priority_of(op)
+            if not record.covers(op.source, priority):
+                kept.append({"operation_id": op.id, "status": op.status, "priority": priority})
+                continue
+            target = "cancelled" if cancel else "paused"
+            entry = {"operation_id": op.id, "source": op.source, "was": "running", "status": target,
+                     "priority": priority, "resume": _resume_hint(op.id, target)}
+            if op.status == target or (op.status == "paused" and not cancel) or \
+                    (op.status == "planned" and not cancel):
+                if _by_this_stop(store, op.id, record.id):  # its own watcher saw the record first
+                    stopped.append(entry)
+                else:
+                    already.append({"operation_id": op.id, "status": op.status})
+                continue
+            alive = op.status == "running" and holder(store, op.id).alive
+            try:
+                transition(store, op.id, target, event="stop", reason=reason, stop_id=record.id)
+            except OperationError:  # its own watcher saw the record first, or it ended meanwhile
+                if _by_this_stop(store, op.id, record.id):
+                    stopped.append({**entry, "was": op.status})
+                else:
+                    already.append({"operation_id": op.id, "status": store.get_operation(op.id).status})
+                continue
+            if target == "cancelled" and not alive:
+                store.release_leases(op.id)
+                discard_staged(config, op.id)
+            stopped.append({**entry, "was": op.status})
+        return {"stop_id": record.id, "source": source, "reason": reason, "by": by, "stopped": stopped,
+                "kept": kept, "already": already}
 
 
 def _by_this_stop(store: SqlStateStore, op_id: str, stop_id: int) -> bool:
@@ -97,25 +97,25 @@ def freeze(config: Config, source: str, reason: str) -> dict[str, Any]:
     """Freeze a source for everyone: plans show conflicts, apply and resume refuse, running applies pause."""
     if not reason.strip():
         raise OperationError("--reason is required: say why, it is shown to whoever is refused")
-    store = _store(config)
-    f, made = store.freeze(source, reason, who())
-    if made:
-        store.log_emergency("freeze", source, {"reason": reason, "by": f.by})
-    running = [op.id for op in store.list_operations(active_only=True)
-               if op.source == source and op.status == "running"]
-    return {"source": source, "reason": f.reason, "by": f.by, "at": f.at, "new": made, "running": running}
+    with _store(config) as store:
+        f, made = store.freeze(source, reason, who())
+        if made:
+            store.log_emergency("freeze", source, {"reason": reason, "by": f.by})
+        running = [op.id for op in store.list_operations(active_only=True)
+                   if op.source == source and op.status == "running"]
+        return {"source": source, "reason": f.reason, "by": f.by, "at": f.at, "new": made, "running": running}
 
 
 def unfreeze(config: Config, source: str) -> dict[str, Any]:
     """Lift a source's freeze; paused operations stay paused until resumed."""
-    store = _store(config)
-    f = store.unfreeze(source)
-    if f is None:
-        raise OperationError(f"source '{source}' is not frozen")
-    store.log_emergency("unfreeze", source, {"by": who(), "was": f.reason})
-    paused = [op.id for op in store.list_operations(active_only=True)
-              if op.source == source and op.status == "paused"]
-    return {"source": source, "lifted": f.reason, "paused": paused}
+    with _store(config) as store:
+        f = store.unfreeze(source)
+        if f is None:
+            raise OperationError(f"source '{source}' is not frozen")
+        store.log_emergency("unfreeze", source, {"by": who(), "was": f.reason})
+        paused = [op.id for op in store.list_operations(active_only=True)
+                  if op.source == source and op.status == "paused"]
+        return {"source": source, "lifted": f.reason, "paused": paused}
 
 
 def describe(f: Freeze) -> str:

@@ -67,32 +67,32 @@ def _store(config: Config) -> SqlStateStore:
 
 def pause(config: Config, op_id: str) -> str:
     """running -> paused. A live apply stops at its next checkpoint and keeps its leases."""
-    store = _store(config)
-    op = store.get_operation(op_id)
-    if op.status != "running":
-        raise OperationError(f"operation {op_id} is {op.status}; only a running operation can be paused")
-    alive = holder(store, op_id).alive
-    transition(store, op_id, "paused", expect=frozenset({"running"}))
-    if alive:
-        return "pause requested: in-flight requests finish, then it stops at a checkpoint and keeps its leases"
-    return "paused (its process was not running); its ranges stay leased until you resume or cancel it"
+    with _store(config) as store:
+        op = store.get_operation(op_id)
+        if op.status != "running":
+            raise OperationError(f"operation {op_id} is {op.status}; only a running operation can be paused")
+        alive = holder(store, op_id).alive
+        transition(store, op_id, "paused", expect=frozenset({"running"}))
+        if alive:
+            return "pause requested: in-flight requests finish, then it stops at a checkpoint and keeps its leases"
+        return "paused (its process was not running); its ranges stay leased until you resume or cancel it"
 
 
 def cancel(config: Config, op_id: str, force: bool = False) -> dict[str, Any]:
     """-> cancelled: stop the operation and discard its uncommitted staged versions (no failure log)."""
-    store = _store(config)
-    op = store.get_operation(op_id)
-    if "cancelled" not in TRANSITIONS.get(op.status, frozenset()):
-        raise OperationError(f"operation {op_id} is {op.status}; use `aurumplan rollback {op_id}` to undo "
-                             "committed data")
-    alive = op.status == "running" and holder(store, op_id).alive
-    transition(store, op_id, "cancelled", force=force)
-    if alive and not force:
-        return {"operation_id": op_id, "discarded_loads": 0,
-                "message": "cancel requested: the running apply stops and discards its staged data"}
-    store.release_leases(op_id)  # with --force a still-running process is fenced out from here on
-    discarded = discard_staged(config, op_id)
-    return {"operation_id": op_id, "discarded_loads": discarded, "message": "cancelled; uncommitted data discarded"}
+    with _store(config) as store:
+        op = store.get_operation(op_id)
+        if "cancelled" not in TRANSITIONS.get(op.status, frozenset()):
+            raise OperationError(f"operation {op_id} is {op.status}; use `aurumplan rollback {op_id}` to undo "
+                                 "committed data")
+        alive = op.status == "running" and holder(store, op_id).alive
+        transition(store, op_id, "cancelled", force=force)
+        if alive and not force:
+            return {"operation_id": op_id, "discarded_loads": 0,
+                    "message": "cancel requested: the running apply stops and discards its staged data"}
+        store.release_leases(op_id)  # with --force a still-running process is fenced out from here on
+        discarded = discard_staged(config, op_id)
+        return {"operation_id": op_id, "discarded_loads": discarded, "message": "cancelled; uncommitted data discarded"}
 
 
 def discard_staged(config: Config, op_id: str) -> int:
@@ -102,13 +102,13 @@ def discard_staged(config: Config, op_id: str) -> int:
     `cancel --force`) is undone first, warehouse and watermarks both back to its snapshot, so a
     cancelled operation leaves the two in agreement (docs/architecture.md, "Operation lifecycle").
     """
-    warehouse = open_warehouse(config.warehouse_url)
-    undo_cut_short_commits(open_state(config.state_url, create=True), warehouse, op_id)
-    n = 0
-    for load in warehouse.loads_for_operation(op_id):
-        if load.status == "staged":
-            warehouse.discard_staged(load.load_id)
-            n += 1
+    with open_warehouse(config.warehouse_url) as warehouse, open_state(config.state_url, create=True) as store:
+        undo_cut_short_commits(store, warehouse, op_id)
+        n = 0
+        for load in warehouse.loads_for_operation(op_id):
+            if load.status == "staged":
+                warehouse.discard_staged(load.load_id)
+                n += 1
     return n
 
 
@@ -134,15 +134,15 @@ def undo_cut_short_commits(store: SqlStateStore, warehouse: Warehouse, op_id: st
 
 def unlock_operation(config: Config, op_id: str) -> dict[str, Any]:
     """Break every lease of a dead operation at once (`state unlock --operation`)."""
-    store = _store(config)
-    op = store.get_operation(op_id)
-    h = holder(store, op_id)
-    if h.alive:
-        raise OperationError(f"operation {op_id} is held by a live process (host {h.host}, pid {h.pid}): "
-                             f"pause or cancel it instead")
-    n = store.break_leases_of(op_id)
-    store.add_event(op_id, "unlock", {"leases": n, "status": op.status, "by": who()})
-    return {"operation_id": op_id, "leases_broken": n, "status": op.status}
+    with _store(config) as store:
+        op = store.get_operation(op_id)
+        h = holder(store, op_id)
+        if h.alive:
+            raise OperationError(f"operation {op_id} is held by a live process (host {h.host}, pid {h.pid}): "
+                                 f"pause or cancel it instead")
+        n = store.break_leases_of(op_id)
+        store.add_event(op_id, "unlock", {"leases": n, "status": op.status, "by": who()})
+        return {"operation_id": op_id, "leases_broken": n, "status": op.status}
 
 
 def lineage(store: SqlStateStore, op: Operation) -> list[Operation]:

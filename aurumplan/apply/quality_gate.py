@@ -68,9 +68,8 @@ def validate_dataset(applier: Any, dataset: str, staged: list[DataNode]) -> dict
 
 def check_current(config: Config, catalog: Catalog, source: str, datasets: list[dict[str, Any]]) -> dict[str, Any]:
     """Scores of the current version over the given datasets' intervals (controlled rollback)."""
-    warehouse = open_warehouse(config.warehouse_url)
     out: dict[str, Any] = {}
-    with warehouse.connect() as conn:
+    with open_warehouse(config.warehouse_url) as warehouse, warehouse.connect() as conn:
         for d in datasets:
             span = IntervalSet.from_json(d["intervals"]).span
             if span is None:

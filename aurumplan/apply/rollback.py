@@ -62,34 +62,42 @@ def switched(warehouse: Warehouse, op_id: str) -> set[str]:
 
 def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any]:
     """What a rollback would do, for review: per dataset the loads it deactivates and what comes back."""
-    store = open_state(config.state_url, create=True)
-    target = store.get_operation(op_id)
-    if target.status == "rolled_back":
-        raise OperationError(f"operation {op_id} is already rolled back")
-    if target.status in ("running", "planned"):
-        raise OperationError(f"operation {op_id} is {target.status}: pause or cancel it before rolling back")
-    per: dict[str, dict[str, Any]] = {}
-    for ds, rec in commit_records(store, op_id, switched(open_warehouse(config.warehouse_url), op_id)):
-        replaced = rec.get("replaced") or {}
-        d = per.setdefault(ds, {"dataset": ds, "loads": [], "series": set(), "where": IntervalSet(), "restores": set()})
-        d["loads"].extend(rec.get("loads") or [])
-        d["series"].update(replaced)
-        d["restores"].update(h[2] for snap in replaced.values() for h in snap["held"])
-        for snap in replaced.values():
-            d["where"] = d["where"] | IntervalSet.from_json(snap["where"])
-    datasets = [{"dataset": d["dataset"], "loads": sorted(set(d["loads"])), "series": sorted(d["series"]),
-                 "intervals": d["where"].to_json(), "restores": sorted(d["restores"])}
-                for d in sorted(per.values(), key=lambda d: d["dataset"])]
-    return {"operation_id": rollback_id(op_id), "target": op_id, "source": target.source, "kind": target.kind,
-            "datasets": datasets}
+    with open_state(config.state_url, create=True) as store:
+        target = store.get_operation(op_id)
+        if target.status == "rolled_back":
+            raise OperationError(f"operation {op_id} is already rolled back")
+        if target.status in ("running", "planned"):
+            raise OperationError(f"operation {op_id} is {target.status}: pause or cancel it before rolling back")
+        per: dict[str, dict[str, Any]] = {}
+        with open_warehouse(config.warehouse_url) as warehouse:
+            done = switched(warehouse, op_id)
+        for ds, rec in commit_records(store, op_id, done):
+            replaced = rec.get("replaced") or {}
+            d = per.setdefault(ds, {"dataset": ds, "loads": [], "series": set(), "where": IntervalSet(),
+                                    "restores": set()})
+            d["loads"].extend(rec.get("loads") or [])
+            d["series"].update(replaced)
+            d["restores"].update(h[2] for snap in replaced.values() for h in snap["held"])
+            for snap in replaced.values():
+                d["where"] = d["where"] | IntervalSet.from_json(snap["where"])
+        datasets = [{"dataset": d["dataset"], "loads": sorted(set(d["loads"])), "series": sorted(d["series"]),
+                     "intervals": d["where"].to_json(), "restores": sorted(d["restores"])}
+                    for d in sorted(per.values(), key=lambda d: d["dataset"])]
+        return {"operation_id": rollback_id(op_id), "target": op_id, "source": target.source, "kind": target.kind,
+                "datasets": datasets}
 
 
 def rollback_operation(config: Config, catalog: Catalog, op_id: str, *, mode: str = "controlled",
                        auto: bool = False) -> dict[str, Any]:
     """Undo op_id exactly; returns the rollback's summary."""
     plan = rollback_plan(config, catalog, op_id)
-    store = open_state(config.state_url, create=True)
-    warehouse = open_warehouse(config.warehouse_url)
+    with open_state(config.state_url, create=True) as store, open_warehouse(config.warehouse_url) as warehouse:
+        return _rollback(config, catalog, plan, store, warehouse, mode)
+
+
+def _rollback(config: Config, catalog: Catalog, plan: dict[str, Any], store: SqlStateStore, warehouse: Warehouse,
+              mode: str) -> dict[str, Any]:
+    op_id = plan["target"]
     target = store.get_operation(op_id)
     source = catalog.source(target.source)
     rb_id = plan["operation_id"]
