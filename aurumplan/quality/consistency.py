@@ -113,24 +113,24 @@ def check_consistency(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str]
             flagged.update((sid, x) for x in dups)
             findings.append(make_finding(ds.name, sid, sorted(set(dups)), end,
                                          f"{len(dups)} duplicate rows for the same period", "duplicate"))
-        keys = list(map(unit_key, s.units))
-        units = Counter(keys)
+        ukeys = list(map(unit_key, s.units))
+        units = Counter(ukeys)
         if len(units) > 1:
             main = units.most_common(1)[0][0]
-            odd = [x for x, u in zip(p, keys, strict=True) if u != main]
+            odd = [x for x, u in zip(p, ukeys, strict=True) if u != main]
             unit_rows += len(odd)
             flagged.update((sid, x) for x in odd)
             seen = " -> ".join(repr(u) for u in dict.fromkeys(s.units))
-            shown = next(u for u, k in zip(s.units, keys, strict=True) if k == main)
+            shown = next(u for u, k in zip(s.units, ukeys, strict=True) if k == main)
             findings.append(make_finding(ds.name, sid, odd, end,
                                          f"unit changes within the series ({seen}); {len(odd)} rows not "
                                          f"in {shown!r}", "unit_change"))
         if previous is not None:
             before = previous.get(sid)
             old = before.value_map()
-            other_unit = _other_units(before, keys)
+            other_unit = _other_units(before, ukeys)
             bad: list[int] = []
-            for x, v, k in zip(p, s.values, keys, strict=True):
+            for x, v, k in zip(p, s.values, ukeys, strict=True):
                 o = old.get(x)
                 if not (_num(o) and _num(v)):
                     continue
