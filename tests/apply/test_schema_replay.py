@@ -139,3 +139,16 @@ def test_migrate_gets_the_stored_record_whole(project: Path, db_url: str) -> Non
     assert seen == {"source": "eia", "dataset": "ELEC.PRICE", "series_id": "CA.RES", "period": 1672531200,
                     "unit": "dollars per kilowatt-hour", "schema_version": "v2", "value": rows[0]["value"],
                     "sector_before": "residential"}
+
+
+def test_rolling_back_a_migration_restores_the_v1_rows_and_their_version(project: Path, db_url: str) -> None:
+    _apply(project, "backfill-eia-price.yaml")
+    v1 = _current(db_url)
+    _apply(project, "replay-schema.yaml")
+    replay = next(op["id"] for op in _ops(project) if op["kind"] == "Replay")
+    code, out, err = run(project, "rollback", replay, "--auto-approve")
+    assert code == 0, out + err
+    assert _current(db_url) == v1
+    (project / "fix.yaml").write_text(CORRECTION.format(extra=""))
+    code, out, _ = run(project, "plan", "fix.yaml", "--detailed-exitcode")
+    assert code == 2 and "! " not in out  # the rows are v1 again: a plain correction may replace them
