@@ -1,5 +1,5 @@
 """A schema_correction Replay rewrites what is stored: each extract node migrates the active rows of its
-periods instead of fetching them again (docs/spec-reference.md, "Schema versions").
+periods instead of fetching them again (docs/quality.md, "Schema versions").
 
 `migrate(record)` gets the stored record whole: source, dataset, series_id, period (epoch seconds),
 value, unit, attributes (a dict or None) and schema_version (the version it was stored at). What it
