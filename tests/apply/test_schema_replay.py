@@ -94,6 +94,9 @@ def test_schema_correction_rewrites_stored_rows_and_a_plain_correction_may_not_r
         project: Path, db_url: str) -> None:
     out = _apply(project, "backfill-eia-price.yaml")
     assert "succeeded" in out  # ELEC.PRICE passes the default gate: units are spelt as EIA returns them
+    backfill = _ops(project)[0]["id"]
+    (gate,) = json.loads(run(project, "report", backfill, "--json")[1])["quality"]
+    assert gate["passed"] and gate["checks"]["schema"] == 1.0
     v1 = _current(db_url)
     assert len(v1) == 192 and {r["schema_version"] for r in v1} == {"v1"}
     assert {r["unit"] for r in v1} == {"cents per kilowatt-hour"}
