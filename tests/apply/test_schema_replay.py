@@ -155,3 +155,16 @@ def test_rolling_back_a_migration_restores_the_v1_rows_and_their_version(project
     (project / "fix.yaml").write_text(CORRECTION.format(extra=""))
     code, out, _ = run(project, "plan", "fix.yaml", "--detailed-exitcode")
     assert code == 2 and "! " not in out  # the rows are v1 again: a plain correction may replace them
+
+
+def test_a_migration_that_raises_fails_in_one_line_and_changes_nothing(project: Path, db_url: str) -> None:
+    _apply(project, "backfill-eia-price.yaml")
+    v1 = _current(db_url)
+    (project / "transforms" / "broken.py").write_text(
+        "def migrate(record):\n    return {**record, 'value': record['attributes']['price']}\n")
+    (project / "broken.yaml").write_text((project / "replay-schema.yaml").read_text().replace(
+        "transforms/v2_migration.py", "transforms/broken.py"))
+    code, out, err = run(project, "apply", "broken.yaml", "--auto-approve")
+    assert code == 1 and "Traceback" not in out + err
+    assert "migrate() failed on CA.COM at 2023-01-01T00:00Z: TypeError:" in out + err
+    assert _current(db_url) == v1
