@@ -35,6 +35,7 @@ SPECS = {
     "reprocess-hours.yaml": ("eia", 12 * 7 + 7 * 7 + 12),  # 10-16 UTC: 12 BAs' demand, 7 net generation; 12 daily
     "reprocess-failed.yaml": ("eia", 2 * 6 + 2 * 6 + 2),   # the failure log: 2 BAs x 6 h, 2 fuels x 6 h; 2 daily
     "reprocess-timezone.yaml": ("iso", 10 * 5),           # 10 load areas x local hours 0-3 with hour 1 twice
+    "backfill-eia-price.yaml": ("eia", 8 * 24),           # 8 state.sector series x 24 months
 }
 
 # Replays change what is loaded: on the empty state of a fresh copy they plan nothing and apply cleanly.
@@ -110,6 +111,23 @@ def test_replay_example_applies_offline_on_empty_state(project: Path, spec: str)
     code, out, err = run(project, "apply", str(project / spec), "--auto-approve")
     assert code == 0, out + err
     assert "Nothing to apply" in out
+
+
+def test_schema_example_migrates_the_price_backfill_and_passes_its_gate(project: Path) -> None:
+    """examples/replay-schema.yaml after backfill-eia-price.yaml: every row rewritten to v2, gate passed."""
+    assert run(project, "apply", "backfill-eia-price.yaml", "--auto-approve")[0] == 0
+    code, out, err = run(project, "apply", "replay-schema.yaml", "--auto-approve")
+    assert code == 0, out + err
+    assert "192 records, 0 requests" in out  # the stored rows are migrated: nothing is fetched
+    ops = json.loads(run(project, "ops", "list", "--json")[1])
+    assert [op["status"] for op in ops] == ["succeeded"] * 2
+    replay = next(op["id"] for op in ops if op["kind"] == "Replay")
+    report = json.loads(run(project, "report", replay, "--json")[1])
+    assert [(q["dataset"], q["passed"]) for q in report["quality"]] == [("ELEC.PRICE", True)]
+    (effect,) = report["migration"]
+    assert (effect["migrated"], effect["dropped"], effect["versions"]) == (192, 0, {"v1 -> v2": 192})
+    assert effect["units"] == {"cents per kilowatt-hour -> dollars per kilowatt-hour": 192}
+    assert effect["attributes_added"] == {"sector": 192, "state": 192}
 
 
 def test_quickstart_then_backfill_eia_share_the_recordings(project: Path) -> None:

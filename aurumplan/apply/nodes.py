@@ -65,7 +65,8 @@ def stage(run: NodeRun, node: DataNode, series: list[str], start: int, end: int)
     ds = node.dataset
     run.warehouse.stage_load(LoadInfo(lid, run.operation_id, run.source.name, ds, start, end, tuple(series),
                                       node_id=node.id, fence_scope=run.fence(ds)[0],
-                                      fence_token=run.token))
+                                      fence_token=run.token,
+                                      schema_version=run.schema_version(run.source.datasets[ds])))
     load = run.warehouse.load(lid)
     if load is not None and load.status != "committed" and (load.records or run.warehouse.load_stats(lid)[0]):
         run.warehouse.discard_staged(lid, restage=True)  # rows a crashed attempt left (any engine wrote them)

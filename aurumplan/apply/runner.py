@@ -27,6 +27,7 @@ from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, discard_staged, lineage, transition
 from aurumplan.apply.limits import make_limiter
+from aurumplan.apply.migrate import migrate_node
 from aurumplan.apply.quality_gate import validate_dataset
 from aurumplan.apply.rollback import rollback_operation
 from aurumplan.apply.staleness import stale_ranges, written
@@ -41,7 +42,7 @@ from aurumplan.errors import (
     StalePlanError,
     SuspendedError,
 )
-from aurumplan.executors.base import Counters, Stopped, extract_job
+from aurumplan.executors.base import Counters, ExtractJob, Stopped, extract_job
 from aurumplan.executors.registry import make_executor
 from aurumplan.hashing import canonical_json, sha256_hex
 from aurumplan.inspect.progress import progress, stored_plan
@@ -507,7 +508,7 @@ class Applier:
                           external_id=checkpoint.external_id if checkpoint else None,
                           record_external_id=lambda ext: self._record_external(nid, ext))
         try:
-            counters = executor.run_extract(job)
+            counters = self._migrate(node, lid, job) if self._migrating() else executor.run_extract(job)
         except Stopped:
             self._count(job.counters, nid, before, status=None)
             raise
@@ -585,6 +586,15 @@ class Applier:
             self.hook("progress", {"node": nid, "records": self.result.counters.records})
 
         return on
+
+    def _migrating(self) -> bool:
+        """A schema_correction rewrites stored rows (apply/migrate.py) instead of fetching them."""
+        return (self.settings.replay or {}).get("type") == "schema_correction"
+
+    def _migrate(self, node: ExtractNode, lid: str, job: ExtractJob) -> Counters:
+        fn = self._transform() or dict
+        return migrate_node(self._node_run(), node, lid, fn, self.settings.batchSize, job.counters,
+                            job.on_progress)
 
     def _transform(self) -> Callable[[dict[str, Any]], dict[str, Any] | None] | None:
         replay = self.settings.replay or {}

@@ -16,7 +16,7 @@ from aurumplan.errors import Diagnostic, SpecError
 from aurumplan.intervals import Grain
 from aurumplan.spec.failures import numbered_failures
 from aurumplan.spec.loader import LoadedSpec, load_spec
-from aurumplan.spec.models import ReprocessSpec
+from aurumplan.spec.models import ReplaySpec, ReprocessSpec
 from aurumplan.yamlpos import did_you_mean
 
 
@@ -62,6 +62,8 @@ def check_spec(loaded: LoadedSpec, catalog: Catalog) -> list[Diagnostic]:
                    for e in rate_errors(float(spec.rateLimit), source.quota))
     chosen = selected_datasets(loaded, source)
     out.extend(_series_diagnostics(loaded, chosen))
+    if isinstance(spec, ReplaySpec):
+        out.extend(_schema_version_diagnostics(loaded, chosen))
     if isinstance(spec, ReprocessSpec):
         out.extend(_hours_diagnostics(loaded, chosen))
         out.extend(_failure_log_diagnostics(loaded, catalog))
@@ -90,6 +92,25 @@ def _series_diagnostics(loaded: LoadedSpec, chosen: list[DatasetDef]) -> list[Di
             out.append(doc.diag(at, f"spec.datasets: none of the listed series is in '{ds.name}': "
                                     "remove the dataset or add its series"))
     return out
+
+
+def _schema_version_diagnostics(loaded: LoadedSpec, chosen: list[DatasetDef]) -> list[Diagnostic]:
+    """A re-fetching Replay stores rows as the source returns them: at the catalog's schema version only.
+
+    Its `schemaVersion` may name that version (to revert migrated rows knowingly), never another one
+    it would stamp on rows that are not in it (docs/quality.md, "Schema versions").
+    """
+    doc, spec = loaded.doc, loaded.op.spec
+    assert isinstance(spec, ReplaySpec)
+    if spec.schemaVersion is None or spec.type not in ("correction", "quality_improvement"):
+        return []
+    other = [ds for ds in chosen if ds.schema_version != spec.schemaVersion]
+    if not other:
+        return []
+    versions = ", ".join(f"{ds.schema_version} for {ds.name}" for ds in other)
+    return [doc.diag(("spec", "schemaVersion"), f"spec.schemaVersion: a {spec.type} Replay stores rows as the "
+                                                f"source returns them, at the catalog's version ({versions}): "
+                                                "name that version, or migrate with type: schema_correction")]
 
 
 def _hours_diagnostics(loaded: LoadedSpec, chosen: list[DatasetDef]) -> list[Diagnostic]:

@@ -138,8 +138,14 @@ def _lease_conflicts(leases: list[Any], source: str, dataset: str, series_id: st
 
 
 def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "latest_wins",
-         target_schema: str | None = None, own_operation: str | None = None) -> ChangeSet:
-    """Compare what the scope wants with what the state holds."""
+         target_schema: str | None = None, own_operation: str | None = None,
+         migrating: bool = False) -> ChangeSet:
+    """Compare what the scope wants with what the state holds.
+
+    A Replay writes `target_schema` (its schemaVersion), else the catalog's version; without a
+    schemaVersion it may not go over rows at another version (that would silently revert a
+    migration). A migrating Replay (schema_correction) leaves rows already at its target alone.
+    """
     src = scope.source
     cs = ChangeSet(src.name, scope.kind)
     leases = state.leases(active_only=True)
@@ -167,6 +173,9 @@ def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "lates
             for sel in selections:
                 where = sel.where - blocked if blocked else sel.where
                 here = held if where == wanted else held.restrict(where)
+                if scope.kind == "Replay" and (migrating or not target_schema):
+                    here, taken = _replay_versions(change, here, expected_schema, migrating)
+                    where = where - taken if taken else where
                 _classify(change, where, sel.reason, here, scope.kind, conflicts_policy, expected_schema)
             change.actions = _coalesce(change.actions)
             dchange.series[sid] = change
@@ -182,6 +191,34 @@ def _frozen(state: WatermarkReader, source: str, in_config: bool) -> str | None:
     for f in freezes(source) if freezes is not None else ():
         return f"source '{source}' is frozen: {f.reason} (by {f.by}; `aurumplan unfreeze {source}` lifts it)"
     return None
+
+
+def _replay_versions(change: SeriesChange, here: IntervalMap[Any], expected_schema: str,
+                     migrating: bool) -> tuple[IntervalMap[Any], IntervalSet]:
+    """The loaded ranges a Replay may replace; refused and already migrated ones become actions.
+
+    Without `schemaVersion`, rows at another version than the catalog's are `! conflict` (docs/quality.md,
+    "Schema versions"); a migration skips rows already at its target (migrating them twice would
+    apply it twice). Returns what is left to replace, and the ranges now decided.
+    """
+    if migrating:
+        done = IntervalMap._raw(tuple((s, e, v) for s, e, v in here.items()
+                                      if getattr(v, "schema_version", None) == expected_schema))
+        if not len(done):
+            return here, IntervalSet()
+        taken = done.domain()
+        change.actions.append(Action("unchanged", taken, f"already at schema {expected_schema}"))
+        return here.restrict(here.domain() - taken), taken
+    other = _schema_mismatched(here, expected_schema)
+    if not len(other):
+        return here, IntervalSet()
+    for ref, ivs in sorted(other.by_value().items(), key=lambda kv: kv[1].intervals):
+        load_id, _, schema = _ref_parts(ref)
+        change.actions.append(Action("conflict", ivs, f"loaded at schema {schema} by {load_id}; this Replay "
+                                                      f"writes schema {expected_schema} (the catalog's): add "
+                                                      f"schemaVersion: {expected_schema} to revert it knowingly"))
+    taken = other.domain()
+    return here.restrict(here.domain() - taken), taken
 
 
 def _classify(change: SeriesChange, where: IntervalSet, reason: str, here: IntervalMap[Any], kind: str,

@@ -39,7 +39,7 @@ from aurumplan.quality import (
     normalize_checks,
     quality_to_dict,
 )
-from aurumplan.quality.compare import displaced_frame
+from aurumplan.quality.compare import displaced_frame, migration_effect
 from aurumplan.quality.params import quality_params as gate_params
 from aurumplan.state import Checkpoint, Operation, open_state
 from aurumplan.warehouse import Load, Warehouse, open_warehouse
@@ -267,6 +267,17 @@ def _comparisons(wh: Warehouse, catalog: Catalog, source: str, loads: list[Load]
     return out
 
 
+def _migrations(wh: Warehouse, catalog: Catalog, source: str, loads: list[Load]) -> list[dict[str, Any]]:
+    """Per dataset, what a schema_correction's committed loads did to the rows they replaced."""
+    known = catalog.source(source).datasets
+    out = []
+    for name in sorted({x.dataset for x in loads if x.status == "committed"} & set(known)):
+        ids = [x.load_id for x in loads if x.dataset == name and x.status == "committed"]
+        with wh.connect() as conn:
+            out.append(migration_effect(conn, known[name], source, ids))
+    return out
+
+
 def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int = 10) -> dict[str, Any]:
     """What an operation did: figures, performance, quality gate, loads, and for Replay/Reprocess before/after."""
     if _sqlite_missing(config.state_url):
@@ -291,7 +302,7 @@ def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int
         "nodes": [{"node": c.node_id, "kind": kinds.get(c.node_id), "status": c.status,
                    "requests": c.requests, "records": c.records, "bytes": c.bytes, "attempts": c.attempts,
                    "seconds": _seconds(c), "error": c.error} for c in sorted(cps, key=lambda c: c.node_id)],
-        "loads": [], "comparison": None}
+        "loads": [], "comparison": None, "migration": None}
     wh = _warehouse(config)
     if wh is not None:
         with wh:
@@ -299,6 +310,8 @@ def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int
             data["loads"] = _loads(loads)
             if op.kind in ("Replay", "Reprocess"):
                 data["comparison"] = _comparisons(wh, catalog, op.source, loads, settings, top_n)
+            if (settings.get("replay") or {}).get("type") == "schema_correction":
+                data["migration"] = _migrations(wh, catalog, op.source, loads)
     return data
 
 
@@ -347,6 +360,19 @@ def _comparison_sections(c: dict[str, Any]) -> list[Section]:
     return [(3, c["dataset"], blocks)]
 
 
+def _migration_blocks(effects: list[dict[str, Any]]) -> list[Block]:
+    if not effects:
+        return ["No committed loads: nothing was migrated."]
+
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} ({n:,})" for k, n in d.items()) or "–"
+
+    return [Table(["dataset", "rows migrated", "rows dropped", "schema version", "unit", "attributes added",
+                   "attributes removed"],
+                  [[m["dataset"], _num(m["migrated"]), _num(m["dropped"]), counts(m["versions"]), counts(m["units"]),
+                    counts(m["attributes_added"]), counts(m["attributes_removed"])] for m in effects])]
+
+
 def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
     op, fig, perf = data["operation"], data["figures"], data["performance"]
     head = [f"Source `{op['source']}`, status **{op['status']}**, created {op['created_at']}, "
@@ -385,6 +411,8 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
         sections.append((2, "Loads", [Table(["dataset", "loads", "records", "status", "window"], [
             [x["dataset"], x["loads"], _num(x["records"]), ", ".join(f"{k} {v}" for k, v in x["status"].items()),
              f"{x['window'][0]} – {x['window'][1]}"] for x in data["loads"]])]))
+    if data.get("migration") is not None:
+        sections.append((2, "Schema migration", _migration_blocks(data["migration"])))
     if data["comparison"] is not None:
         sections.append((2, "Before and after", [] if data["comparison"] else ["No loads to compare."]))
         for c in data["comparison"]:

@@ -93,7 +93,8 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
     nodes = gjson["nodes"]
     extract = [n for n in nodes if n["kind"] == "extract"]
     records = sum(n.get("expected_rows", 0) for n in nodes if n["kind"] in ("extract", "derive"))
-    requests = len(extract)
+    migrating = (settings.get("replay") or {}).get("type") == "schema_correction"  # rewrites stored rows
+    requests = 0 if migrating else len(extract)
     rate = effective_rate(source, settings.get("rateLimit"))
     explicit = None if settings.get("rateLimit") in (None, "auto") else float(settings["rateLimit"])
     min_seconds = min_duration_seconds(requests, source.quota, source.headroom, explicit)
@@ -104,7 +105,7 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
         warnings.append(f"this operation needs {requests} requests, more than one day's quota of "
                         f"'{source.name}': it will take at least {days} days")
     estimates = {"requests": requests, "records": records,
-                 "bytes": records * source.avg_response_bytes_per_row,
+                 "bytes": 0 if migrating else records * source.avg_response_bytes_per_row,
                  "min_duration_seconds": round(min_seconds, 3), "duration_seconds": round(about, 3),
                  "rate_per_second": None if math.isinf(rate) else round(rate, 6),
                  "days_of_quota": days}

@@ -137,7 +137,7 @@ def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Pat
     policy = getattr(op.spec, "conflicts", "latest_wins")
     target_schema = getattr(op.spec, "schemaVersion", None)
     changes = diff(scope, state, conflicts_policy=policy, target_schema=target_schema,
-                   own_operation=own_operation)
+                   own_operation=own_operation, migrating=getattr(op.spec, "type", None) == "schema_correction")
     work = {name: {sid: ch.where("create", "replace") for sid, ch in d.series.items()}
             for name, d in changes.datasets.items()}
     graph = build_graph(scope.source, work, bridge_gaps=op.kind == "Backfill")

@@ -10,7 +10,9 @@ raw rows, so it stays a few lines for millions of rows.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +25,8 @@ from aurumplan.intervals import Interval, fmt_ts, parse_ts, to_ts
 from aurumplan.quality.evaluate import evaluate_frame, normalize_checks
 from aurumplan.quality.frame import DatasetFrame, SeriesFrame, build_frame, load_frame
 from aurumplan.quality.model import CHECKS
-from aurumplan.warehouse.reads import displaced_rows, load_dicts
+from aurumplan.quality.units import same_unit
+from aurumplan.warehouse.reads import displaced_rows, load_dicts, replaced_pairs
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,10 @@ def series_summary(s: SeriesFrame) -> dict[str, Any]:
 
 
 def compare_frames(ds: DatasetDef, before: DatasetFrame, after: DatasetFrame, *, top_n: int = 10,
-                   checks: Sequence[str] = CHECKS, params: Mapping[str, Any] | None = None) -> Comparison:
-    """Compare two versions of one dataset (see module doc); scores come from the checks on each."""
+                   checks: Sequence[str] = CHECKS, params: Mapping[str, Any] | None = None,
+                   load_versions: Mapping[str, str] | None = None) -> Comparison:
+    """Compare two versions of one dataset (see module doc); scores come from the checks on each
+    (the schema check reads each row's version from `load_versions` when the frames carry load ids)."""
     names = normalize_checks(checks)
     series = sorted(set(before.series) | set(after.series))
     per: dict[str, SeriesDelta] = {}
@@ -139,8 +144,9 @@ def compare_frames(ds: DatasetDef, before: DatasetFrame, after: DatasetFrame, *,
             (1, 0.0, c.series_id, c.period)
 
     largest = sorted(changes, key=rank)[:top_n]
-    q_before = evaluate_frame(ds, before, names, series=series, params=params)
-    q_after = evaluate_frame(ds, after, names, series=series, params=params, previous=before)
+    q_before = evaluate_frame(ds, before, names, series=series, params=params, load_versions=load_versions)
+    q_after = evaluate_frame(ds, after, names, series=series, params=params, previous=before,
+                             load_versions=load_versions)
     scores = {k: (q_before.results[k].score, q_after.results[k].score) for k in names}
     scores["quality"] = (q_before.score, q_after.score)
     sb = {sid: series_summary(before.get(sid)) for sid in series}
@@ -158,7 +164,11 @@ def displaced_frame(conn: Connection, source: str, dataset: str, window: Interva
     """The exact rows the given committed loads replaced (via load_displaced.prev_load_id)."""
     rows = displaced_rows(conn, source, dataset, load_ids)
     prev = sorted({str(r[4]) for r in rows})
-    return build_frame(source, dataset, window, (r[:4] for r in rows), prev)
+    frame = build_frame(source, dataset, window, (r[:4] for r in rows), prev)
+    owner = {(r[0], r[1]): str(r[4]) for r in rows}
+    for sid, s in frame.series.items():
+        s.load_ids = [owner[(sid, p)] for p in s.periods]
+    return frame
 
 
 def _epoch(value: Any) -> int | None:
@@ -189,14 +199,53 @@ def compare_versions(conn: Connection, catalog: Catalog, source: str, dataset: s
     with replace_range removes them, a row-by-row commit leaves them active.
     """
     ds = catalog.dataset(source, dataset)
-    after = load_frame(conn, source, dataset, window, load_ids=list(new_load_ids))
+    after = load_frame(conn, source, dataset, window, load_ids=list(new_load_ids), with_load_ids=True)
     infos = load_dicts(conn, list(new_load_ids))
     if previous_load_ids:
-        before = load_frame(conn, source, dataset, window, load_ids=list(previous_load_ids))
+        before = load_frame(conn, source, dataset, window, load_ids=list(previous_load_ids), with_load_ids=True)
     elif any(i.get("status") == "committed" for i in infos):
         before = displaced_frame(conn, source, dataset, window, new_load_ids)
     else:
         span = _load_span(infos, window)
-        before = load_frame(conn, source, dataset, span, series=list(after.series))
+        before = load_frame(conn, source, dataset, span, series=list(after.series), with_load_ids=True)
         before.window = window
-    return compare_frames(ds, before, after, top_n=top_n, checks=checks, params=params)
+    return compare_frames(ds, before, after, top_n=top_n, checks=checks, params=params,
+                          load_versions=_versions(conn, before, after))
+
+
+def _versions(conn: Connection, *frames: DatasetFrame) -> dict[str, str]:
+    """load id -> schema version recorded on the load, for the loads whose rows the frames hold."""
+    ids = sorted({lid for f in frames for s in f.series.values() for lid in set(s.load_ids or ())})
+    return {str(i["load_id"]): str(i["schema_version"]) for i in load_dicts(conn, ids) if i.get("schema_version")}
+
+
+def migration_effect(conn: Connection, ds: DatasetDef, source: str, load_ids: Sequence[str]) -> dict[str, Any]:
+    """What a schema migration's committed loads did to the rows they replaced: how many were rewritten
+    or dropped, from and to which schema versions, which units and attribute keys changed."""
+    pairs = replaced_pairs(conn, source, ds.name, load_ids)
+    versions: Counter[str] = Counter()
+    units: Counter[str] = Counter()
+    added: Counter[str] = Counter()
+    removed: Counter[str] = Counter()
+    migrated = 0
+    for old_unit, old_attrs, old_v, kept, new_unit, new_attrs, new_v in pairs:
+        if not kept:
+            continue
+        migrated += 1
+        versions[f"{old_v or ds.schema_version} -> {new_v or ds.schema_version}"] += 1
+        if not same_unit(old_unit, new_unit):
+            units[f"{old_unit} -> {new_unit}"] += 1
+        before, after = _keys(old_attrs), _keys(new_attrs)
+        added.update(after - before)
+        removed.update(before - after)
+    return {"dataset": ds.name, "rows": len(pairs), "migrated": migrated, "dropped": len(pairs) - migrated,
+            "versions": dict(versions), "units": dict(units), "attributes_added": dict(sorted(added.items())),
+            "attributes_removed": dict(sorted(removed.items()))}
+
+
+def _keys(text: str | None) -> set[str]:
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        return set()
+    return set(parsed) if isinstance(parsed, dict) else set()

@@ -2,12 +2,15 @@
 
 - duplicates: more than one row for a (series, period) key in what is judged (the active view,
   or the staged loads together); every extra row is flagged.
-- unit: a series whose rows carry more than one unit; rows not in the most common unit are flagged.
+- unit: a series whose rows carry more than one unit (spellings compare normalised, quality/units.py);
+  rows not in the most common unit are flagged.
 - relations (`sum_of`): per period, the part series `<prefix>.<x>` of the parts dataset sum to the
   total dataset's series `<prefix>` within the relative tolerance |sum - total| <= tol * |total|.
   Periods where the total or any part lacks a value are counted as `incomplete`, not judged.
 - revisions: against the version it replaces, a value whose relative change
-  |new - old| / max(|old|, revision_floor) exceeds `revision_band` (default 0.5) is flagged.
+  |new - old| / max(|old|, revision_floor) exceeds `revision_band` (default 0.5) is flagged. Only
+  like is compared with like: a row whose unit differs from the replaced row's (a schema migration
+  from cents to dollars) is counted in `revisions_other_unit`, not judged as a revision.
 Score = 1 - (distinct flagged keys) / (rows judged); a relation violation counts one key per
 group and period.
 """
@@ -23,8 +26,9 @@ from typing import Any, TypeGuard
 
 from aurumplan.catalog.models import DatasetDef, Relation
 from aurumplan.quality.expected import period_end
-from aurumplan.quality.frame import DatasetFrame
+from aurumplan.quality.frame import DatasetFrame, SeriesFrame
 from aurumplan.quality.model import CheckResult, Finding, make_finding, ratio_score
+from aurumplan.quality.units import unit_key
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,14 @@ def check_relation(ri: RelationInput, judged: str) -> tuple[list[Finding], set[t
     return findings, keys, {"compared": compared, "incomplete": incomplete, "violations": len(keys)}
 
 
+def _other_units(before: SeriesFrame, keys: list[str | None]) -> dict[int, str | None] | None:
+    """Period -> unit key of the replaced version, or None when both versions use one and the same unit."""
+    old_keys = set(map(unit_key, before.units))
+    if not old_keys or (len(old_keys) == 1 and set(keys) <= old_keys):
+        return None
+    return dict(zip(before.periods, map(unit_key, before.units), strict=True))
+
+
 def check_consistency(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str], *,
                       relations: Sequence[RelationInput] = (), previous: DatasetFrame | None = None,
                       params: dict[str, Any] | None = None) -> CheckResult:
@@ -89,7 +101,7 @@ def check_consistency(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str]
     end = partial(period_end, ds)
     findings: list[Finding] = []
     flagged: set[tuple[str, int]] = set()
-    dup_rows = unit_rows = revised = out_of_band = compared = 0
+    dup_rows = unit_rows = revised = out_of_band = compared = unlike = 0
     rows = 0
     for sid in series:
         s = frame.get(sid)
@@ -101,22 +113,29 @@ def check_consistency(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str]
             flagged.update((sid, x) for x in dups)
             findings.append(make_finding(ds.name, sid, sorted(set(dups)), end,
                                          f"{len(dups)} duplicate rows for the same period", "duplicate"))
-        units = Counter(s.units)
+        ukeys = list(map(unit_key, s.units))
+        units = Counter(ukeys)
         if len(units) > 1:
             main = units.most_common(1)[0][0]
-            odd = [x for x, u in zip(p, s.units, strict=True) if u != main]
+            odd = [x for x, u in zip(p, ukeys, strict=True) if u != main]
             unit_rows += len(odd)
             flagged.update((sid, x) for x in odd)
             seen = " -> ".join(repr(u) for u in dict.fromkeys(s.units))
+            shown = next(u for u, k in zip(s.units, ukeys, strict=True) if k == main)
             findings.append(make_finding(ds.name, sid, odd, end,
                                          f"unit changes within the series ({seen}); {len(odd)} rows not "
-                                         f"in {main!r}", "unit_change"))
+                                         f"in {shown!r}", "unit_change"))
         if previous is not None:
-            old = previous.get(sid).value_map()
+            before = previous.get(sid)
+            old = before.value_map()
+            other_unit = _other_units(before, ukeys)
             bad: list[int] = []
-            for x, v in zip(p, s.values, strict=True):
+            for x, v, k in zip(p, s.values, ukeys, strict=True):
                 o = old.get(x)
                 if not (_num(o) and _num(v)):
+                    continue
+                if other_unit is not None and other_unit.get(x, k) != k:
+                    unlike += 1  # another unit (a migration changed it): not comparable as a revision
                     continue
                 compared += 1
                 if v != o:
@@ -138,5 +157,6 @@ def check_consistency(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str]
                           "tolerance": ri.relation.tolerance, **st})
     stats = {"rows": rows, "duplicate_rows": dup_rows, "unit_change_rows": unit_rows,
              "revisions_compared": compared, "revised": revised, "revisions_out_of_band": out_of_band,
+             "revisions_other_unit": unlike,
              "revision_band": band, "relations": rel_stats, "flagged": len(flagged)}
     return CheckResult("consistency", ratio_score(len(flagged), rows), findings, stats)

@@ -1,12 +1,13 @@
 """Schema: each record has the shape and the schema version the dataset expects.
 
-A row is flagged when its value is not a number or NULL, its unit differs from the catalog's unit
-(when the catalog names one), its period is not the start of a period of the dataset's grain (in
-its zone), its attributes are not NULL or a JSON object, or its schema version is not the
-expected one. A row's version is its attributes' `schema_version`, else its load's
-`schema_version` (when the loads table has that column), else the catalog's `schema_version`.
-The expected version is `expected_version` (a schema_correction replay's target) or the
-catalog's. Rows whose period the database could not read count as flagged.
+A row is flagged when its value is not a number or NULL, its unit differs from the catalog's unit,
+its period is not the start of a period of the dataset's grain (in its zone), its attributes are not
+NULL or a JSON object, or its schema version is not the expected one. Units compare normalised
+(quality/units.py), and only when the expected version is the catalog's: the catalog describes rows
+at its own schema version, not those a migration wrote. A row's version is its attributes'
+`schema_version`, else its load's `schema_version` (when the loads table has that column), else
+the catalog's `schema_version`. The expected version is `expected_version` (a schema_correction
+replay's target) or the catalog's. Rows whose period the database could not read count as flagged.
 Score = 1 - flagged rows / rows.
 """
 
@@ -22,6 +23,7 @@ from aurumplan.catalog.models import DatasetDef
 from aurumplan.quality.expected import is_aligned, period_end
 from aurumplan.quality.frame import DatasetFrame
 from aurumplan.quality.model import CheckResult, Finding, make_finding, ratio_score
+from aurumplan.quality.units import same_unit
 
 _UNPARSED = object()
 
@@ -60,7 +62,7 @@ def _clean_versions(ds: DatasetDef, periods: list[int], values: list[Any], units
     """
     if not {*map(type, values)} <= _NUMBER_TYPES:
         return None
-    if ds.unit and any(u != ds.unit for u in set(units)):
+    if ds.unit and expected_version == ds.schema_version and not all(same_unit(u, ds.unit) for u in set(units)):
         return None
     for p in set(periods).difference(aligned):
         aligned[p] = is_aligned(ds, p)
@@ -84,6 +86,7 @@ def check_schema(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str], *,
     """Field types, unit, period alignment, attributes JSON and schema version (see module doc)."""
     expected_version = str((params or {}).get("expected_version") or ds.schema_version)
     load_versions = load_versions or {}
+    catalog_unit = bool(ds.unit) and expected_version == ds.schema_version
     end = partial(period_end, ds)
     cache: dict[str | None, Any] = {}
     aligned: dict[int, bool] = {}
@@ -108,7 +111,7 @@ def check_schema(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str], *,
             kinds: list[str] = []
             if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
                 kinds.append("value_type")
-            if ds.unit and u != ds.unit:
+            if catalog_unit and not same_unit(u, ds.unit):
                 kinds.append("unit")
             ok = aligned.get(p)
             if ok is None:

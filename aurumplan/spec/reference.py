@@ -68,6 +68,9 @@ _RULES = """\
   prefix: `PJM` selects `PJM.NG`, `PJM.COL`, ... in ELEC.GEN), and the source must not be `frozen`.
 - Replay: `type: schema_correction` needs `schemaVersion`; `type: algorithm_update` needs `algorithm`;
   `migration` is only for `schema_correction`.
+- Replay: rows are stamped with `schemaVersion`, else the catalog's version; a Replay without
+  `schemaVersion` over rows at another version is a `!` conflict in the plan, and a `schema_correction`
+  rewrites the stored rows through `migrate(record)` (docs/quality.md, "Schema versions").
 - Reprocess takes exactly one selector: `date` (optionally with `hours`), `timeRange`, `failedRecords`,
   `incremental`, or `window`. `hours` needs `date`. `window` is allowed only together with `datasets`
   (a dataset-specific reprocess over a window); without `datasets`, select with `date` or `timeRange`.

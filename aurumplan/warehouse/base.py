@@ -36,6 +36,7 @@ class LoadInfo:
     node_id: str | None = None
     fence_scope: str | None = None
     fence_token: int | None = None
+    schema_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Load:
     created_at: dt.datetime
     committed_at: dt.datetime | None
     commit_seq: int | None
+    schema_version: str | None = None
 
 
 def to_load(row: Mapping[Any, Any]) -> Load:
@@ -65,6 +67,21 @@ def to_load(row: Mapping[Any, Any]) -> Load:
     data["period_end"] = epoch(data["period_end"])
     data["series"] = tuple(json.loads(data["series"]))
     return Load(**data)
+
+
+def _add_columns(conn: Connection) -> None:
+    """The migration path of an existing warehouse: columns added to a table since it was created.
+
+    Only nullable columns are ever added (rows written before read NULL), so ADD COLUMN is enough
+    on both backends and opening an older warehouse upgrades it in place.
+    """
+    inspector = sa.inspect(conn)
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for col in table.columns:
+            if col.name not in have and col.nullable:
+                kind = col.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {kind}')
 
 
 class WarehouseBase(Database):
@@ -85,6 +102,7 @@ class WarehouseBase(Database):
         with write_txn(self._engine) as conn:
             self._lock(conn)
             metadata.create_all(conn, checkfirst=True)
+            _add_columns(conn)
             if "observations_current" not in sa.inspect(conn).get_view_names():
                 body = current_select.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
                 conn.exec_driver_sql(f"CREATE VIEW observations_current AS {body}")

@@ -146,3 +146,24 @@ def active_series(conn: Connection, source: str) -> dict[str, set[str]]:
     for ds, sid in conn.execute(sa.select(a.c.dataset, a.c.series_id).where(a.c.source == source).distinct()):
         out.setdefault(ds, set()).add(sid)
     return out
+
+
+def replaced_pairs(conn: Connection, source: str, dataset: str,
+                   load_ids: Sequence[str]) -> list[tuple[str | None, str | None, str | None, bool, str | None,
+                                                          str | None, str | None]]:
+    """Per row the given committed loads replaced: (old unit, old attributes, old load's schema version,
+    whether a new row exists, new unit, new attributes, new load's schema version)."""
+    if not load_ids:
+        return []
+    stmt = sa.text(
+        "SELECT o.unit, o.attributes, pl.schema_version, n.load_id IS NOT NULL, n.unit, n.attributes, "
+        "nl.schema_version FROM load_displaced d "
+        "JOIN observations o ON o.load_id = d.prev_load_id AND o.source = d.source AND o.dataset = d.dataset "
+        "AND o.series_id = d.series_id AND o.period = d.period "
+        "JOIN loads pl ON pl.load_id = d.prev_load_id JOIN loads nl ON nl.load_id = d.load_id "
+        "LEFT JOIN observations n ON n.load_id = d.load_id AND n.source = d.source AND n.dataset = d.dataset "
+        "AND n.series_id = d.series_id AND n.period = d.period "
+        "WHERE d.load_id IN :ids AND d.source = :source AND d.dataset = :dataset"
+    ).bindparams(sa.bindparam("ids", expanding=True))
+    rows = conn.execute(stmt, {"ids": list(load_ids), "source": source, "dataset": dataset})
+    return [(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]

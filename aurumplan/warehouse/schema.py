@@ -59,6 +59,9 @@ loads = sa.Table(
     sa.Column("created_at", _Ts, nullable=False),
     sa.Column("committed_at", _Ts),
     sa.Column("commit_seq", sa.BigInteger),
+    # the schema version every row of the load is at (docs/quality.md, "Schema versions"); added to
+    # older warehouses on open (base.py, _add_columns), so it is NULL for loads written before it existed
+    sa.Column("schema_version", sa.String(64)),
     sa.Index("ix_loads_operation", "operation_id"),
 )
 

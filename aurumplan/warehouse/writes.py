@@ -101,12 +101,12 @@ class WritesMixin(WarehouseBase):
                     source=info.source, dataset=info.dataset, period_start=naive_utc(info.period_start),
                     period_end=naive_utc(info.period_end), series=json.dumps(list(info.series)),
                     status="staged", records=0, checksum=ZERO, fence_scope=info.fence_scope,
-                    fence_token=info.fence_token, created_at=_utcnow()))
+                    fence_token=info.fence_token, created_at=_utcnow(), schema_version=info.schema_version))
                 row = self._load_row(conn, info.load_id)
             elif row["status"] == "discarded":  # a cancelled or halted attempt's load, fetched again
                 conn.execute(loads.update().where(loads.c.load_id == info.load_id).values(
                     status="staged", records=0, checksum=ZERO, fence_scope=info.fence_scope,
-                    fence_token=info.fence_token, created_at=_utcnow()))
+                    fence_token=info.fence_token, created_at=_utcnow(), schema_version=info.schema_version))
                 row = self._load_row(conn, info.load_id)
         assert row is not None
         return to_load(row)

@@ -112,14 +112,20 @@ CASES = [
                                  "2024-01-01", "2024-03-31")),
     Case("pjm", _backfill("pjm", "iso", "PJM.LOAD", "AEPAPT, DOM", "2024-01-01", "2024-01-10")),
 ]
-# shipped examples the SeaTunnel executors run (the others need Python or time-zone work SeaTunnel's SQL cannot do)
+# shipped examples the SeaTunnel executors run (the others need time-zone work SeaTunnel's SQL cannot do);
+# replay-schema migrates stored rows in-process (apply/migrate.py), whatever the executor
 EXAMPLE_SPECS = ["quickstart.yaml", "backfill-eia.yaml", "backfill-fred.yaml", "backfill-cpi.yaml",
-                 "backfill-noaa.yaml", "backfill-iso.yaml", "reprocess-hours.yaml", "replay-eia.yaml"]
+                 "backfill-noaa.yaml", "backfill-iso.yaml", "reprocess-hours.yaml", "replay-eia.yaml",
+                 "replay-schema.yaml", "backfill-eia-price.yaml"]
 BEFORE = {  # what a Replay example replays: loaded first, by the local executor
     "replay-eia.yaml": _backfill("before", "eia", "ELEC.DEMAND", "", "2024-01-10", "2024-01-12"),
     "replay-schema.yaml": _backfill("before", "eia", "ELEC.PRICE", "", "2023-01-01", "2024-12-31"),
 }
-REFUSED_EXAMPLES = {"replay-schema.yaml": "cannot run inside SeaTunnel"}
+# a Replay whose fetched records go through Python (transform:) cannot run inside SeaTunnel: refused plainly
+TRANSFORM = "def transform(record):\n    return record\n"
+REFUSED = {"replay-transform": (Case("replay-transform", (EXAMPLES / "replay-eia.yaml").read_text()
+                                     + "  transform: keep.py\n", before=BEFORE["replay-eia.yaml"]),
+                                "cannot run inside SeaTunnel")}
 
 
 def example_cases() -> list[Case]:

@@ -106,12 +106,14 @@ def test_cases_cover_what_the_check_is_for(reference: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
-@pytest.mark.parametrize("name", sorted(d.REFUSED_EXAMPLES))
-def test_examples_seatunnel_cannot_run_are_refused_plainly(name: str, executor: str, tmp_path: Path,
-                                                            fakes: dict[str, FakeServer], home: Path,
-                                                            zeta: FakeZetaServer) -> None:
+@pytest.mark.parametrize("name", sorted(d.REFUSED))
+def test_specs_seatunnel_cannot_run_are_refused_plainly(name: str, executor: str, tmp_path: Path,
+                                                         fakes: dict[str, FakeServer], home: Path,
+                                                         zeta: FakeZetaServer) -> None:
+    case, message = d.REFUSED[name]
     db = f"sqlite:///{tmp_path / 'st.db'}"
     config = d.write_project(tmp_path / "st", db, fakes, executor, _seatunnel(executor, home, zeta), {})
-    d.prepare(config, d.Case(name, "", before=d.BEFORE.get(name)))
-    code, output = d.apply(config, (d.EXAMPLES / name).read_text(), name[:-5])
-    assert code != 0 and d.REFUSED_EXAMPLES[name] in output
+    (config.parent / "keep.py").write_text(d.TRANSFORM)
+    d.prepare(config, case)
+    code, output = d.apply(config, case.spec, name)
+    assert code != 0 and message in output
