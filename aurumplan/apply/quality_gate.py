@@ -10,6 +10,7 @@ from aurumplan.config import Config
 from aurumplan.intervals import IntervalSet
 from aurumplan.quality.evaluate import evaluate
 from aurumplan.quality.params import quality_params
+from aurumplan.quality.scripts import load_scripts
 from aurumplan.warehouse import open_warehouse
 
 CHUNK_ROWS = 200_000
@@ -39,6 +40,9 @@ def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -
     settings = applier.settings
     threshold = settings["validation"]["threshold"]
     checks = settings["validation"]["checks"]
+    profile = settings["validation"].get("profile")
+    weights = settings["validation"].get("weights")
+    scripts = load_scripts(settings, applier.plan["spec"].get("files") or {})
     parts: list[tuple[int, float, dict[str, float], dict[str, Any]]] = []
     with applier.warehouse.connect() as conn:
         for chunk in _chunks(staged):
@@ -51,7 +55,8 @@ def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -
             load_ids = [load_id_of(applier.op_id, n["id"]) for n in chunk]
             for s, e in where:
                 q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), checks, load_id=load_ids,
-                             params=quality_params(settings), series=sorted(series))
+                             params=quality_params(settings), series=sorted(series), scripts=scripts,
+                             weights=weights)
                 parts.append((e - s, q.score, {k: r.score for k, r in q.results.items()}, q.to_dict(threshold)))
     total = sum(p[0] for p in parts) or 1
     score = sum(w * sc for w, sc, _, _ in parts) / total
@@ -60,9 +65,14 @@ def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -
         for k, v in checks_.items():
             per_check[k] = per_check.get(k, 0.0) + v * w / total
     detail = parts[0][3] if len(parts) == 1 else {"ranges": [p[3] for p in parts[:50]], "score": score}
+    if profile:
+        detail["profile"] = profile
     applier.store.add_quality_result(applier.op_id, dataset, score, score >= threshold,
                                      node_id=f"{dataset}/validate", detail=detail)
-    return {"dataset": dataset, "score": score, "checks": per_check}
+    out: dict[str, Any] = {"dataset": dataset, "score": score, "checks": per_check}
+    if profile:
+        out["profile"] = profile
+    return out
 
 
 def check_current(config: Config, catalog: Catalog, source: str, datasets: list[dict[str, Any]]) -> dict[str, Any]:
