@@ -222,6 +222,7 @@ def _gate(op: Operation, qrs: list[Any], cps: list[Checkpoint], settings: dict[s
                     for p in parts for k, v in (p.get("checks") or {}).items() for f in v.get("findings", [])]
         out.append({"dataset": name, "score": round(q.score, 6), "passed": q.passed,
                     "threshold": (settings.get("validation") or {}).get("threshold"),
+                    "profile": (settings.get("validation") or {}).get("profile"),
                     "decision": decisions.get(name),
                     "checks": {k: v if v is None else round(v, 6) for k, v in checks.items()},
                     "findings": findings[:20], "more_findings": max(0, len(findings) - 20)})
@@ -374,7 +375,10 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
                                (2, "Performance", perf_blocks)]
     if data["quality"]:
         checks = [c for c in CHECKS if any(c in q["checks"] for q in data["quality"])]
-        gate: list[Block] = [Table(["dataset", "score", "threshold", "passed", "decision", *checks],
+        checks += sorted({c for q in data["quality"] for c in q["checks"]} - set(CHECKS))  # validation scripts
+        profiles = sorted({q["profile"] for q in data["quality"] if q.get("profile")})
+        gate: list[Block] = [f"Judged by quality profile `{p}` (aurumplan.yaml quality_profiles)." for p in profiles]
+        gate += [Table(["dataset", "score", "threshold", "passed", "decision", *checks],
                                    [[q["dataset"], _pct(q["score"]), _pct(q["threshold"]),
                                      "yes" if q["passed"] else "**no**", q["decision"] or "–",
                                      *(_pct(q["checks"].get(c)) for c in checks)] for q in data["quality"]])]
