@@ -374,9 +374,11 @@ def check(ctx: Context, source: str, window: str, dataset: str | None = None, ch
 
 
 def coverage(ctx: Context, source: str, monthly: bool = False, dataset: str | None = None, *,
-             window: str | None = None) -> dict[str, Any]:
-    """`aurumplan coverage`: active records per day (or month) against what the catalog expects."""
-    return _reports.coverage_report(ctx.config, ctx.catalog, source, monthly, dataset, window=window)
+             window: str | None = None, series: list[str] | None = None) -> dict[str, Any]:
+    """`aurumplan coverage`: active records per day (or month) against what is expected, the series
+    `check` judges (docs/quality.md, "What is expected")."""
+    return _reports.coverage_report(ctx.config, ctx.catalog, source, monthly, dataset, window=window,
+                                    series=series)
 
 
 def coverage_strip(rows: list[dict[str, Any]], width: int = 100) -> str:

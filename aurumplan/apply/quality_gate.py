@@ -9,6 +9,7 @@ from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.intervals import IntervalSet
 from aurumplan.quality.evaluate import evaluate
+from aurumplan.quality.expected import expected_series
 from aurumplan.quality.params import quality_params
 from aurumplan.quality.scripts import load_scripts
 from aurumplan.warehouse import open_warehouse
@@ -44,6 +45,8 @@ def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -
     weights = settings["validation"].get("weights")
     scripts = load_scripts(settings, applier.plan["spec"].get("files") or {})
     parts: list[tuple[int, float, dict[str, float], dict[str, Any]]] = []
+    ds = applier.catalog.dataset(applier.source.name, dataset)
+    loaded: set[str] = set()
     with applier.warehouse.connect() as conn:
         for chunk in _chunks(staged):
             where = IntervalSet()
@@ -52,10 +55,12 @@ def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -
                 for sid in n["series"]:
                     where = where | node_where(n, sid)
                 series.update(n["series"])
+            want = expected_series(ds, (), narrow=series, by="operation")  # the definition check/coverage use
+            loaded.update(want.series)
             load_ids = [load_id_of(applier.op_id, n["id"]) for n in chunk]
             for s, e in where:
                 q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), checks, load_id=load_ids,
-                             params=quality_params(settings), series=sorted(series), scripts=scripts,
+                             params=quality_params(settings), series=list(want.series), scripts=scripts,
                              weights=weights)
                 parts.append((e - s, q.score, {k: r.score for k, r in q.results.items()}, q.to_dict(threshold)))
     total = sum(p[0] for p in parts) or 1
@@ -67,6 +72,7 @@ def validate_dataset(applier: Any, dataset: str, staged: list[dict[str, Any]]) -
     detail = parts[0][3] if len(parts) == 1 else {"ranges": [p[3] for p in parts[:50]], "score": score}
     if profile:
         detail["profile"] = profile
+    detail["expected_series"] = expected_series(ds, (), narrow=loaded, by="operation").to_dict()
     applier.store.add_quality_result(applier.op_id, dataset, score, score >= threshold,
                                      node_id=f"{dataset}/validate", detail=detail)
     out: dict[str, Any] = {"dataset": dataset, "score": score, "checks": per_check}

@@ -39,6 +39,7 @@ from aurumplan.quality import (
     quality_to_dict,
 )
 from aurumplan.quality.compare import displaced_frame
+from aurumplan.quality.expected import ExpectedSeries, expected_series
 from aurumplan.quality.params import quality_params as gate_params
 from aurumplan.state import Checkpoint, Operation, open_state
 from aurumplan.warehouse import Load, Warehouse, open_warehouse
@@ -95,20 +96,19 @@ def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dat
         for name in names:
             ds, have = src.datasets[name], loaded.get(name, set())
             known |= set(ds.series) | have
-            if series:
-                judged = sorted(set(series) & ((set(ds.series) | have) if dataset else have))
-            else:
-                judged = sorted(have) or (list(ds.series) if dataset else [])
-            if not judged:
-                skipped.append({"dataset": name, "reason": "nothing loaded"})
+            want = expected_series(ds, have, narrow=series or None)  # the definition coverage uses
+            if not want.series or not (have or dataset):
+                skipped.append({"dataset": name, "reason": "nothing loaded" if not have else
+                                "none of --series in it"})
                 continue
+            judged = list(want.series)
             if wh is None:
                 q = evaluate_frame(ds, DatasetFrame(source, name, span), selected, series=judged)
             else:
                 with wh.connect() as conn:
                     q = evaluate(conn, catalog, source, name, span, selected, series=judged)
             qualities.append(q)
-            judged_series.append(judged)
+            judged_series.append(want)
     finally:
         if wh is not None:
             wh.close()
@@ -117,8 +117,9 @@ def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dat
         raise CatalogError(f"unknown series {', '.join(unknown)} of source '{source}'"
                            + (f" dataset '{dataset}'" if dataset else ""))
     out = quality_to_dict(qualities, threshold)
-    for d, judged in zip(out["datasets"], judged_series, strict=True):
-        d["series"] = judged
+    for d, want in zip(out["datasets"], judged_series, strict=True):
+        d["series"] = list(want.series)
+        d["expected"] = want.to_dict()
     out.update(source=source, window=[fmt_ts(span[0]), fmt_ts(span[1])], checks=list(selected),
                score=round(min(q.score for q in qualities), 6) if qualities else None,
                passed=bool(qualities) and bool(out["passed"]), skipped=skipped)
@@ -126,17 +127,20 @@ def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dat
 
 
 def coverage_report(config: Config, catalog: Catalog, source: str, monthly: bool = False,
-                    dataset: str | None = None, *, window: str | None = None) -> dict[str, Any]:
-    """Active records per dataset and day (or month) against what the catalog expects there."""
+                    dataset: str | None = None, *, window: str | None = None,
+                    series: Sequence[str] | None = None) -> dict[str, Any]:
+    """Active records per dataset and day (or month) against what is expected there: the series of
+    `expected_series`, as `check` judges them."""
     catalog.source(source)
     if dataset is not None:
         catalog.dataset(source, dataset)
     span = parse_window(window) if window else None
     rows = []
+    expected: dict[str, ExpectedSeries] = {}
     wh = _warehouse(config)
     if wh is not None:
         with wh, wh.connect() as conn:
-            rows = coverage(conn, catalog, source, monthly, dataset, span)
+            rows = coverage(conn, catalog, source, monthly, dataset, span, series=series, expected=expected)
     per: dict[str, dict[str, Any]] = {}
     for r in rows:
         d = per.setdefault(r.dataset, {"dataset": r.dataset, "records": 0, "with_value": 0, "expected": 0,
@@ -151,6 +155,8 @@ def coverage_report(config: Config, catalog: Catalog, source: str, monthly: bool
         d["last"] = r.bucket
     for d in per.values():
         d["share"] = round(d["records"] / d["expected"], 6) if d["expected"] else None
+        if d["dataset"] in expected:
+            d["expected_series"] = expected[d["dataset"]].to_dict()
     return {"source": source, "bucket": "month" if monthly else "day",
             "window": [fmt_ts(span[0]), fmt_ts(span[1])] if span else None,
             "datasets": list(per.values()), "rows": coverage_to_dicts(rows)}
@@ -223,6 +229,7 @@ def _gate(op: Operation, qrs: list[Any], cps: list[Checkpoint], settings: dict[s
         out.append({"dataset": name, "score": round(q.score, 6), "passed": q.passed,
                     "threshold": (settings.get("validation") or {}).get("threshold"),
                     "profile": (settings.get("validation") or {}).get("profile"),
+                    "expected_series": q.detail.get("expected_series"),
                     "decision": decisions.get(name),
                     "checks": {k: v if v is None else round(v, 6) for k, v in checks.items()},
                     "findings": findings[:20], "more_findings": max(0, len(findings) - 20)})
@@ -382,6 +389,8 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
                                    [[q["dataset"], _pct(q["score"]), _pct(q["threshold"]),
                                      "yes" if q["passed"] else "**no**", q["decision"] or "–",
                                      *(_pct(q["checks"].get(c)) for c in checks)] for q in data["quality"]])]
+        gate += [f"{q['dataset']}: {q['expected_series']['text']}." for q in data["quality"]
+                 if q.get("expected_series")]
         gate += [f"- {q['dataset']}: {f}" for q in data["quality"] for f in q["findings"]]
         sections.append((2, "Quality gate", gate))
     if data["loads"]:
