@@ -281,7 +281,8 @@ class ReplaySpec(BaseSpec):
         default=None, description="schema_correction: Python file defining migrate(record) -> dict | None")
     transform: SpecPath | None = Field(default=None,
                                        description="Python file defining transform(record) -> dict | None")
-    qualityProfile: str | None = Field(default=None, description="named quality profile to validate with")
+    qualityProfile: str | None = Field(default=None, description="a profile of aurumplan.yaml's quality_profiles "
+                                                                 "to validate with (docs/quality.md)")
     archiveOriginals: bool = Field(default=True, description="keep the replaced versions for rollback")
 
     @field_validator("type")

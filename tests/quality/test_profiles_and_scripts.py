@@ -179,3 +179,20 @@ def test_a_script_outside_the_spec_folder_or_without_check_is_refused_at_its_pos
                      r"the spec's folder", out), out
     assert re.search(r"nothing\.py:1:1: must define check\(data: ScriptData\)", out), out
     assert "Traceback" not in out
+
+
+def test_a_saved_plan_carries_its_profile_and_scripts_and_is_refused_once_the_profile_changes(
+        project: Path) -> None:
+    assert run(project, "apply", "quickstart.yaml", "--auto-approve")[0] == 0
+    code, out = run(project, "plan", "quality-profile.yaml", "-o", "saved.json")
+    assert code == 0, out
+    saved = json.loads((project / "saved.json").read_text())
+    assert "def check(data: ScriptData)" in saved["spec"]["files"]["checks/demand_plausible.py"]["text"]
+    cfg = (project / "aurumplan.yaml").read_text()
+    (project / "aurumplan.yaml").write_text(cfg.replace("threshold: 0.97", "threshold: 0.9"))
+    code, out = run(project, "apply", "saved.json", "--auto-approve")
+    assert code == 1 and "settings differ" in out, out
+    (project / "aurumplan.yaml").write_text(cfg)
+    code, out = run(project, "apply", "saved.json", "--auto-approve")
+    assert code == 0, out
+    assert gate(project)["profile"] == "enhanced_validation"
