@@ -94,7 +94,8 @@ class ScriptCheck:
             got = self.function(data)
         except Exception as exc:  # user code: any failure is one line
             raise QualityScriptError(f"validation script {_where(self.name, exc)}: raised "
-                                     f"{type(exc).__name__}: {exc}", hint="fix the script and apply again") from None
+                                     f"{type(exc).__name__}: {exc}",
+                                     hint="fix the script, then plan and apply again: the plan embeds it") from None
         return self._result(ds, got)
 
     def _result(self, ds: DatasetDef, got: Any) -> CheckResult:
@@ -120,6 +121,14 @@ class ScriptCheck:
         return CheckResult(self.name, float(score), findings, {"script": self.name})
 
 
+def _number(value: Any) -> float | None:
+    """A stored value as a float; NULL and anything not numeric as None."""
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def script_data(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str],
                 params: Mapping[str, Any]) -> ScriptData:
     """The judged series of frame as plain tuples (series without rows have empty ones)."""
@@ -127,7 +136,7 @@ def script_data(ds: DatasetDef, frame: DatasetFrame, series: Sequence[str],
     for sid in series:
         s = frame.get(sid)
         out[sid] = ScriptSeries(sid, tuple(fmt_ts(p) for p in s.periods),
-                                tuple(None if v is None else float(v) for v in s.values), tuple(s.units))
+                                tuple(_number(v) for v in s.values), tuple(s.units))
     return ScriptData(frame.source, frame.dataset, (fmt_ts(frame.window[0]), fmt_ts(frame.window[1])),
                       str(ds.grain), ds.unit, out, dict(params))
 
