@@ -13,7 +13,7 @@ import html
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,10 +80,24 @@ def loaded_series(wh: Warehouse, source: str) -> dict[str, set[str]]:
         return active_series(conn, source)
 
 
+def operation_series(wh: Warehouse | None, source: str, operation: str) -> dict[str, set[str]]:
+    """dataset -> the series the operation's committed loads of source declare (`--operation`)."""
+    out: dict[str, set[str]] = {}
+    for load in (wh.loads_for_operation(operation) if wh else []):
+        if load.source == source and load.status == "committed":
+            out.setdefault(load.dataset, set()).update(load.series)
+    if not out:
+        raise CatalogError(f"operation {operation} has no committed loads of source '{source}'",
+                           hint="see `aurumplan ops list` and `aurumplan report OP`")
+    return out
+
+
 def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dataset: str | None = None,
                  checks: Sequence[str] | None = None, *, series: Sequence[str] | None = None,
-                 threshold: float = 0.95) -> dict[str, Any]:
-    """Quality of the active version in the window, per dataset; `passed` only if every judged one passes."""
+                 threshold: float = 0.95, operation: str | None = None) -> dict[str, Any]:
+    """Quality of the active version in the window, per dataset; `passed` only if every judged one passes.
+
+    The series judged are `expected_series`, narrowed by `series` or by what `operation` loaded."""
     src = catalog.source(source)
     names = [catalog.dataset(source, dataset).name] if dataset else sorted(src.datasets)
     span = parse_window(window)
@@ -93,13 +107,17 @@ def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dat
     wh = _warehouse(config)
     try:
         loaded = loaded_series(wh, source) if wh else {}
+        by_op = operation_series(wh, source, operation) if operation else None
         for name in names:
             ds, have = src.datasets[name], loaded.get(name, set())
             known |= set(ds.series) | have
-            want = expected_series(ds, have, narrow=series or None)  # the definition coverage uses
+            if by_op is not None:  # the definition coverage uses
+                want = expected_series(ds, have, narrow=by_op.get(name, ()), by="operation")
+            else:
+                want = expected_series(ds, have, narrow=series or None)
             if not want.series or not (have or dataset):
                 skipped.append({"dataset": name, "reason": "nothing loaded" if not have else
-                                "none of --series in it"})
+                                f"not loaded by {operation}" if by_op is not None else "none of --series in it"})
                 continue
             judged = list(want.series)
             if wh is None:
@@ -128,7 +146,7 @@ def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dat
 
 def coverage_report(config: Config, catalog: Catalog, source: str, monthly: bool = False,
                     dataset: str | None = None, *, window: str | None = None,
-                    series: Sequence[str] | None = None) -> dict[str, Any]:
+                    series: Sequence[str] | None = None, operation: str | None = None) -> dict[str, Any]:
     """Active records per dataset and day (or month) against what is expected there: the series of
     `expected_series`, as `check` judges them."""
     catalog.source(source)
@@ -139,8 +157,12 @@ def coverage_report(config: Config, catalog: Catalog, source: str, monthly: bool
     expected: dict[str, ExpectedSeries] = {}
     wh = _warehouse(config)
     if wh is not None:
-        with wh, wh.connect() as conn:
-            rows = coverage(conn, catalog, source, monthly, dataset, span, series=series, expected=expected)
+        with wh:
+            narrow: Sequence[str] | Mapping[str, Sequence[str]] | None = series
+            if operation:
+                narrow = {k: sorted(v) for k, v in operation_series(wh, source, operation).items()}
+            with wh.connect() as conn:
+                rows = coverage(conn, catalog, source, monthly, dataset, span, series=narrow, expected=expected)
     per: dict[str, dict[str, Any]] = {}
     for r in rows:
         d = per.setdefault(r.dataset, {"dataset": r.dataset, "records": 0, "with_value": 0, "expected": 0,

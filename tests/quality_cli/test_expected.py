@@ -53,3 +53,19 @@ def test_series_narrows_both_the_same_way(project: Project) -> None:
     cov, chk = _both(project, "--series", "PJM")
     assert (cov["share"], chk["score"]) == (1.0, 1.0)
     assert cov["records"] == cov["expected"] == 48
+
+
+def test_operation_narrows_both_to_what_it_loaded(project: Project) -> None:
+    first = project.apply(ONE_SERIES, start="2024-01-01", end="2024-01-02")
+    project.apply(ONE_SERIES.replace("[PJM]", "[MISO]").replace("qc-one-series", "qc-miso"),
+                  start="2024-01-01", end="2024-01-02")
+    cov, chk = _both(project, "--operation", first)
+    assert (cov["share"], cov["records"], chk["score"]) == (1.0, 48, 1.0)
+    assert cov["expected_series"] == chk["expected"] == {
+        "series": ["PJM"], "basis": "operation", "text": "1 series expected: those the operation loaded"}
+    cov, chk = _both(project)
+    assert cov["share"] == pytest.approx(2 / 3) and chk["score"] == pytest.approx(2 / 3)
+    code, out, err = project.run("check", "--source", "eia", "--window", "2024-01-01:2024-01-02",
+                                 "--operation", "NO_SUCH_OP")
+    assert code == 1 and "operation NO_SUCH_OP has no committed loads of source 'eia'" in err
+    assert "Traceback" not in out + err
