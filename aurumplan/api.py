@@ -384,16 +384,20 @@ REPORT_FORMATS: tuple[str, ...] = _reports.FORMATS
 
 
 def check(ctx: Context, source: str, window: str, dataset: str | None = None, checks: list[str] | None = None,
-          *, series: list[str] | None = None, threshold: float = 0.95) -> dict[str, Any]:
+          *, series: list[str] | None = None, threshold: float = 0.95,
+          operation: str | None = None) -> dict[str, Any]:
     """`aurumplan check`: quality of the active version in a window (docs/quality.md, "Commands")."""
     return _reports.check_loaded(ctx.config, ctx.catalog, source, window, dataset, checks, series=series,
-                                 threshold=threshold)
+                                 threshold=threshold, operation=operation)
 
 
 def coverage(ctx: Context, source: str, monthly: bool = False, dataset: str | None = None, *,
-             window: str | None = None) -> dict[str, Any]:
-    """`aurumplan coverage`: active records per day (or month) against what the catalog expects."""
-    return _reports.coverage_report(ctx.config, ctx.catalog, source, monthly, dataset, window=window)
+             window: str | None = None, series: list[str] | None = None,
+             operation: str | None = None) -> dict[str, Any]:
+    """`aurumplan coverage`: active records per day (or month) against what is expected, the series
+    `check` judges (docs/quality.md, "What is expected")."""
+    return _reports.coverage_report(ctx.config, ctx.catalog, source, monthly, dataset, window=window,
+                                    series=series, operation=operation)
 
 
 def coverage_strip(rows: list[dict[str, Any]], width: int = 100) -> str:

@@ -118,6 +118,44 @@ class AlertsConfig(_Model):
     rules: list[AlertRule] = Field(default_factory=list)
 
 
+QUALITY_CHECKS = ("completeness", "accuracy", "consistency", "schema")
+
+
+class CheckParams(_Model):
+    """Parameters of the built-in checks a profile may set (docs/quality.md, "Quality profiles")."""
+
+    window_size: int | None = Field(default=None, ge=2, description="accuracy: outlier window, in periods")
+    sensitivity: float | None = Field(default=None, gt=0, le=1, description="accuracy: outlier sensitivity")
+    threshold: float | None = Field(default=None, gt=0, description="accuracy: outlier cut-off (MADs); wins "
+                                                                    "over sensitivity")
+    revision_band: float | None = Field(default=None, gt=0, description="consistency: largest relative revision "
+                                                                        "not flagged")
+
+
+class QualityProfile(_Model):
+    """A named gate: which checks, their threshold, weights and parameters (docs/quality.md)."""
+
+    description: str = ""
+    checks: list[Literal["completeness", "accuracy", "consistency", "schema"]] | None = Field(
+        default=None, min_length=1, description="checks to run; a spec's own validation.checks wins")
+    threshold: float | None = Field(default=None, ge=0, le=1,
+                                    description="minimum score; a spec's own validation.threshold wins")
+    weights: dict[str, float] = Field(default_factory=dict,
+                                      description="weight per check name or validation script path")
+    params: CheckParams = Field(default_factory=CheckParams)
+
+    @field_validator("weights")
+    @classmethod
+    def _weight_names(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, w in v.items():
+            if name not in QUALITY_CHECKS and not name.endswith(".py"):
+                raise ValueError(f"weights: '{name}' is neither a check ({', '.join(QUALITY_CHECKS)}) "
+                                 "nor a validation script path (checks/x.py)")
+            if w < 0:
+                raise ValueError(f"weights: '{name}' is negative; weights are >= 0")
+        return v
+
+
 class Config(_Model):
     """The whole project configuration, resolved against its folder."""
 
@@ -129,6 +167,8 @@ class Config(_Model):
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     costs: CostConfig = Field(default_factory=CostConfig, description="prices for `aurumplan cost`")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="rules and channels of `serve --alerts`")
+    quality_profiles: dict[str, QualityProfile] = Field(
+        default_factory=dict, description="named quality gates a spec selects with qualityProfile")
     root: str = Field(default=".", description="folder relative paths resolve against (set by the loader)")
     file: str | None = Field(default=None, description="the file this was read from (set by the loader)")
 

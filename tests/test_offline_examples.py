@@ -39,7 +39,7 @@ SPECS = {
 }
 
 # Replays change what is loaded: on the empty state of a fresh copy they plan nothing and apply cleanly.
-REPLAYS = ["replay-eia.yaml", "replay-schema.yaml"]
+REPLAYS = ["replay-eia.yaml", "replay-schema.yaml", "quality-profile.yaml"]
 
 OUTSIDE = """\
 apiVersion: aurumplan/v1
@@ -137,6 +137,20 @@ def test_quickstart_then_backfill_eia_share_the_recordings(project: Path) -> Non
     assert code == 0, out + err
     assert "2352 records, 2 requests" in out  # ELEC.GEN only: the demand week is already loaded
     assert [op["status"] for op in json.loads(run(project, "ops", "list", "--json")[1])] == ["succeeded"] * 2
+
+
+def test_quality_profile_example_passes_its_gate_after_quickstart(project: Path) -> None:
+    """quality-profile.yaml re-judges the quickstart week with aurumplan.yaml's enhanced_validation profile
+    and its checks/ script; the report names the profile and scores the script beside the built-in checks."""
+    assert run(project, "apply", "quickstart.yaml", "--auto-approve")[0] == 0
+    code, out, err = run(project, "apply", "quality-profile.yaml", "--auto-approve")
+    assert code == 0, out + err
+    op = next(o for o in json.loads(run(project, "ops", "list", "--json")[1]) if o["kind"] == "Replay")
+    assert op["status"] == "succeeded"
+    report = json.loads(run(project, "report", op["id"], "--format", "json")[1])
+    (gate,) = report["quality"]
+    assert (gate["profile"], gate["threshold"], gate["passed"]) == ("enhanced_validation", 0.97, True)
+    assert gate["checks"]["checks/demand_plausible.py"] == 1.0
 
 
 def test_request_outside_the_recordings_fails_in_one_line_without_the_key(

@@ -10,7 +10,9 @@ from aurumplan.config import Config
 from aurumplan.intervals import IntervalSet
 from aurumplan.plan.model import DataNode, Settings
 from aurumplan.quality.evaluate import evaluate
+from aurumplan.quality.expected import expected_series
 from aurumplan.quality.params import quality_params
+from aurumplan.quality.scripts import load_scripts
 from aurumplan.warehouse import open_warehouse
 
 CHUNK_ROWS = 200_000
@@ -38,9 +40,15 @@ def validate_dataset(applier: Any, dataset: str, staged: list[DataNode]) -> dict
     scores are weighted by the length each range covers.
     """
     settings: Settings = applier.settings
+    plain = settings.model_dump(mode="json")
     threshold = settings.validation.threshold
     checks = settings.validation.checks
+    profile = settings.validation.profile
+    weights = settings.validation.weights
+    scripts = load_scripts(plain, {rel: {"text": f.text} for rel, f in applier.plan.spec.files.items()})
     parts: list[tuple[int, float, dict[str, float], dict[str, Any]]] = []
+    ds = applier.catalog.dataset(applier.source.name, dataset)
+    loaded: set[str] = set()
     with applier.warehouse.connect() as conn:
         for chunk in _chunks(staged):
             where = IntervalSet()
@@ -49,10 +57,13 @@ def validate_dataset(applier: Any, dataset: str, staged: list[DataNode]) -> dict
                 for sid in n.series:
                     where = where | n.where(sid)
                 series.update(n.series)
+            want = expected_series(ds, (), narrow=series, by="operation")  # the definition check/coverage use
+            loaded.update(want.series)
             load_ids = [load_id_of(applier.op_id, n.id) for n in chunk]
             for s, e in where:
                 q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), checks, load_id=load_ids,
-                             params=quality_params(settings.model_dump()), series=sorted(series))
+                             params=quality_params(plain), series=list(want.series), scripts=scripts,
+                             weights=weights)
                 parts.append((e - s, q.score, {k: r.score for k, r in q.results.items()}, q.to_dict(threshold)))
     total = sum(p[0] for p in parts) or 1
     score = sum(w * sc for w, sc, _, _ in parts) / total
@@ -61,9 +72,15 @@ def validate_dataset(applier: Any, dataset: str, staged: list[DataNode]) -> dict
         for k, v in checks_.items():
             per_check[k] = per_check.get(k, 0.0) + v * w / total
     detail = parts[0][3] if len(parts) == 1 else {"ranges": [p[3] for p in parts[:50]], "score": score}
+    if profile:
+        detail["profile"] = profile
+    detail["expected_series"] = expected_series(ds, (), narrow=loaded, by="operation").to_dict()
     applier.store.add_quality_result(applier.op_id, dataset, score, score >= threshold,
                                      node_id=f"{dataset}/validate", detail=detail)
-    return {"dataset": dataset, "score": score, "checks": per_check}
+    out: dict[str, Any] = {"dataset": dataset, "score": score, "checks": per_check}
+    if profile:
+        out["profile"] = profile
+    return out
 
 
 def check_current(config: Config, catalog: Catalog, source: str, datasets: list[dict[str, Any]]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def check_spec(loaded: LoadedSpec, catalog: Catalog) -> list[Diagnostic]:
         known = ", ".join(sorted(catalog.sources))
         return [doc.diag(("spec", "source"), f"spec.source: unknown source '{spec.source}'"
                                              f"{did_you_mean(spec.source, catalog.sources)}; use one of {known}")]
-    out: list[Diagnostic] = []
+    out: list[Diagnostic] = _profile_diagnostics(loaded, catalog)
     if source.frozen:
         out.append(doc.diag(("spec", "source"), f"spec.source: source '{spec.source}' is frozen (frozen: true in "
                                                  "aurumplan.yaml): nothing may write to it; unfreeze it first"))
@@ -68,6 +68,18 @@ def check_spec(loaded: LoadedSpec, catalog: Catalog) -> list[Diagnostic]:
         out.extend(_hours_diagnostics(loaded, chosen))
         out.extend(_failure_log_diagnostics(loaded, catalog))
     return out
+
+
+def _profile_diagnostics(loaded: LoadedSpec, catalog: Catalog) -> list[Diagnostic]:
+    """qualityProfile must name a profile of aurumplan.yaml's quality_profiles (docs/quality.md)."""
+    name = getattr(loaded.op.spec, "qualityProfile", None)
+    if name is None or name in catalog.quality_profiles:
+        return []
+    known = sorted(catalog.quality_profiles)
+    fix = (f"use one of {', '.join(known)}" if known else
+           "define it under quality_profiles: in aurumplan.yaml, or remove qualityProfile")
+    return [loaded.doc.diag(("spec", "qualityProfile"), f"spec.qualityProfile: unknown quality profile '{name}'"
+                            f"{did_you_mean(name, catalog.quality_profiles)}; {fix}")]
 
 
 def _series_diagnostics(loaded: LoadedSpec, chosen: list[DatasetDef]) -> list[Diagnostic]:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from aurumplan.catalog.models import DatasetDef, SourceDef
-from aurumplan.config import Config
+from aurumplan.config import Config, QualityProfile
 from aurumplan.errors import CatalogError, ConfigError, Diagnostic
 from aurumplan.yamlpos import did_you_mean, load_yaml, validation_diagnostics
 
@@ -41,8 +41,10 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 class Catalog:
     """Sources and datasets by name; lookups fail with a did-you-mean."""
 
-    def __init__(self, sources: dict[str, SourceDef]) -> None:
+    def __init__(self, sources: dict[str, SourceDef],
+                 quality_profiles: dict[str, QualityProfile] | None = None) -> None:
         self.sources = sources
+        self.quality_profiles = dict(quality_profiles or {})  # aurumplan.yaml's, by name (docs/quality.md)
 
     def source(self, name: str) -> SourceDef:
         try:
@@ -106,7 +108,7 @@ def load_catalog(config: Config | None = None) -> Catalog:
             diagnostics.extend(_config_diagnostics(config, name, err))
     if diagnostics:
         raise ConfigError(diagnostics)
-    return Catalog(sources)
+    return Catalog(sources, dict(config.quality_profiles))
 
 
 def _config_diagnostics(config: Config, name: str, err: ValidationError) -> list[Diagnostic]:

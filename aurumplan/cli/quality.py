@@ -19,6 +19,11 @@ def _split(values: Iterable[str]) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
+def _one_narrowing(series: tuple[str, ...], operation: str | None) -> None:
+    if series and operation:
+        raise click.UsageError("give --series or --operation, not both: each narrows what is expected")
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
@@ -37,7 +42,7 @@ def render_check(out: dict[str, Any], max_findings: int = 10) -> str:
              f"threshold {_pct(out['threshold'])}", ""]
     for d in out["datasets"]:
         verdict = "passed" if d["passed"] else "FAILED"
-        lines.append(f"{d['dataset']}  {_pct(d['score'])}  {verdict}  ({len(d['series'])} series)")
+        lines.append(f"{d['dataset']}  {_pct(d['score'])}  {verdict}  ({d['expected']['text']})")
         lines.append("  " + "  ".join(f"{k} {_pct(c['score'])}" for k, c in d["checks"].items()))
         findings = [(k, f) for k, c in d["checks"].items() for f in c["findings"]]
         lines += [f"  - {_finding(k, f)}" for k, f in findings[:max_findings]]
@@ -63,7 +68,10 @@ def render_check(out: dict[str, Any], max_findings: int = 10) -> str:
 @click.option("--dataset", default=None, help="only this dataset (default: every dataset with data loaded)")
 @click.option("--checks", multiple=True,
               help="comma-separated: completeness, accuracy, consistency, schema, or all (default)")
-@click.option("--series", multiple=True, help="comma-separated series to judge (default: the loaded ones)")
+@click.option("--series", multiple=True,
+              help="comma-separated series to judge (default: the catalog's and any others loaded, as coverage)")
+@click.option("--operation", "operation", default=None, metavar="OP",
+              help="judge only the series this operation loaded (instead of --series)")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True,
               help="exit 1 when a dataset scores below this")
 @click.option("--max-findings", type=click.IntRange(0), default=10, show_default=True,
@@ -72,10 +80,12 @@ def render_check(out: dict[str, Any], max_findings: int = 10) -> str:
 @pass_obj
 @handle_errors
 def check(obj: Obj, source: str, window: str, dataset: str | None, checks: tuple[str, ...],
-          series: tuple[str, ...], threshold: float, max_findings: int, as_json: bool) -> None:
+          series: tuple[str, ...], operation: str | None, threshold: float, max_findings: int,
+          as_json: bool) -> None:
     """Data quality of what is loaded in a window; exit 1 below the threshold (for CI)."""
+    _one_narrowing(series, operation)
     out = api.check(obj.ctx, source, window, dataset, _split(checks) or None, series=_split(series) or None,
-                    threshold=threshold)
+                    threshold=threshold, operation=operation)
     if as_json:
         echo_json(out)
     else:
@@ -89,14 +99,20 @@ def check(obj: Obj, source: str, window: str, dataset: str | None, checks: tuple
 @click.option("--monthly", is_flag=True, help="one bucket per month instead of per day")
 @click.option("--dataset", default=None, help="only this dataset")
 @click.option("--window", default=None, help="START:END: every dataset over this window (default: what is loaded)")
+@click.option("--series", multiple=True,
+              help="comma-separated series to count (default: the catalog's and any others loaded, as check)")
+@click.option("--operation", "operation", default=None, metavar="OP",
+              help="count only the series this operation loaded (instead of --series)")
 @click.option("--table", "as_table", is_flag=True, help="also list each bucket's counts (always with --monthly)")
 @click.option("--json", "as_json", is_flag=True, help="print buckets and totals as JSON")
 @pass_obj
 @handle_errors
-def coverage(obj: Obj, source: str, monthly: bool, dataset: str | None, window: str | None, as_table: bool,
-             as_json: bool) -> None:
-    """Loaded records per day (or month) against what the catalog expects, as a heat strip."""
-    out = api.coverage(obj.ctx, source, monthly, dataset, window=window)
+def coverage(obj: Obj, source: str, monthly: bool, dataset: str | None, window: str | None,
+             series: tuple[str, ...], operation: str | None, as_table: bool, as_json: bool) -> None:
+    """Loaded records per day (or month) against what is expected (the series check judges), as a heat strip."""
+    _one_narrowing(series, operation)
+    out = api.coverage(obj.ctx, source, monthly, dataset, window=window, series=_split(series) or None,
+                       operation=operation)
     if as_json:
         echo_json(out)
         return
@@ -107,6 +123,9 @@ def coverage(obj: Obj, source: str, monthly: bool, dataset: str | None, window: 
     name_w = max(len(r["dataset"]) for r in rows)
     width = max(20, shutil.get_terminal_size((120, 24)).columns - name_w - 30)
     click.echo(api.coverage_strip(rows, width=width))
+    for d in out["datasets"]:
+        if d.get("expected_series"):
+            click.echo(f"{d['dataset']}: {d['expected_series']['text']}")
     if as_table or monthly:
         click.echo("")
         click.echo(f"{'dataset':<{name_w}}  {'bucket':<10}  {'records':>10}  {'expected':>10}  share")

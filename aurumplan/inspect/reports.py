@@ -13,7 +13,7 @@ import html
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from aurumplan.quality import (
     quality_to_dict,
 )
 from aurumplan.quality.compare import displaced_frame, migration_effect
+from aurumplan.quality.expected import ExpectedSeries, expected_series
 from aurumplan.quality.params import quality_params as gate_params
 from aurumplan.state import Checkpoint, Operation, open_state
 from aurumplan.warehouse import Load, Warehouse, open_warehouse
@@ -80,10 +81,24 @@ def loaded_series(wh: Warehouse, source: str) -> dict[str, set[str]]:
         return active_series(conn, source)
 
 
+def operation_series(wh: Warehouse | None, source: str, operation: str) -> dict[str, set[str]]:
+    """dataset -> the series the operation's committed loads of source declare (`--operation`)."""
+    out: dict[str, set[str]] = {}
+    for load in (wh.loads_for_operation(operation) if wh else []):
+        if load.source == source and load.status == "committed":
+            out.setdefault(load.dataset, set()).update(load.series)
+    if not out:
+        raise CatalogError(f"operation {operation} has no committed loads of source '{source}'",
+                           hint="see `aurumplan ops list` and `aurumplan report OP`")
+    return out
+
+
 def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dataset: str | None = None,
                  checks: Sequence[str] | None = None, *, series: Sequence[str] | None = None,
-                 threshold: float = 0.95) -> dict[str, Any]:
-    """Quality of the active version in the window, per dataset; `passed` only if every judged one passes."""
+                 threshold: float = 0.95, operation: str | None = None) -> dict[str, Any]:
+    """Quality of the active version in the window, per dataset; `passed` only if every judged one passes.
+
+    The series judged are `expected_series`, narrowed by `series` or by what `operation` loaded."""
     src = catalog.source(source)
     names = [catalog.dataset(source, dataset).name] if dataset else sorted(src.datasets)
     span = parse_window(window)
@@ -93,23 +108,26 @@ def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dat
     wh = _warehouse(config)
     try:
         loaded = loaded_series(wh, source) if wh else {}
+        by_op = operation_series(wh, source, operation) if operation else None
         for name in names:
             ds, have = src.datasets[name], loaded.get(name, set())
             known |= set(ds.series) | have
-            if series:
-                judged = sorted(set(series) & ((set(ds.series) | have) if dataset else have))
+            if by_op is not None:  # the definition coverage uses
+                want = expected_series(ds, have, narrow=by_op.get(name, ()), by="operation")
             else:
-                judged = sorted(have) or (list(ds.series) if dataset else [])
-            if not judged:
-                skipped.append({"dataset": name, "reason": "nothing loaded"})
+                want = expected_series(ds, have, narrow=series or None)
+            if not want.series or not (have or dataset):
+                skipped.append({"dataset": name, "reason": "nothing loaded" if not have else
+                                f"not loaded by {operation}" if by_op is not None else "none of --series in it"})
                 continue
+            judged = list(want.series)
             if wh is None:
                 q = evaluate_frame(ds, DatasetFrame(source, name, span), selected, series=judged)
             else:
                 with wh.connect() as conn:
                     q = evaluate(conn, catalog, source, name, span, selected, series=judged)
             qualities.append(q)
-            judged_series.append(judged)
+            judged_series.append(want)
     finally:
         if wh is not None:
             wh.close()
@@ -118,8 +136,9 @@ def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dat
         raise CatalogError(f"unknown series {', '.join(unknown)} of source '{source}'"
                            + (f" dataset '{dataset}'" if dataset else ""))
     out = quality_to_dict(qualities, threshold)
-    for d, judged in zip(out["datasets"], judged_series, strict=True):
-        d["series"] = judged
+    for d, want in zip(out["datasets"], judged_series, strict=True):
+        d["series"] = list(want.series)
+        d["expected"] = want.to_dict()
     out.update(source=source, window=[fmt_ts(span[0]), fmt_ts(span[1])], checks=list(selected),
                score=round(min(q.score for q in qualities), 6) if qualities else None,
                passed=bool(qualities) and bool(out["passed"]), skipped=skipped)
@@ -127,17 +146,24 @@ def check_loaded(config: Config, catalog: Catalog, source: str, window: str, dat
 
 
 def coverage_report(config: Config, catalog: Catalog, source: str, monthly: bool = False,
-                    dataset: str | None = None, *, window: str | None = None) -> dict[str, Any]:
-    """Active records per dataset and day (or month) against what the catalog expects there."""
+                    dataset: str | None = None, *, window: str | None = None,
+                    series: Sequence[str] | None = None, operation: str | None = None) -> dict[str, Any]:
+    """Active records per dataset and day (or month) against what is expected there: the series of
+    `expected_series`, as `check` judges them."""
     catalog.source(source)
     if dataset is not None:
         catalog.dataset(source, dataset)
     span = parse_window(window) if window else None
     rows = []
+    expected: dict[str, ExpectedSeries] = {}
     wh = _warehouse(config)
     if wh is not None:
-        with wh, wh.connect() as conn:
-            rows = coverage(conn, catalog, source, monthly, dataset, span)
+        with wh:
+            narrow: Sequence[str] | Mapping[str, Sequence[str]] | None = series
+            if operation:
+                narrow = {k: sorted(v) for k, v in operation_series(wh, source, operation).items()}
+            with wh.connect() as conn:
+                rows = coverage(conn, catalog, source, monthly, dataset, span, series=narrow, expected=expected)
     per: dict[str, dict[str, Any]] = {}
     for r in rows:
         d = per.setdefault(r.dataset, {"dataset": r.dataset, "records": 0, "with_value": 0, "expected": 0,
@@ -152,6 +178,8 @@ def coverage_report(config: Config, catalog: Catalog, source: str, monthly: bool
         d["last"] = r.bucket
     for d in per.values():
         d["share"] = round(d["records"] / d["expected"], 6) if d["expected"] else None
+        if d["dataset"] in expected:
+            d["expected_series"] = expected[d["dataset"]].to_dict()
     return {"source": source, "bucket": "month" if monthly else "day",
             "window": [fmt_ts(span[0]), fmt_ts(span[1])] if span else None,
             "datasets": list(per.values()), "rows": coverage_to_dicts(rows)}
@@ -223,6 +251,8 @@ def _gate(op: Operation, qrs: list[Any], cps: list[Checkpoint], settings: dict[s
                     for p in parts for k, v in (p.get("checks") or {}).items() for f in v.get("findings", [])]
         out.append({"dataset": name, "score": round(q.score, 6), "passed": q.passed,
                     "threshold": (settings.get("validation") or {}).get("threshold"),
+                    "profile": (settings.get("validation") or {}).get("profile"),
+                    "expected_series": q.detail.get("expected_series"),
                     "decision": decisions.get(name),
                     "checks": {k: v if v is None else round(v, 6) for k, v in checks.items()},
                     "findings": findings[:20], "more_findings": max(0, len(findings) - 20)})
@@ -401,10 +431,15 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
                                (2, "Performance", perf_blocks)]
     if data["quality"]:
         checks = [c for c in CHECKS if any(c in q["checks"] for q in data["quality"])]
-        gate: list[Block] = [Table(["dataset", "score", "threshold", "passed", "decision", *checks],
+        checks += sorted({c for q in data["quality"] for c in q["checks"]} - set(CHECKS))  # validation scripts
+        profiles = sorted({q["profile"] for q in data["quality"] if q.get("profile")})
+        gate: list[Block] = [f"Judged by quality profile `{p}` (aurumplan.yaml quality_profiles)." for p in profiles]
+        gate += [Table(["dataset", "score", "threshold", "passed", "decision", *checks],
                                    [[q["dataset"], _pct(q["score"]), _pct(q["threshold"]),
                                      "yes" if q["passed"] else "**no**", q["decision"] or "–",
                                      *(_pct(q["checks"].get(c)) for c in checks)] for q in data["quality"]])]
+        gate += [f"{q['dataset']}: {q['expected_series']['text']}." for q in data["quality"]
+                 if q.get("expected_series")]
         gate += [f"- {q['dataset']}: {f}" for q in data["quality"] for f in q["findings"]]
         sections.append((2, "Quality gate", gate))
     if data["loads"]:

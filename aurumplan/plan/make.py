@@ -22,6 +22,7 @@ from aurumplan.errors import SpecError
 from aurumplan.intervals import IntervalSet, local_to_ts
 from aurumplan.plan.builder import build_plan, seal, spec_relative
 from aurumplan.spec.loader import LoadedSpec, load_spec
+from aurumplan.spec.models import CHECKS
 from aurumplan.state.models import RETRYABLE_STATUSES
 
 
@@ -52,6 +53,8 @@ def settings_of(op: Any) -> dict[str, Any]:
         "validation": {"checks": list(s.validation.checks), "threshold": s.validation.threshold,
                        "onFailure": s.validation.onFailure},
     }
+    if s.validation.scripts:  # only when set, like commit below
+        out["validation"]["scripts"] = list(s.validation.scripts)
     if s.commit != "atomic":  # only when set: plans of specs without it stay byte-identical
         out["commit"] = s.commit
     if op.kind == "Replay":
@@ -65,6 +68,28 @@ def settings_of(op: Any) -> dict[str, Any]:
     return out
 
 
+def with_profile(settings: dict[str, Any], op: Any, catalog: Catalog) -> dict[str, Any]:
+    """The spec's quality profile resolved into its validation settings, so the plan alone says how
+    its data is judged: the profile fills checks and threshold the spec leaves unset (docs/quality.md)."""
+    name = getattr(op.spec, "qualityProfile", None)
+    if name is None:
+        return settings
+    profile = catalog.quality_profiles[name]
+    given = op.spec.validation.model_fields_set
+    v = settings["validation"]
+    if profile.checks is not None and "checks" not in given:
+        v["checks"] = [c for c in CHECKS if c in profile.checks]
+    if profile.threshold is not None and "threshold" not in given:
+        v["threshold"] = profile.threshold
+    v["profile"] = name
+    if profile.weights:
+        v["weights"] = dict(sorted(profile.weights.items()))
+    params = profile.params.model_dump(exclude_none=True)
+    if params:
+        v["params"] = params
+    return settings
+
+
 def _embedded(loaded: LoadedSpec) -> dict[str, str]:
     """Python files the spec names, embedded so the plan alone can be applied."""
     out = {}
@@ -72,6 +97,8 @@ def _embedded(loaded: LoadedSpec) -> dict[str, str]:
         rel = getattr(loaded.op.spec, attr, None)
         if rel:
             out[rel] = loaded.resolve_path(rel).read_text()
+    for rel in loaded.op.spec.validation.scripts:
+        out[rel] = loaded.resolve_path(rel).read_text()
     return out
 
 
@@ -143,7 +170,7 @@ def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Pat
     graph = build_graph(scope.source, work, bridge_gaps=op.kind == "Backfill")
     plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
                       embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
-                      settings=settings_of(op))
+                      settings=with_profile(settings_of(op), op, catalog))
     _next_attempt(plan, state)
     return Planned(loaded, changes, graph, plan, seal(plan))
 

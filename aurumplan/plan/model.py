@@ -68,6 +68,10 @@ class Validation(_Part):
     checks: list[str]
     threshold: Number = Field(ge=0, le=1)
     onFailure: Literal["halt", "warn", "rollback"]
+    scripts: list[str] | None = None  # validation scripts, embedded under spec.files (docs/quality.md)
+    profile: str | None = None  # the quality profile resolved into these settings
+    weights: dict[str, Number] | None = None
+    params: dict[str, Number] | None = None
 
 
 class Settings(_Part):

@@ -1,7 +1,8 @@
 """Coverage: loaded records per dataset and UTC day (or month), against what the catalog expects.
 
 expected = the dataset's expected periods starting in the bucket (grain, zone, calendar) times
-its series count (the catalog's series, else the series seen); share = records / expected
+its expected series (`expected_series`: the catalog's plus any loaded, or those --series names,
+the same definition `check` judges by); share = records / expected
 (None where nothing is expected). Without a window, a dataset's buckets run from its first to
 its last loaded bucket; with one, every dataset of the source is shown over the window, widened
 to whole buckets.
@@ -11,16 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Connection
 
 from aurumplan.catalog import Catalog
 from aurumplan.intervals import Interval, from_ts, to_ts
-from aurumplan.quality.expected import expected_periods
-from aurumplan.warehouse.reads import bucket_counts, series_counts
+from aurumplan.quality.expected import ExpectedSeries, expected_periods, expected_series
+from aurumplan.warehouse.reads import bucket_counts, current_series
 
 RAMP = " .:-=+*#%@"
 NOTHING_EXPECTED = "~"
@@ -56,18 +57,35 @@ def _next(label: str, monthly: bool) -> str:
 
 
 def coverage(conn: Connection, catalog: Catalog, source: str, monthly: bool = False,
-             dataset: str | None = None, window: Interval | None = None) -> list[CoverageRow]:
-    """Rows per dataset and bucket, ordered by dataset then bucket (see module doc)."""
+             dataset: str | None = None, window: Interval | None = None, *,
+             series: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+             expected: dict[str, ExpectedSeries] | None = None) -> list[CoverageRow]:
+    """Rows per dataset and bucket, ordered by dataset then bucket (see module doc).
+
+    Records and expected periods are those of `expected_series`, narrowed by `series` (`--series`),
+    or per dataset when it maps datasets to the series an operation loaded (others are left out);
+    each dataset's is put in `expected` when given, so callers can state it.
+    """
+    per_op = series if isinstance(series, Mapping) else None
     src = catalog.source(source)
     if dataset is not None:
         catalog.dataset(source, dataset)
     wfirst = wlast = ""
     if window is not None:
         wfirst, wlast = _label(window[0], monthly), _label(window[1] - 1, monthly)
-    counts = bucket_counts(conn, source, monthly=monthly, dataset=dataset,
-                           labels=None if window is None else (wfirst, _next(wlast, monthly)))
-    seen_series = series_counts(conn, source)
+    labels = None if window is None else (wfirst, _next(wlast, monthly))
+    if per_op is None:
+        counts = bucket_counts(conn, source, monthly=monthly, dataset=dataset, labels=labels,
+                               series=None if series is None else list(cast(Sequence[str], series)))
+    else:  # each dataset counts only its own operation's series
+        counts = {}
+        for name in sorted(per_op) if dataset is None else [dataset] if dataset in per_op else []:
+            counts.update(bucket_counts(conn, source, monthly=monthly, dataset=name, labels=labels,
+                                        series=list(per_op[name])))
+    loaded = current_series(conn, source)
     names = [dataset] if dataset is not None else sorted(set(counts) | (set(src.datasets) if window else set()))
+    if per_op is not None:
+        names = [n for n in names if n in per_op]
     out: list[CoverageRow] = []
     for name in names:
         buckets = counts.get(name, {})
@@ -82,7 +100,11 @@ def coverage(conn: Connection, catalog: Catalog, source: str, monthly: bool = Fa
         exp: Counter[str] = Counter()
         n_series = 0
         if ds is not None:
-            n_series = len(ds.series) or seen_series.get(name, 0)
+            want = (expected_series(ds, (), narrow=per_op[name], by="operation") if per_op is not None
+                    else expected_series(ds, loaded.get(name, ()), narrow=cast(Sequence[str] | None, series)))
+            if expected is not None:
+                expected[name] = want
+            n_series = len(want.series)
             exp = Counter(_label(p, monthly) for p in expected_periods(ds, span))
         label = first
         while label <= last:

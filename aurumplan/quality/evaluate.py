@@ -23,6 +23,7 @@ from aurumplan.quality.consistency import RelationInput, check_consistency
 from aurumplan.quality.frame import DatasetFrame, load_frame
 from aurumplan.quality.model import CHECKS, CheckResult, DatasetQuality, weighted_score
 from aurumplan.quality.schema import check_schema
+from aurumplan.quality.scripts import ScriptCheck
 from aurumplan.warehouse.reads import displaced_load_ids, load_dicts, loads_columns
 
 
@@ -49,8 +50,13 @@ def judged_series(ds: DatasetDef, frame: DatasetFrame, series: Iterable[str] | N
 def evaluate_frame(ds: DatasetDef, frame: DatasetFrame, checks: Sequence[str] = CHECKS, *,
                    series: Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
                    relations: Sequence[RelationInput] = (), previous: DatasetFrame | None = None,
-                   load_versions: Mapping[str, str] | None = None) -> DatasetQuality:
-    """The checks over a frame already loaded; `series` defaults as in `judged_series`."""
+                   load_versions: Mapping[str, str] | None = None, scripts: Sequence[ScriptCheck] = (),
+                   weights: Mapping[str, float] | None = None) -> DatasetQuality:
+    """The checks over a frame already loaded; `series` defaults as in `judged_series`.
+
+    `scripts` run after the built-in checks and count in the score; `weights` (a profile's) override
+    the catalog's by check name or script path (see `check_weights`).
+    """
     params = dict(params or {})
     names = normalize_checks(checks)
     judged = list(series) if series is not None else judged_series(ds, frame)
@@ -65,8 +71,23 @@ def evaluate_frame(ds: DatasetDef, frame: DatasetFrame, checks: Sequence[str] = 
                                               params=params)
         else:
             results[name] = check_schema(ds, frame, judged, params=params, load_versions=load_versions)
-    score, weights = weighted_score({k: r.score for k, r in results.items()}, ds.quality_weights)
-    return DatasetQuality(frame.source, ds.name, frame.window, score, results, weights, frame.load_ids)
+    for script in scripts:
+        results[script.name] = script.run(ds, frame, judged, params)
+    score, applied = weighted_score({k: r.score for k, r in results.items()},
+                                    check_weights(ds, names, [s.name for s in scripts], weights))
+    return DatasetQuality(frame.source, ds.name, frame.window, score, results, applied, frame.load_ids)
+
+
+def check_weights(ds: DatasetDef, checks: Sequence[str], scripts: Sequence[str],
+                  override: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The catalog's weights, a profile's on top; a script without one weighs as much as the mean
+    built-in check that runs (docs/quality.md, "Validation scripts")."""
+    weights = {**ds.quality_weights, **(override or {})}
+    ran = [float(weights.get(c, 0.0)) for c in checks]
+    default = sum(ran) / len(ran) if ran and sum(ran) > 0 else 1.0
+    for name in scripts:
+        weights.setdefault(name, default)
+    return weights
 
 
 def _relations(catalog: Catalog, source: str, ds: DatasetDef) -> list[tuple[Relation, DatasetDef, DatasetDef]]:
@@ -100,7 +121,8 @@ def evaluate(conn: Connection, catalog: Catalog, source: str, dataset: str, wind
              checks: Sequence[str] = CHECKS, load_id: str | Sequence[str] | None = None,
              params: Mapping[str, Any] | None = None, previous_load_id: str | Sequence[str] | None = None,
              *, series: Sequence[str] | None = None,
-             related_load_ids: Mapping[str, Sequence[str]] | None = None) -> DatasetQuality:
+             related_load_ids: Mapping[str, Sequence[str]] | None = None, scripts: Sequence[ScriptCheck] = (),
+             weights: Mapping[str, float] | None = None) -> DatasetQuality:
     """Judge one dataset in [start, end): the active version, or the given (staged) loads.
 
     Revisions are compared with `previous_load_id`'s rows when given; for loads that are not
@@ -134,7 +156,7 @@ def evaluate(conn: Connection, catalog: Catalog, source: str, dataset: str, wind
             if info.get("schema_version"):
                 load_versions[str(info["load_id"])] = str(info["schema_version"])
     return evaluate_frame(ds, frame, names, series=judged, params=params, relations=relations,
-                          previous=previous, load_versions=load_versions)
+                          previous=previous, load_versions=load_versions, scripts=scripts, weights=weights)
 
 
 def _previous(conn: Connection, source: str, dataset: str, window: Interval, ids: Sequence[str],

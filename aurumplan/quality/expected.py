@@ -8,10 +8,44 @@ midnight: each is stored as the UTC instant of that midnight, and lasts 23, 24 o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from aurumplan.catalog.models import DatasetDef
 from aurumplan.intervals import DAY, HOUR, Grain, Interval, local_to_ts, parse_ts, zone
+
+
+@dataclass(frozen=True)
+class ExpectedSeries:
+    """The series a dataset is expected to hold and why; `check` and `coverage` both state it."""
+
+    series: tuple[str, ...]
+    basis: str  # "catalog" | "loaded" (the catalog lists none) | "--series" | "operation"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"series": list(self.series), "basis": self.basis, "text": self.describe()}
+
+    def describe(self) -> str:
+        return f"{len(self.series)} series expected: {BASES[self.basis]}"
+
+
+BASES = {"catalog": "the catalog's and any others loaded", "loaded": "those loaded (the catalog lists none)",
+         "--series": "narrowed by --series", "operation": "those the operation loaded"}
+
+
+def expected_series(ds: DatasetDef, loaded: Iterable[str], *, narrow: Iterable[str] | None = None,
+                    by: str = "--series") -> ExpectedSeries:
+    """The one definition of what is expected (docs/quality.md, "What is expected").
+
+    The catalog's series plus any others loaded; `narrow` (`--series`) keeps only those of them it
+    names; `by="operation"` makes `narrow` the series an operation loaded, taken as they are.
+    """
+    base = set(ds.series) | set(loaded)
+    if narrow is None:
+        return ExpectedSeries(tuple(sorted(base)), "catalog" if ds.series else "loaded")
+    wanted = set(narrow)
+    return ExpectedSeries(tuple(sorted(wanted if by == "operation" else wanted & base)), by)
 
 
 def _is_utc(tz: str) -> bool:

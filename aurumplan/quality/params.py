@@ -6,9 +6,10 @@ from typing import Any
 
 
 def quality_params(settings: dict[str, Any]) -> dict[str, Any]:
-    """An algorithm update's params; a schema correction's expected version for the schema check."""
+    """The quality profile's params, an algorithm update's on top; a schema correction's expected version."""
     replay = settings.get("replay") or {}
-    params = dict(((replay.get("algorithm") or {}).get("params")) or {})
+    params = dict((settings.get("validation") or {}).get("params") or {})
+    params.update(((replay.get("algorithm") or {}).get("params")) or {})
     if replay.get("type") == "schema_correction" and replay.get("schemaVersion"):
         params["expected_version"] = replay["schemaVersion"]
     return params

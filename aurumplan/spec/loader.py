@@ -11,6 +11,7 @@ import ast
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -24,6 +25,7 @@ PATH_FIELDS: dict[str, dict[str, str | None]] = {
     "Replay": {"migration": "migrate", "transform": "transform"},
     "Reprocess": {"failedRecords": None},
 }
+SIGNATURES = {"check": "(data: ScriptData) -> float | ScriptResult (docs/quality.md)"}
 _DROPPED = ("union_tag_not_found", "union_tag_invalid")  # already reported at `kind`
 
 
@@ -69,7 +71,8 @@ def _python_diagnostics(file: Path, shown: str, func: str) -> list[Diagnostic]:
         return [Diagnostic(shown, 1, 1, f"cannot read: {exc}")]
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     if func not in defined:
-        return [Diagnostic(shown, 1, 1, f"must define {func}(record: dict) -> dict | None")]
+        signature = SIGNATURES.get(func, "(record: dict) -> dict | None")
+        return [Diagnostic(shown, 1, 1, f"must define {func}{signature}")]
     return []
 
 
@@ -82,17 +85,22 @@ def path_diagnostics(doc: YamlDoc, folder: Path) -> list[Diagnostic]:
         return []
     out: list[Diagnostic] = []
     root = folder.resolve()
-    for key, func in fields.items():
-        value = spec.get(key)
+    named: list[tuple[tuple[str | int, ...], str, Any, str | None]] = [
+        (("spec", key), f"spec.{key}", spec.get(key), func) for key, func in fields.items()]
+    validation = spec.get("validation")
+    scripts = validation.get("scripts") if isinstance(validation, dict) else None
+    if isinstance(scripts, list):
+        named.extend((("spec", "validation", "scripts", i), "spec.validation.scripts", v, "check")
+                     for i, v in enumerate(scripts))
+    for where, label, value, func in named:
         if not isinstance(value, str) or not value or is_absolute(value):
             continue  # wrong type / absolute: the model reports it
         target = (root / value).resolve()
-        where = ("spec", key)
         if not target.is_relative_to(root):
-            out.append(doc.diag(where, f"spec.{key}: '{value}' leads outside the spec's folder ({root}): "
+            out.append(doc.diag(where, f"{label}: '{value}' leads outside the spec's folder ({root}): "
                                        "files a spec names must be inside its folder tree"))
         elif not target.is_file():
-            out.append(doc.diag(where, f"spec.{key}: file '{value}' not found (looked for {target})"))
+            out.append(doc.diag(where, f"{label}: file '{value}' not found (looked for {target})"))
         elif func is not None:
             out.extend(_python_diagnostics(target, str(target), func))
         else:

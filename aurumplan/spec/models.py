@@ -163,6 +163,18 @@ class Validation(_Model):
     threshold: float = Field(default=0.95, ge=0, le=1, description="minimum quality score, 0..1")
     onFailure: Literal["halt", "rollback", "warn"] = Field(
         default="halt", description="what a score below threshold does")
+    scripts: tuple[SpecPath, ...] = Field(
+        default=(), description="Python files in the spec's folder defining check(data) -> score; they count "
+                                "in the score (docs/quality.md)")
+
+    @field_validator("scripts")
+    @classmethod
+    def _scripts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for p in v:
+            _relative(p)
+        if len(set(v)) != len(v):
+            raise ValueError("a validation script is listed twice: list each once")
+        return v
 
 
 class Algorithm(_Model):
@@ -269,7 +281,8 @@ class ReplaySpec(BaseSpec):
         default=None, description="schema_correction: Python file defining migrate(record) -> dict | None")
     transform: SpecPath | None = Field(default=None,
                                        description="Python file defining transform(record) -> dict | None")
-    qualityProfile: str | None = Field(default=None, description="named quality profile to validate with")
+    qualityProfile: str | None = Field(default=None, description="a profile of aurumplan.yaml's quality_profiles "
+                                                                 "to validate with (docs/quality.md)")
     archiveOriginals: bool = Field(default=True, description="keep the replaced versions for rollback")
 
     @field_validator("type")

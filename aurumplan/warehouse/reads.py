@@ -108,10 +108,12 @@ def displaced_load_ids(conn: Connection, load_ids: Sequence[str]) -> list[str]:
 
 
 def bucket_counts(conn: Connection, source: str, *, monthly: bool = False, dataset: str | None = None,
-                  labels: tuple[str, str] | None = None) -> dict[str, dict[str, tuple[int, int]]]:
+                  labels: tuple[str, str] | None = None,
+                  series: Sequence[str] | None = None) -> dict[str, dict[str, tuple[int, int]]]:
     """Active rows per dataset and UTC day (or month) label: {dataset: {label: (rows, rows with a value)}}.
 
-    `labels` (first label, label after the last) limits the periods to those buckets.
+    `labels` (first label, label after the last) limits the periods to those buckets; `series`
+    to those series ids.
     """
     if conn.dialect.name == "sqlite":
         bucket = f"substr(period, 1, {7 if monthly else 10})"
@@ -126,17 +128,23 @@ def bucket_counts(conn: Connection, source: str, *, monthly: bool = False, datas
     if labels is not None:
         sql += " AND period >= :lo AND period < :hi"
         params.update(lo=labels[0], hi=labels[1])
+    stmt = sa.text(sql + (" AND series_id IN :series" if series is not None else "") + " GROUP BY dataset, b")
+    if series is not None:
+        stmt = stmt.bindparams(sa.bindparam("series", expanding=True))
+        params["series"] = list(series)
     counts: dict[str, dict[str, tuple[int, int]]] = {}
-    for ds_name, b, n, nv in conn.execute(sa.text(sql + " GROUP BY dataset, b"), params):
+    for ds_name, b, n, nv in conn.execute(stmt, params):
         counts.setdefault(ds_name, {})[b] = (int(n), int(nv))
     return counts
 
 
-def series_counts(conn: Connection, source: str) -> dict[str, int]:
-    """How many distinct series each dataset of source has active rows for."""
-    return {r[0]: int(r[1]) for r in conn.execute(sa.text(
-        "SELECT dataset, COUNT(DISTINCT series_id) FROM observations_current WHERE source = :source "
-        "GROUP BY dataset"), {"source": source})}
+def current_series(conn: Connection, source: str) -> dict[str, set[str]]:
+    """dataset -> the distinct series with current rows (the coverage view's own reading of it)."""
+    out: dict[str, set[str]] = {}
+    for ds, sid in conn.execute(sa.text("SELECT DISTINCT dataset, series_id FROM observations_current "
+                                        "WHERE source = :source"), {"source": source}):
+        out.setdefault(ds, set()).add(sid)
+    return out
 
 
 def active_series(conn: Connection, source: str) -> dict[str, set[str]]:
