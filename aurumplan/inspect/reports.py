@@ -406,7 +406,8 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
         sections.append((2, "Archive", [
             "The versions this operation replaced, exported before its commits (`aurumplan archive restore FILE` "
             "puts them back after `aurumplan gc` removed them):",
-            Table(["dataset", "rows", "file"], [[a["dataset"], _num(a["rows"]), a["file"]] for a in data["archives"]])]))
+            Table(["dataset", "rows", "file"],
+                  [[a["dataset"], _num(a["rows"]), a["file"]] for a in data["archives"]])]))
     if fig["failures"]:
         fails: list[Block] = [f"- {f}" for f in fig["failures"][:50]]
         if fig.get("failure_log"):
