@@ -168,7 +168,7 @@ def test_rollback_after_gc_is_refused_until_the_archive_is_restored(project: Pat
     assert out["rows"] == DAY
     [lost] = out["no_longer_rollbackable"]
     assert lost["operation"] == replay_id and len(lost["archives"]) == 1
-    code, o, err = run(project, "rollback", replay_id, "--auto-approve")
+    code, _, err = run(project, "rollback", replay_id, "--auto-approve")
     assert code == 1 and "Traceback" not in err
     assert f"cannot roll back {replay_id}: `aurumplan gc` removed versions it replaced" in err
     assert "aurumplan archive restore FILE" in err and lost["archives"][0] in err
