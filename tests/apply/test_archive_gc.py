@@ -21,6 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from aurumplan import api
+from aurumplan.apply.gc import ended_operations as ended
+from aurumplan.state import open_state
 from aurumplan.warehouse import open_warehouse
 from tests.apply.common import run, write_config
 from tests.doubles.fakeapis import EiaServer, Synth
@@ -287,3 +289,13 @@ def test_gc_racing_an_apply_keeps_everything_its_rollback_needs(project: Path, d
 def test_bad_age_is_one_line(project: Path) -> None:
     code, _, err = run(project, "gc", "--older-than", "ninety days")
     assert code == 1 and "use a whole number of days, hours or minutes, e.g. 90d" in err and "Traceback" not in err
+
+
+def test_a_failed_attempt_is_kept_until_a_later_attempt_supersedes_it(tmp_path: Path) -> None:
+    first = "REPLAY_20240102_EIA_abc123"
+    with open_state(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        store.create_operation(first, "Replay", "eia", status="failed")
+        assert ended(store.list_operations()) == set()  # it can still resume
+        store.create_operation(f"{first}-a2", "Replay", "eia", status="running", parent_id=first,
+                               now=time.time() + 1)
+        assert ended(store.list_operations()) == {first}  # resume now refuses it: superseded
