@@ -38,9 +38,13 @@ def gc(obj: Obj, older_than: str, dry_run: bool, as_json: bool) -> None:
                f"{out['cutoff']}).")
     for d in out["datasets"]:
         click.echo(f"  - {d['source']}/{d['dataset']}: {d['rows']:,} rows, {_size(d['bytes'])}")
+    can = "could" if dry_run else "can"
     for lost in out["no_longer_rollbackable"]:
-        files = ", ".join(lost["archives"]) or "no archive"
-        click.echo(f"  {lost['operation']} can no longer roll back unless restored from its archive ({files})")
+        if lost["archives"]:
+            click.echo(f"  {lost['operation']} {can} roll back again only after `aurumplan archive restore` of "
+                       f"{', '.join(lost['archives'])}")
+        else:
+            click.echo(f"  {lost['operation']} {can} no longer roll back (it wrote no archive)")
     kept = out["kept"]
     if kept["not_ended"]:
         ops = ", ".join(f"{k['operation']} ({k['status']})" for k in kept["not_ended"])

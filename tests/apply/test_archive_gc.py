@@ -185,6 +185,9 @@ def test_without_an_archive_the_refusal_says_the_versions_are_gone(project: Path
                                                                     server: EiaServer) -> None:
     _, replay_id = backfill_and_replay(project, server, db_url, "plain.yaml")
     assert not (project / "archive").exists()
+    text = ok(project, "gc", "--older-than", "0m", "--dry-run")
+    assert text.startswith("Would delete 72 superseded version(s)") and "Nothing was deleted (--dry-run)." in text
+    assert f"{replay_id} could no longer roll back (it wrote no archive)" in text
     assert gc(project, "--older-than", "0m")["rows"] == DAY
     code, _, err = run(project, "rollback", replay_id, "--auto-approve")
     assert code == 1 and "wrote no archive" in err
