@@ -8,7 +8,7 @@ archive makes the operation roll back exactly again. Restoring never changes wha
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -47,14 +47,14 @@ class ArchivesMixin(WarehouseBase):
     """replaced_by_commit(), restore_versions() and unrestorable() of Warehouse."""
 
     def replaced_by_commit(self, load_ids: Sequence[str],
-                           exclude: Mapping[str, Exclusions] | None = None) -> list[Version]:
-        """The active versions a replacing commit of these staged loads would displace.
+                           exclude: Mapping[str, Exclusions] | None = None) -> Iterator[Version]:
+        """The active versions a replacing commit of these staged loads would displace, streamed in a
+        fixed order (load, series, period).
 
         The same rows commit(replace_range=True) records in load_displaced: every active row of the
         load's series inside its period range, except the excluded periods and the load's own rows.
         The caller holds the leases of those ranges, so nothing else can change them before the switch.
         """
-        out: list[Version] = []
         with self._read() as conn:
             for lid in load_ids:
                 load = conn.execute(sa.select(loads).where(loads.c.load_id == lid)).mappings().first()
@@ -70,9 +70,8 @@ class ArchivesMixin(WarehouseBase):
                             _a.c.period >= load["period_start"], _a.c.period < load["period_end"],
                             _a.c.load_id != lid, *_outside(_a, (exclude or {}).get(lid)))
                      .order_by(_a.c.series_id, _a.c.period))
-                out.extend(Version(s, d, sid, epoch(p), v, u, at, prev, lid)
-                           for s, d, sid, p, v, u, at, prev in conn.execute(q))
-        return out
+                for s, d, sid, p, v, u, at, prev in conn.execution_options(yield_per=5000).execute(q):
+                    yield Version(s, d, sid, epoch(p), v, u, at, prev, lid)
 
     def restore_versions(self, versions: Iterable[Version]) -> tuple[int, int]:
         """Put back removed versions (as archived) and their load_displaced records; returns (rows, present).
