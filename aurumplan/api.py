@@ -689,3 +689,25 @@ def release(ctx: Context, quarantine_id: str) -> dict[str, Any]:
 def recover(ctx: Context, report: str | Path, out_dir: str | Path) -> dict[str, Any]:
     """Write reviewable recovery specs for a damage report (never applies)."""
     return damage.recover(ctx.config, ctx.catalog, report, out_dir)
+
+
+# ---- retention (gc, archive restore) ----
+# Imported here rather than at the top so this block stays apart from the rest of the file.
+from aurumplan.apply import archive as _archive  # noqa: E402
+from aurumplan.apply import gc as _gc  # noqa: E402
+from aurumplan.warehouse import open_warehouse as _open_warehouse  # noqa: E402
+
+
+def gc(ctx: Context, older_than: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """`aurumplan gc`: delete superseded versions no rollback can need (docs/replay.md, "Archive and retention")."""
+    return _gc.collect(ctx.config, older_than, dry_run=dry_run)
+
+
+def archive_restore(ctx: Context, file: str | Path) -> dict[str, Any]:
+    """`aurumplan archive restore`: put back the versions of an archive file that gc removed."""
+    path = Path(file) if Path(file).is_absolute() else ctx.cwd / file
+    if not path.is_file():
+        raise OperationError(f"{file}: no such archive file",
+                             hint="`aurumplan report OP` lists an operation's archives")
+    with _open_warehouse(ctx.config.warehouse_url) as warehouse:
+        return _archive.restore_archive(warehouse, path)

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from aurumplan.apply.archive import write_archive
 from aurumplan.apply.faults import crash_point
 from aurumplan.catalog import DatasetDef, SourceDef
 from aurumplan.errors import QualityGateError
@@ -43,6 +45,8 @@ class NodeRun:
     schema_version: Callable[[DatasetDef], str]
     fence_scopes: dict[str, str] = field(default_factory=dict)
     log: Callable[[str], None] = field(default=lambda _m: None)
+    archive_dir: Path | None = None
+    """A Replay's `archive.to`, resolved: the replaced versions are exported there before each commit."""
 
     def fence(self, dataset: str) -> tuple[str, int]:
         return self.fence_scopes.get(dataset, fence_scope(self.source.name, dataset, [])), self.token
@@ -126,13 +130,16 @@ def commit(run: NodeRun, dataset: str, nodes: list[DataNode], pending: dict[str,
     if pending is None or pending.get("loads") != ids:
         skips = changed_since_staged(run, dataset, nodes)
         pending = {"loads": ids, "replaced": _snapshot(run, dataset, nodes), "skipped": skips}
+        if run.archive_dir is not None:
+            replaced = run.warehouse.replaced_by_commit(ids, _exclusions(skips))
+            pending["archive"] = write_archive(run.archive_dir, run.operation_id, dataset, replaced)
+            crash_point("after-archive")
         record(pending)
     skips = pending.get("skipped") or {}
     run.store.check_fence(run.operation_id, run.token)
     crash_point("before-commit")
     run.warehouse.commit(ids, fence=run.fence(dataset), replace_range=run.kind in ("Replay", "Reprocess"),
-                         exclude={lid: {sid: [(s, e) for s, e in ivs] for sid, ivs in per.items()}
-                                  for lid, per in skips.items()})
+                         exclude=_exclusions(skips))
     crash_point("after-warehouse-commit")
     schema = run.schema_version(ds)
     found = run.warehouse.loads_by_id(ids)
@@ -149,6 +156,10 @@ def commit(run: NodeRun, dataset: str, nodes: list[DataNode], pending: dict[str,
     crash_point("mid-watermarks")
     run.store.set_watermarks_many(run.source.name, dataset, items, fence=run.fence(dataset))
     return pending
+
+
+def _exclusions(skips: Skips) -> dict[str, dict[str, list[tuple[int, int]]]]:
+    return {lid: {sid: [(s, e) for s, e in ivs] for sid, ivs in per.items()} for lid, per in skips.items()}
 
 
 def holders(run: NodeRun, node: DataNode) -> dict[str, list[list[Any]]]:

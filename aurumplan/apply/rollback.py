@@ -60,6 +60,19 @@ def switched(warehouse: Warehouse, op_id: str) -> set[str]:
     return {ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status in ("committed", "rolled_back")}
 
 
+def _refuse_collected(warehouse: Warehouse, store: SqlStateStore, op_id: str) -> None:
+    """A rollback needs every version the operation replaced; `gc` may have removed them."""
+    committed = [ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status == "committed"]
+    if not warehouse.unrestorable(committed):
+        return
+    records = commit_records(store, op_id, set(committed))
+    files = [f for f in dict.fromkeys((rec.get("archive") or {}).get("file") for _, rec in records) if f]
+    how = (f"restore them with `aurumplan archive restore FILE` for each of {', '.join(files)}, then roll back"
+           if files else "it wrote no archive (its spec had no `archive:`), so they cannot come back")
+    raise OperationError(f"cannot roll back {op_id}: `aurumplan gc` removed versions it replaced "
+                         "(it ended before the retention cut-off); nothing was changed", hint=how)
+
+
 def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any]:
     """What a rollback would do, for review: per dataset the loads it deactivates and what comes back."""
     with open_state(config.state_url, create=True) as store:
@@ -68,9 +81,10 @@ def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any
             raise OperationError(f"operation {op_id} is already rolled back")
         if target.status in ("running", "planned"):
             raise OperationError(f"operation {op_id} is {target.status}: pause or cancel it before rolling back")
-        per: dict[str, dict[str, Any]] = {}
         with open_warehouse(config.warehouse_url) as warehouse:
+            _refuse_collected(warehouse, store, op_id)
             done = switched(warehouse, op_id)
+        per: dict[str, dict[str, Any]] = {}
         for ds, rec in commit_records(store, op_id, done):
             replaced = rec.get("replaced") or {}
             d = per.setdefault(ds, {"dataset": ds, "loads": [], "series": set(), "where": IntervalSet(),

@@ -308,6 +308,20 @@ def _migrations(wh: Warehouse, catalog: Catalog, source: str, loads: list[Load])
     return out
 
 
+def _archives(cps: list[Checkpoint]) -> list[dict[str, Any]]:
+    """The files a Replay's `archive:` wrote before each commit (docs/replay.md, "Archive and retention")."""
+    out: list[dict[str, Any]] = []
+    for c in sorted(cps, key=lambda c: c.node_id):
+        if c.node_id.endswith("/commit"):
+            d = c.detail or {}
+            for rec in [*(d.get("commits") or []), d.get("pending") or {}]:
+                a = rec.get("archive")
+                if a and a.get("file") and all(x["file"] != a["file"] for x in out):
+                    out.append({"dataset": c.node_id.rsplit("/", 1)[0], "file": a["file"], "rows": a["rows"],
+                                "format": a["format"]})
+    return out
+
+
 def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int = 10) -> dict[str, Any]:
     """What an operation did: figures, performance, quality gate, loads, and for Replay/Reprocess before/after."""
     if _sqlite_missing(config.state_url):
@@ -332,7 +346,7 @@ def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int
         "nodes": [{"node": c.node_id, "kind": kinds.get(c.node_id), "status": c.status,
                    "requests": c.requests, "records": c.records, "bytes": c.bytes, "attempts": c.attempts,
                    "seconds": _seconds(c), "error": c.error} for c in sorted(cps, key=lambda c: c.node_id)],
-        "loads": [], "comparison": None, "migration": None}
+        "loads": [], "comparison": None, "migration": None, "archives": _archives(cps)}
     wh = _warehouse(config)
     if wh is not None:
         with wh:
@@ -452,6 +466,12 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
         sections.append((2, "Before and after", [] if data["comparison"] else ["No loads to compare."]))
         for c in data["comparison"]:
             sections += _comparison_sections(c)
+    if data.get("archives"):
+        sections.append((2, "Archive", [
+            "The versions this operation replaced, exported before its commits (`aurumplan archive restore FILE` "
+            "puts them back after `aurumplan gc` removed them):",
+            Table(["dataset", "rows", "file"],
+                  [[a["dataset"], _num(a["rows"]), a["file"]] for a in data["archives"]])]))
     if fig["failures"]:
         fails: list[Block] = [f"- {f}" for f in fig["failures"][:50]]
         if fig.get("failure_log"):

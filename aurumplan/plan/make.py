@@ -60,7 +60,7 @@ def settings_of(op: Any) -> dict[str, Any]:
     if op.kind == "Replay":
         out["replay"] = {"type": s.type, "schemaVersion": s.schemaVersion, "migration": s.migration,
                          "transform": s.transform, "qualityProfile": s.qualityProfile,
-                         "archiveOriginals": s.archiveOriginals,
+                         "archive": s.archive.model_dump(mode="json") if s.archive else None,
                          "algorithm": s.algorithm.model_dump(mode="json") if s.algorithm else None}
     if op.kind == "Reprocess":
         out["reprocess"] = {"maxAttempts": s.maxAttempts, "conflicts": s.conflicts,

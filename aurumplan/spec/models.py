@@ -185,6 +185,13 @@ class Algorithm(_Model):
     params: dict[str, Any] = Field(default_factory=dict, description="algorithm parameters")
 
 
+class Archive(_Model):
+    """Where a Replay exports the versions it replaces, before they stop being current (docs/replay.md)."""
+
+    to: str = Field(min_length=1, description="folder for the files: absolute, or relative to the spec's folder")
+    format: Literal["parquet"] = Field(default="parquet", description="file format of the archive")
+
+
 class TimeRange(_Model):
     """A span of instants: start inclusive, end exclusive."""
 
@@ -283,7 +290,9 @@ class ReplaySpec(BaseSpec):
                                        description="Python file defining transform(record) -> dict | None")
     qualityProfile: str | None = Field(default=None, description="a profile of aurumplan.yaml's quality_profiles "
                                                                  "to validate with (docs/quality.md)")
-    archiveOriginals: bool = Field(default=True, description="keep the replaced versions for rollback")
+    archive: Archive | None = Field(
+        default=None, description="also export the replaced versions to files before the switch (they stay in "
+        "the warehouse for rollback until `aurumplan gc`)")
 
     @field_validator("type")
     @classmethod

@@ -24,7 +24,7 @@ from aurumplan.spec import types as t
 _PARSERS = {t.parse_duration: "duration", t.parse_when: "date or datetime", t.parse_date: "date",
             t.parse_datetime: "datetime", t.parse_hours: "hours", t.parse_rate_limit: "`auto` or number"}
 _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean", Any: "any"}
-_NESTED = (m.Metadata, m.Window, m.Retries, m.Validation, m.Algorithm, m.TimeRange, m.Incremental,
+_NESTED = (m.Metadata, m.Window, m.Retries, m.Validation, m.Algorithm, m.Archive, m.TimeRange, m.Incremental,
            m.RollbackWhen)
 
 _INTRO = """\

@@ -48,6 +48,14 @@ def _same_key(x: sa.Table, y: sa.Table) -> sa.ColumnElement[bool]:
     return sa.and_(*(x.c[k] == y.c[k] for k in _KEY))
 
 
+def missing_versions(conn: Connection, load_id: str) -> bool:
+    """Whether a version the load replaced is gone (`aurumplan gc`): rolling it back would restore nothing."""
+    gone = sa.select(sa.literal(1)).where(
+        _d.c.load_id == load_id,
+        ~sa.exists().where(_o.c.load_id == _d.c.prev_load_id, _same_key(_o, _d))).limit(1)
+    return conn.execute(gone).first() is not None
+
+
 class CommitsMixin(WarehouseBase):
     """commit() and rollback() of Warehouse."""
 
@@ -161,6 +169,10 @@ class CommitsMixin(WarehouseBase):
 
     @staticmethod
     def _rollback_one(conn: Connection, lid: str) -> None:
+        if missing_versions(conn, lid):
+            raise OperationError(
+                f"cannot roll back load {lid}: `aurumplan gc` removed versions it replaced; put them back with "
+                "`aurumplan archive restore FILE` (the files `aurumplan report` lists), then roll back")
         later = conn.execute(
             sa.select(loads.c.load_id, loads.c.operation_id)
             .select_from(_d.join(loads, loads.c.load_id == _d.c.load_id))

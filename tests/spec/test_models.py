@@ -34,7 +34,7 @@ def test_defaults_match_the_contract() -> None:
 def test_kind_picks_the_spec_model() -> None:
     replay = op("Replay", "  window: {start: 2024-01-01, end: 2024-01-02}\n").spec
     assert isinstance(replay, ReplaySpec)
-    assert (replay.type, replay.archiveOriginals) == ("correction", True)
+    assert (replay.type, replay.archive) == ("correction", None)
     reprocess = op("Reprocess", "  date: 2024-01-15\n").spec
     assert isinstance(reprocess, ReprocessSpec)
     assert (reprocess.maxAttempts, reprocess.conflicts) == (3, "latest_wins")
