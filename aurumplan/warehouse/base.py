@@ -19,7 +19,9 @@ from aurumplan.errors import AurumError, WarehouseError
 from aurumplan.warehouse.rows import epoch
 from aurumplan.warehouse.schema import current_select, metadata
 
-_PG_LOCK_KEY = 0x77617265  # pg_advisory_xact_lock key serialising creation, commits and rollbacks
+_PG_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended('aurumplan-warehouse:' || current_schema(), 0))")
+"""Serialises creation, commits and rollbacks of one warehouse: keyed by its schema, so warehouses in other
+schemas of the same database (a team's environments, parallel test runs) never wait for each other."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class WarehouseBase(Database):
     def _lock(self, conn: Connection) -> None:
         """Serialise writers that read then write shared rows (SQLite already holds its lock)."""
         if not self._sqlite:
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+            conn.execute(_PG_LOCK)
 
     @contextmanager
     def _write(self, locked: bool = True) -> Iterator[Connection]:

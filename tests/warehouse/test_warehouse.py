@@ -221,3 +221,25 @@ def test_unreachable_warehouse_error_hides_the_password() -> None:
     with pytest.raises(WarehouseError) as err:
         open_warehouse("postgresql+psycopg://postgres:hunter2pw@127.0.0.1:1/test?connect_timeout=2")
     assert "hunter2pw" not in str(err.value) and "***" in str(err.value)
+
+
+@pytest.mark.postgres
+def test_warehouses_in_other_schemas_do_not_wait_for_each_other() -> None:
+    """The commit lock is per warehouse (schema), not per database: found when one long commit in a
+    test schema stalled every other schema's commits for 15 minutes."""
+    from tests.state.dburl import pg_schema_url
+
+    first, second = pg_schema_url(), pg_schema_url()
+    url_a, url_b = next(first), next(second)
+    try:
+        a, b = open_warehouse(url_a), open_warehouse(url_b)
+        _load(b, "L1", _rows(range(24)))
+        with a._write():  # a's commit lock held, as during a long commit of a
+            started = time.monotonic()
+            assert b.commit(["L1"], fence=("eia/ELEC.DEMAND", 1)) == ["L1"]
+            assert time.monotonic() - started < 5
+        a.close()
+        b.close()
+    finally:
+        for gen in (first, second):
+            next(gen, None)
