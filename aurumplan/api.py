@@ -503,7 +503,7 @@ def alerter(ctx: Context) -> Any:
 def alerts_evaluate(ctx: Context, evaluator: Any, now: float | None = None) -> list[str]:
     """Evaluate every rule once against the state; one line per notification sent or failed."""
     from aurumplan.observe.alerts import Snapshot
-    from aurumplan.observe.fleet import daily_cap, newest_periods, quota_used
+    from aurumplan.observe.fleet import daily_cap, quota_used
 
     at = time.time() if now is None else now
     state = open_reader(ctx)
@@ -512,7 +512,7 @@ def alerts_evaluate(ctx: Context, evaluator: Any, now: float | None = None) -> l
     if not isinstance(state, EmptyState):
         try:
             quota = {n: (quota_used(state, n, now=at), daily_cap(s.quota)) for n, s in ctx.catalog.sources.items()}
-            newest = newest_periods(state)
+            newest = state.newest_periods()
         finally:
             state.close()
     lines: list[str] = evaluator.evaluate(Snapshot(_fleet(ctx, at), quota, at, newest))

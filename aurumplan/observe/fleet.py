@@ -13,14 +13,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from aurumplan.catalog import Catalog
 from aurumplan.config import Quota
 from aurumplan.inspect.progress import progress
 from aurumplan.state import Operation, SqlStateStore
 from aurumplan.state.holders import holder, shown_status
-from aurumplan.state.schema import request_log, watermarks
 
 DAY = 86400.0
 FIGURES = ("requests", "records", "bytes", "throttles", "retries")
@@ -94,21 +91,10 @@ def fleet(store: SqlStateStore, catalog: Catalog, now: float | None = None) -> l
 
 def quota_used(store: SqlStateStore, source: str, window: float = DAY, now: float | None = None) -> int:
     """Requests the shared request_log holds for source in the last `window` seconds (the sliding day)."""
-    at = time.time() if now is None else now
-    q = (sa.select(sa.func.coalesce(sa.func.sum(request_log.c.n), 0))
-         .where(request_log.c.source == source, request_log.c.at > at - window))
-    with store._read() as conn:
-        return int(conn.execute(q).scalar_one())
+    return store.requests_since(source, (time.time() if now is None else now) - window)
 
 
 def daily_cap(quota: Quota) -> int | None:
     """Requests a source's quota allows per day, if it has a daily window."""
     return int(quota.per_day) if quota.per_day is not None else None
 
-
-def newest_periods(store: SqlStateStore) -> dict[tuple[str, str], int]:
-    """(source, dataset) -> end of the newest committed period (epoch seconds): what freshness is measured by."""
-    q = (sa.select(watermarks.c.source, watermarks.c.dataset, sa.func.max(watermarks.c.end))
-         .group_by(watermarks.c.source, watermarks.c.dataset))
-    with store._read() as conn:
-        return {(src, ds): int(end) for src, ds, end in conn.execute(q)}

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aurumplan.catalog import Catalog
 from aurumplan.errors import AurumError
-from aurumplan.observe.fleet import FIGURES, OpFigures, daily_cap, fleet, newest_periods, quota_used
+from aurumplan.observe.fleet import FIGURES, OpFigures, daily_cap, fleet, quota_used
 from aurumplan.state import SqlStateStore
 from aurumplan.state.models import ACTIVE_STATUSES, OP_STATUSES
 
@@ -142,7 +142,7 @@ def collect(store: SqlStateStore, catalog: Catalog, now: float | None = None, pr
     for lease in store.leases(active_only=True, now=at):
         leases[lease.source] = leases.get(lease.source, 0) + 1
     quota = {name: (quota_used(store, name, now=at), daily_cap(src.quota)) for name, src in catalog.sources.items()}
-    return render(ops, leases, quota, newest_periods(store), at, resident_memory_bytes() if process else None)
+    return render(ops, leases, quota, store.newest_periods(), at, resident_memory_bytes() if process else None)
 
 
 class _Handler(BaseHTTPRequestHandler):
