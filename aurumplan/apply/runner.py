@@ -42,7 +42,7 @@ from aurumplan.errors import (
     StalePlanError,
     SuspendedError,
 )
-from aurumplan.executors.base import Counters, ExtractJob, RetryPolicy, Stopped
+from aurumplan.executors.base import Counters, ExtractJob, RetryPolicy, Stopped, merged
 from aurumplan.executors.registry import make_executor
 from aurumplan.hashing import canonical_json, sha256_hex
 from aurumplan.inspect.progress import progress
@@ -80,7 +80,8 @@ class ApplyResult:
         c = self.counters
         return {"operation_id": self.operation_id, "status": self.status, "periods": self.periods,
                 "records": c.records, "requests": c.requests, "bytes": c.bytes, "throttles": c.throttles,
-                "retries": c.retries, "nodes": self.nodes, "failures": self.failures, "quality": self.quality,
+                "retries": c.retries, "outcomes": c.outcomes, "nodes": self.nodes, "failures": self.failures,
+                "quality": self.quality,
                 "notes": self.notes, "duration_seconds": round(self.duration, 3), "failure_log": self.failure_log,
                 "attempt": self.attempt}
 
@@ -541,12 +542,14 @@ class Applier:
         self.store.upsert_checkpoint(self.op_id, nid, status="staged", records=records, checksum=checksum,
                                      finished_at=time.time(), **before.plus(counters), detail={
                                          "throttles": before.throttles + counters.throttles,
-                                         "retries": before.retries + counters.retries, "held": held})
+                                         "retries": before.retries + counters.retries,
+                                         "outcomes": merged(before.outcomes, counters.outcomes), "held": held})
         with self._lock:
             self.result.counters.requests += counters.requests
             self.result.counters.bytes += counters.bytes
             self.result.counters.throttles += counters.throttles
             self.result.counters.retries += counters.retries
+            self.result.counters.outcomes = merged(self.result.counters.outcomes, counters.outcomes)
         self.hook("node", {"node": nid, "status": "staged", "records": records})
 
     def _record_external(self, nid: str, external_id: str) -> None:
@@ -559,10 +562,12 @@ class Applier:
         if status is not None:
             fields["status"] = status
         self.store.upsert_checkpoint(self.op_id, nid, **fields, detail={
-            "throttles": before.throttles + counters.throttles, "retries": before.retries + counters.retries})
+            "throttles": before.throttles + counters.throttles, "retries": before.retries + counters.retries,
+            "outcomes": merged(before.outcomes, counters.outcomes)})
         with self._lock:
             self.result.counters.requests += counters.requests
             self.result.counters.bytes += counters.bytes
+            self.result.counters.outcomes = merged(self.result.counters.outcomes, counters.outcomes)
 
     def _status_now(self) -> str:
         try:
@@ -778,7 +783,7 @@ class Applier:
         """Figures of every run so far, from the checkpoints (inspect/progress.py, as status shows them)."""
         p = progress(self.plan, self.store.checkpoints(self.op_id), self.source, running=False)
         self.result.counters = Counters(requests=p.requests, records=p.records, bytes=p.bytes,
-                                        throttles=p.throttles, retries=p.retries)
+                                        throttles=p.throttles, retries=p.retries, outcomes=p.outcomes)
         self.result.nodes = dict(sorted(p.by_status.items()))
         summary = self.plan["summary"]
         self.result.periods = {"loaded": p.periods_committed, "failed": p.periods_failed,
@@ -801,13 +806,15 @@ class _Before:
     bytes: int = 0
     throttles: int = 0
     retries: int = 0
+    outcomes: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, cp: Checkpoint | None) -> _Before:
         if cp is None:
             return cls()
         d = cp.detail or {}
-        return cls(cp.requests, cp.bytes, int(d.get("throttles", 0)), int(d.get("retries", 0)))
+        return cls(cp.requests, cp.bytes, int(d.get("throttles", 0)), int(d.get("retries", 0)),
+                   dict(d.get("outcomes") or {}))
 
     def plus(self, c: Counters) -> dict[str, int]:
         return {"requests": self.requests + c.requests, "bytes": self.bytes + c.bytes}

@@ -40,6 +40,7 @@ class OpFigures:
     throttles: int = 0
     retries: int = 0
     failures: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
     duration_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -70,6 +71,7 @@ def figures(store: SqlStateStore, catalog: Catalog, op: Operation, now: float | 
         for k in FIGURES:
             setattr(f, k, int(s.get(k) or 0))
         f.errors = [str(e) for e in s.get("failures") or []]
+        f.outcomes = {str(k): int(v) for k, v in (s.get("outcomes") or {}).items()}
         f.duration_seconds = float(s.get("duration_seconds") or 0.0)
     else:
         plan = json.loads(op.plan) if op.plan else {"graph": {"nodes": []}}
@@ -77,6 +79,7 @@ def figures(store: SqlStateStore, catalog: Catalog, op: Operation, now: float | 
         for k in FIGURES:
             setattr(f, k, int(getattr(p, k)))
         f.errors = p.errors
+        f.outcomes = dict(p.outcomes)
         if p.first_start is not None:
             end = time.time() if now is None else now
             f.duration_seconds = round(max(0.0, (end if shown == "running" else op.updated_at) - p.first_start), 3)
