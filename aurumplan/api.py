@@ -458,7 +458,8 @@ def _fleet(ctx: Context, now: float | None = None) -> list[Any]:
 
 
 def cost(ctx: Context, range_: str, group_by: str = "kind", now: float | None = None) -> dict[str, Any]:
-    """API calls, bytes, records, wall time and money of the operations created in a range, grouped."""
+    """API calls, bytes, records, wall and CPU time, quota-days and money of the operations created in a range,
+    grouped."""
     from aurumplan.observe import reports
 
     start, end = reports.parse_range(range_, now)

@@ -73,6 +73,7 @@ class ApplyResult:
     quality: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration: float = 0.0
+    cpu_seconds: float = 0.0
     failure_log: str | None = None
     attempt: dict[str, Any] | None = None
 
@@ -82,7 +83,8 @@ class ApplyResult:
                 "records": c.records, "requests": c.requests, "bytes": c.bytes, "throttles": c.throttles,
                 "retries": c.retries, "outcomes": c.outcomes, "nodes": self.nodes, "failures": self.failures,
                 "quality": self.quality,
-                "notes": self.notes, "duration_seconds": round(self.duration, 3), "failure_log": self.failure_log,
+                "notes": self.notes, "duration_seconds": round(self.duration, 3),
+                "cpu_seconds": round(self.cpu_seconds, 3), "failure_log": self.failure_log,
                 "attempt": self.attempt}
 
 
@@ -145,6 +147,7 @@ class Applier:
         self.requested: str | None = None  # paused or cancelled, asked by another process or Ctrl-C
         self.halted: list[str] = []
         self.rollback_requested = False
+        self.cpu_started = time.process_time()  # CPU seconds of this run, for `cost` (docs/operations.md#cost)
         self._interrupts = 0
         self.reusable: dict[str, Checkpoint] = {}
         self.superseded: list[str] = []
@@ -307,6 +310,7 @@ class Applier:
 
     def _run(self) -> ApplyResult:
         started = time.monotonic()
+        self.cpu_started = time.process_time()
         nodes = {n["id"]: n for n in self.plan["graph"]["nodes"]}
         preds: dict[str, set[str]] = {n: set() for n in nodes}
         for a, b in self.plan["graph"]["edges"]:
@@ -790,6 +794,7 @@ class Applier:
                                "skipped": summary["unchanged"] + summary["missing"]}
         before = self.store.get_operation(self.op_id).summary or {}
         self.result.duration = float(before.get("duration_seconds") or 0.0) + seconds
+        self.result.cpu_seconds = float(before.get("cpu_seconds") or 0.0) + time.process_time() - self.cpu_started
         self.result.failure_log = str(self.failures.path) if self.failures.path.exists() else None
 
     def _summary(self) -> dict[str, Any]:

@@ -80,7 +80,8 @@ def _cell(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-COST_COLUMNS = ["operations", "requests", "bytes", "records", "duration_seconds", "cost"]
+COST_COLUMNS = ["operations", "requests", "bytes", "records", "duration_seconds", "cpu_seconds", "quota_days",
+                "cost"]
 
 
 @cli.command()
@@ -90,7 +91,8 @@ COST_COLUMNS = ["operations", "requests", "bytes", "records", "duration_seconds"
 @pass_obj
 @handle_errors
 def cost(obj: Obj, range_: str, group_by: str, fmt: str) -> None:
-    """API calls, bytes, records, wall time and money per kind, source or owner (prices: aurumplan.yaml costs:)."""
+    """API calls, bytes, records, wall and CPU time, quota-days and money per kind, source or owner (prices:
+    aurumplan.yaml costs:)."""
     out = api.cost(obj.ctx, range_, group_by)
     if fmt == "json":
         echo_json(out)

@@ -185,6 +185,7 @@ def _figures(op: Operation, plan: dict[str, Any], cps: list[Checkpoint], catalog
         "retries": s.get("retries", p.retries),
         "outcomes": dict(sorted((s.get("outcomes") or p.outcomes).items())),
         "duration_seconds": s.get("duration_seconds", round(max(ends) - min(starts), 3) if starts and ends else 0.0),
+        "cpu_seconds": s.get("cpu_seconds", 0.0),
         "nodes": dict(sorted((s.get("nodes") or p.by_status).items())),
         "failures": s.get("failures") or [f"{c.node_id}: {c.error}" for c in cps if c.error],
         "failure_log": s.get("failure_log"),
@@ -362,7 +363,7 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
         ["retries", _num(fig["retries"])],
         ["requests by outcome", ", ".join(f"{k} {v}" for k, v in fig["outcomes"].items()) or "–"],
         ["failures", _num(len(fig["failures"]))],
-        ["duration", human_duration(fig["duration_seconds"] or 0)],
+        ["duration", human_duration(fig["duration_seconds"] or 0)], ["CPU seconds", _num(fig["cpu_seconds"])],
         ["nodes", ", ".join(f"{k} {v}" for k, v in fig["nodes"].items()) or "–"]])
     vs = perf["vs_estimate"]
     perf_blocks: list[Block] = [

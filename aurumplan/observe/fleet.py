@@ -42,6 +42,8 @@ class OpFigures:
     failures: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     duration_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of the applying process over every run (0 while one runs)
+    quota_days: float = 0.0  # requests / the source's per_day quota: days of quota the operation used
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,6 +75,7 @@ def figures(store: SqlStateStore, catalog: Catalog, op: Operation, now: float | 
         f.errors = [str(e) for e in s.get("failures") or []]
         f.outcomes = {str(k): int(v) for k, v in (s.get("outcomes") or {}).items()}
         f.duration_seconds = float(s.get("duration_seconds") or 0.0)
+        f.cpu_seconds = float(s.get("cpu_seconds") or 0.0)
     else:
         plan = json.loads(op.plan) if op.plan else {"graph": {"nodes": []}}
         p = progress(plan, store.checkpoints(op.id), catalog.sources.get(op.source), shown == "running")
@@ -84,6 +87,9 @@ def figures(store: SqlStateStore, catalog: Catalog, op: Operation, now: float | 
             end = time.time() if now is None else now
             f.duration_seconds = round(max(0.0, (end if shown == "running" else op.updated_at) - p.first_start), 3)
     f.failures = len(f.errors)
+    source = catalog.sources.get(op.source)
+    cap = daily_cap(source.quota) if source is not None else None
+    f.quota_days = round(f.requests / cap, 4) if cap else 0.0
     return f
 
 
