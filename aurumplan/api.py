@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,12 +270,55 @@ def apply_plan(plan_data: dict[str, Any], ctx: Context, hook: Any = None, *, sav
     A saved plan (`saved`, read from a file) is verified first: same aurumplan version, same source
     settings (unless accept_config_change), and the graph its own spec compiles to (apply/verify.py).
     """
-    applier = Applier(ctx.config, ctx.catalog, plan_data, hook=hook, verify=saved,
+    log = _action_log(ctx, plan_data["operation"]["id"], plan_data["source"]["name"])
+    applier = Applier(ctx.config, ctx.catalog, plan_data, hook=log.wrap(hook), verify=saved,
                       accept_config_change=accept_config_change, cwd=ctx.cwd)
     try:
-        return applier.apply()
+        with _logged(log, "apply", saved=saved, kind=plan_data["operation"].get("kind")):
+            return applier.apply()
     finally:
         applier.close()
+
+
+def _action_log(ctx: Context, op_id: str, source: str) -> Any:
+    """The operation's action log (docs/operations.md#logs); the source's key is masked in it."""
+    from aurumplan.observe.actionlog import ActionLog
+
+    src = ctx.catalog.sources.get(source)
+    key = os.environ.get(src.api_key_env) if src is not None else None
+    return ActionLog(ctx.config.path(ctx.config.logs), op_id, [key] if key else [])
+
+
+@contextlib.contextmanager
+def _logged(log: Any, command: str, **fields: Any) -> Iterator[None]:
+    """`started` and, when the command fails with an error, `error` records around it."""
+    log.write("started", {"command": command, **fields})
+    try:
+        yield
+    except AurumError as exc:
+        log.write("error", {"command": command, "message": str(exc)})
+        raise
+
+
+def logs(op_id: str, ctx: Context) -> list[dict[str, Any]]:
+    """The operation's action log records, oldest first."""
+    from aurumplan.observe.actionlog import read
+
+    return read(ctx.config.path(ctx.config.logs), op_id)
+
+
+def log_line(event: str, data: dict[str, Any], as_json: bool) -> str:
+    """One stderr log line of an applier event (`--log-format`): the action log record, as JSON or text."""
+    from aurumplan.observe.actionlog import record
+
+    return format_record(record(str(data.get("operation_id", "")), event, data), as_json)
+
+
+def format_record(rec: dict[str, Any], as_json: bool) -> str:
+    """A log record as one JSON line or one line of text."""
+    from aurumplan.observe.actionlog import human, line
+
+    return line(rec) if as_json else human(rec)
 
 
 def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
@@ -287,9 +332,11 @@ def resume(op_id: str, ctx: Context, hook: Any = None, *, concurrency: int | Non
     with open_store(ctx) as store:
         plan_data = plan_of_operation(store, op_id)
     overrides = {"concurrency": concurrency, "rateLimit": rate_limit, "batchSize": batch_size}
-    applier = Applier(ctx.config, ctx.catalog, plan_data, hook=hook, overrides=overrides)
+    log = _action_log(ctx, op_id, plan_data["source"]["name"])
+    applier = Applier(ctx.config, ctx.catalog, plan_data, hook=log.wrap(hook), overrides=overrides)
     try:
-        return applier.resume()
+        with _logged(log, "resume", **{k: v for k, v in overrides.items() if v is not None}):
+            return applier.resume()
     finally:
         applier.close()
 
@@ -322,7 +369,13 @@ def rollback_plan(op_id: str, ctx: Context) -> dict[str, Any]:
 
 
 def rollback_apply(op_id: str, ctx: Context, mode: str = "controlled") -> dict[str, Any]:
-    return rollback.rollback_operation(ctx.config, ctx.catalog, op_id, mode=mode)
+    with open_store(ctx) as store:
+        source = store.get_operation(op_id).source
+    log = _action_log(ctx, op_id, source)
+    with _logged(log, "rollback", mode=mode):
+        out = rollback.rollback_operation(ctx.config, ctx.catalog, op_id, mode=mode)
+    log.write("rolled_back", {k: v for k, v in out.items() if isinstance(v, str | int | float | bool)})
+    return out
 
 
 def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,

@@ -157,3 +157,14 @@ def alerts() -> None:
 def alerts_test(obj: Obj, channel: str) -> None:
     """Send a test notification to one channel."""
     click.echo(f"Sent a test notification to {api.alerts_test(obj.ctx, channel)}.")
+
+
+@cli.command()
+@click.argument("op_id")
+@click.option("--json", "as_json", is_flag=True, help="the records as JSON lines, as written")
+@pass_obj
+@handle_errors
+def logs(obj: Obj, op_id: str, as_json: bool) -> None:
+    """What apply, resume and rollback did to an operation: its action log, oldest first."""
+    for rec in api.logs(op_id, obj.ctx):
+        click.echo(api.format_record(rec, as_json))
