@@ -542,9 +542,21 @@ def dashboard(ctx: Context, out: str | Path, cost_range: str = "30d", trends_ran
     cost_data = cost(ctx, cost_range, group_by, now)
     trends_data = trends(ctx, trends_range, now=now)
     html = page.render(ops, health_data, cost_data, trends_data, mask_url(ctx.config.state_url), cost_range,
-                       trends_range, now=now)
+                       trends_range, now=now, coverage=_coverage(ctx))
     Path(out).write_text(html)
     return {"out": str(out), "operations": len(ops), "healthy": health_data["ok"], "bytes": len(html.encode())}
+
+
+def _coverage(ctx: Context) -> dict[str, Any] | None:
+    from aurumplan.observe.coverage import coverage
+
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
+        return None
+    try:
+        return coverage(state, ctx.catalog)
+    finally:
+        state.close()
 
 
 def alerter(ctx: Context) -> Any:
