@@ -25,7 +25,7 @@ from aurumplan.compile.graph import graph_to_json
 from aurumplan.diff import ChangeSet
 from aurumplan.hashing import canonical_json, canonical_json_float_free, fingerprint, sha256_hex
 from aurumplan.intervals import IntervalSet, fmt_ts
-from aurumplan.plan.layout import lay_out_object, sha256_of, text_of
+from aurumplan.plan.layout import COMMA, lay_out_object, sha256_of, text_of
 
 FORMAT_VERSION = 1
 HASHED_EXCLUDE = ("created_at", "plan_id", "signature")
@@ -211,11 +211,12 @@ def seal(plan: dict[str, Any]) -> str:
         plan["signature"] = signature
     closing = lines.pop()
     if len(lines) > 1:
-        d, frag = lines[-1]
-        lines[-1] = (d, frag + b",")
+        lines.append(COMMA)
     lines.append((1, f'"plan_id":"{plan["plan_id"]}"{tail}'.encode()))
     lines.append(closing)
-    return text_of(lines).decode()
+    body = text_of(lines)
+    lines.clear()  # 23 MB of fragments for a large plan: freed before the text is decoded from the joined copy
+    return body.decode()
 
 
 def sign(plan_id: str) -> str | None:

@@ -12,7 +12,6 @@ the top two levels a list of plain values, stay one line.
 from __future__ import annotations
 
 import hashlib
-from itertools import chain
 from typing import Any
 
 from aurumplan.hashing import canonical_json, canonical_json_float_free
@@ -22,12 +21,18 @@ DICT_DEPTH = 3  # dicts at depth < 3 may be cut
 LIST_DEPTH = 4  # lists at depth < 4 may be cut
 INDENT = b"  "
 
-Line = tuple[int, bytes]  # (depth, fragment)
+Line = tuple[int, bytes]  # (depth, fragment); depth GLUED: the fragment ends the line before (a comma)
+GLUED = -1
+COMMA: Line = (GLUED, b",")
 
 
 def encode(value: Any, float_free: bool) -> bytes:
-    """canonical_json of value as UTF-8; orjson when the caller knows it holds no float."""
-    return canonical_json_float_free(value) if float_free else canonical_json(value).encode()
+    """canonical_json of value as UTF-8; orjson when the caller knows it holds no float.
+
+    orjson's result keeps a 4 KB allocation however short the text: copied to its own size, or the
+    20,000 node lines of a large plan would hold 190 MB instead of 20 MB.
+    """
+    return bytes(memoryview(canonical_json_float_free(value))) if float_free else canonical_json(value).encode()
 
 
 def lay_out(value: Any, float_free: bool, depth: int = 0) -> list[Line]:
@@ -75,27 +80,30 @@ def lay_out_object(items: list[tuple[str, Any, bool]]) -> list[Line]:
 def _join(open_: bytes, parts: list[list[Line]], close: bytes, depth: int, cut: bool = False) -> list[Line]:
     """One line when every part is one line and they fit WIDTH (unless cut), else open / parts with commas
     / close."""
-    if not cut and all(len(p) == 1 for p in parts):
-        one = open_ + b",".join(p[0][1] for p in parts) + close
-        if len(one) <= WIDTH:
-            return [(depth, one)]
+    if not cut and all(len(p) == 1 for p in parts) and \
+            len(open_) + len(close) + sum(len(p[0][1]) + 1 for p in parts) - 1 <= WIDTH:
+        return [(depth, open_ + b",".join(p[0][1] for p in parts) + close)]
     out: list[Line] = [(depth, open_)]
-    last = len(parts) - 1
     for i, part in enumerate(parts):
-        if i < last:
-            d, frag = part[-1]
-            out.extend(part[:-1])
-            out.append((d, frag + b","))
-        else:
-            out.extend(part)
+        if i:
+            out.append(COMMA)  # not frag + b",": a copy of every node of a large plan
+        out.extend(part)
     out.append((depth, close))
     return out
 
 
 def text_of(lines: list[Line]) -> bytes:
-    """The file bytes: one fragment a line, indented by depth."""
+    """The file bytes: one fragment a line, indented by depth (a GLUED fragment ends the line before)."""
     indents = [INDENT * d for d in range(LIST_DEPTH + 2)]
-    return b"".join(chain.from_iterable((indents[d], frag, b"\n") for d, frag in lines))
+    pieces: list[bytes] = []
+    for d, frag in lines:
+        if d != GLUED:
+            if pieces:
+                pieces.append(b"\n")
+            pieces.append(indents[d])
+        pieces.append(frag)
+    pieces.append(b"\n")
+    return b"".join(pieces)
 
 
 def sha256_of(lines: list[Line]) -> str:
