@@ -72,3 +72,13 @@ def test_secrets_are_masked_in_records() -> None:
     rec = record("OP", "node", {"node": "n", "status": "failed", "error": f"GET x?api_key={KEY}: 500",
                                 "detail": {"urls": [f"u?k={KEY}"]}}, secrets=[KEY])
     assert KEY not in json.dumps(rec) and rec["level"] == "error" and rec["fields"]["error"].count("***") == 1
+
+
+def test_a_rollback_is_in_the_action_log(applied: Path) -> None:
+    op = json.loads(run(applied, "ops", "list", "--json")[1])[0]["id"]
+    code, out, err = run(applied, "rollback", op, "--auto-approve")
+    assert code == 0, out + err
+    saved = records(run(applied, "logs", op, "--json")[1])
+    assert [r["event"] for r in saved][-2:] == ["started", "rolled_back"]
+    assert saved[-2]["fields"] == {"command": "rollback", "mode": "controlled"}
+    assert saved[-1]["op_id"] == op and saved[-1]["level"] == "info"
