@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -284,12 +285,55 @@ def apply_plan(plan_data: Plan | dict[str, Any], ctx: Context, hook: Any = None,
     settings (unless accept_config_change), and the graph its own spec compiles to (apply/verify.py).
     """
     typed = plan_data if isinstance(plan_data, Plan) else decode(plan_data, "plan")
-    applier = Applier(ctx.config, ctx.catalog, typed, hook=hook, verify=saved,
+    log = _action_log(ctx, typed.operation.id, typed.source.name)
+    applier = Applier(ctx.config, ctx.catalog, typed, hook=log.wrap(hook), verify=saved,
                       accept_config_change=accept_config_change, cwd=ctx.cwd)
     try:
-        return applier.apply()
+        with _logged(log, "apply", saved=saved, kind=typed.operation.kind):
+            return applier.apply()
     finally:
         applier.close()
+
+
+def _action_log(ctx: Context, op_id: str, source: str) -> Any:
+    """The operation's action log (docs/operations.md#logs); the source's key is masked in it."""
+    from aurumplan.observe.actionlog import ActionLog
+
+    src = ctx.catalog.sources.get(source)
+    key = os.environ.get(src.api_key_env) if src is not None else None
+    return ActionLog(ctx.config.path(ctx.config.logs), op_id, [key] if key else [])
+
+
+@contextlib.contextmanager
+def _logged(log: Any, command: str, **fields: Any) -> Iterator[None]:
+    """`started` and, when the command fails with an error, `error` records around it."""
+    log.write("started", {"command": command, **fields})
+    try:
+        yield
+    except AurumError as exc:
+        log.write("error", {"command": command, "message": str(exc)})
+        raise
+
+
+def logs(op_id: str, ctx: Context) -> list[dict[str, Any]]:
+    """The operation's action log records, oldest first."""
+    from aurumplan.observe.actionlog import read
+
+    return read(ctx.config.path(ctx.config.logs), op_id)
+
+
+def log_line(event: str, data: dict[str, Any], as_json: bool) -> str:
+    """One stderr log line of an applier event (`--log-format`): the action log record, as JSON or text."""
+    from aurumplan.observe.actionlog import record
+
+    return format_record(record(str(data.get("operation_id", "")), event, data), as_json)
+
+
+def format_record(rec: dict[str, Any], as_json: bool) -> str:
+    """A log record as one JSON line or one line of text."""
+    from aurumplan.observe.actionlog import human, line
+
+    return line(rec) if as_json else human(rec)
 
 
 def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
@@ -304,9 +348,11 @@ def resume(op_id: str, ctx: Context, hook: Any = None, *, concurrency: int | Non
     with open_store(ctx) as store:
         plan_data = plan_of_operation(store, op_id)
     overrides = {"concurrency": concurrency, "rateLimit": rate_limit, "batchSize": batch_size}
-    applier = Applier(ctx.config, ctx.catalog, plan_data, hook=hook, overrides=overrides)
+    log = _action_log(ctx, op_id, plan_data.source.name)
+    applier = Applier(ctx.config, ctx.catalog, plan_data, hook=log.wrap(hook), overrides=overrides)
     try:
-        return applier.resume()
+        with _logged(log, "resume", **{k: v for k, v in overrides.items() if v is not None}):
+            return applier.resume()
     finally:
         applier.close()
 
@@ -339,7 +385,13 @@ def rollback_plan(op_id: str, ctx: Context) -> dict[str, Any]:
 
 
 def rollback_apply(op_id: str, ctx: Context, mode: str = "controlled") -> dict[str, Any]:
-    return rollback.rollback_operation(ctx.config, ctx.catalog, op_id, mode=mode)
+    with open_store(ctx) as store:
+        source = store.get_operation(op_id).source
+    log = _action_log(ctx, op_id, source)
+    with _logged(log, "rollback", mode=mode):
+        out = rollback.rollback_operation(ctx.config, ctx.catalog, op_id, mode=mode)
+    log.write("rolled_back", {k: v for k, v in out.items() if isinstance(v, str | int | float | bool)})
+    return out
 
 
 def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,
@@ -479,7 +531,8 @@ def _fleet(ctx: Context, now: float | None = None) -> list[Any]:
 
 
 def cost(ctx: Context, range_: str, group_by: str = "kind", now: float | None = None) -> dict[str, Any]:
-    """API calls, bytes, records, wall time and money of the operations created in a range, grouped."""
+    """API calls, bytes, records, wall and CPU time, quota-days and money of the operations created in a range,
+    grouped."""
     from aurumplan.observe import reports
 
     start, end = reports.parse_range(range_, now)
@@ -509,9 +562,21 @@ def dashboard(ctx: Context, out: str | Path, cost_range: str = "30d", trends_ran
     cost_data = cost(ctx, cost_range, group_by, now)
     trends_data = trends(ctx, trends_range, now=now)
     html = page.render(ops, health_data, cost_data, trends_data, mask_url(ctx.config.state_url), cost_range,
-                       trends_range, now=now)
+                       trends_range, now=now, coverage=_coverage(ctx))
     Path(out).write_text(html)
     return {"out": str(out), "operations": len(ops), "healthy": health_data["ok"], "bytes": len(html.encode())}
+
+
+def _coverage(ctx: Context) -> dict[str, Any] | None:
+    from aurumplan.observe.coverage import coverage
+
+    state = open_reader(ctx)
+    if isinstance(state, EmptyState):
+        return None
+    try:
+        return coverage(state, ctx.catalog)
+    finally:
+        state.close()
 
 
 def alerter(ctx: Context) -> Any:
@@ -524,7 +589,7 @@ def alerter(ctx: Context) -> Any:
 def alerts_evaluate(ctx: Context, evaluator: Any, now: float | None = None) -> list[str]:
     """Evaluate every rule once against the state; one line per notification sent or failed."""
     from aurumplan.observe.alerts import Snapshot
-    from aurumplan.observe.fleet import daily_cap, newest_periods, quota_used
+    from aurumplan.observe.fleet import daily_cap, quota_used
 
     at = time.time() if now is None else now
     state = open_reader(ctx)
@@ -533,7 +598,7 @@ def alerts_evaluate(ctx: Context, evaluator: Any, now: float | None = None) -> l
     if not isinstance(state, EmptyState):
         try:
             quota = {n: (quota_used(state, n, now=at), daily_cap(s.quota)) for n, s in ctx.catalog.sources.items()}
-            newest = newest_periods(state)
+            newest = state.newest_periods()
         finally:
             state.close()
     lines: list[str] = evaluator.evaluate(Snapshot(_fleet(ctx, at), quota, at, newest))

@@ -1,7 +1,9 @@
-"""The plan file's encoding: byte for byte canonical JSON, whatever floats a driver or setting holds."""
+"""The plan file's encoding: canonical JSON cut into lines (joined back, byte for byte canonical JSON),
+whatever floats a driver or setting holds; a diff of two plans shows the ranges that changed."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from pathlib import Path
@@ -14,10 +16,13 @@ from hypothesis import strategies as st
 from aurumplan.catalog import load_catalog
 from aurumplan.config import load_config
 from aurumplan.hashing import canonical_json, canonical_json_float_free, sha256_hex
+from aurumplan.intervals import IntervalSet, parse_ts
 from aurumplan.plan.builder import HASHED_EXCLUDE, plan_hash, plan_json, seal
+from aurumplan.plan.layout import lay_out, text_of
 from aurumplan.plan.make import plan_spec
 from aurumplan.plan.planfile import read_plan
 from aurumplan.state import open_state
+from aurumplan.state.models import WatermarkRef
 
 SPEC = """\
 apiVersion: aurumplan/v1
@@ -58,13 +63,18 @@ def _canonical_text(plan: dict[str, Any]) -> str:
     return body[:-1] + f',"plan_id":"{sha256_hex(body)}"}}\n'
 
 
+def _joined(text: str) -> str:
+    """The file's lines without their newlines and indentation: the canonical JSON they lay out."""
+    return "".join(line.lstrip(" ") for line in text.splitlines()) + "\n"
+
+
 def _extracts(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [n for n in plan["graph"]["nodes"] if n["kind"] == "extract"]
 
 
 def test_sealed_text_is_canonical_json(plan: dict[str, Any], tmp_path: Path) -> None:
     text = seal(plan)
-    assert text == _canonical_text(plan)
+    assert _joined(text) == _canonical_text(plan)
     (tmp_path / "p.json").write_text(text)
     assert read_plan(tmp_path / "p.json").plan_id == plan["plan_id"]
 
@@ -84,7 +94,7 @@ def test_floats_anywhere_keep_canonical_bytes_and_read_back(plan: dict[str, Any]
     else:
         node["request"]["page"] = value
     text = seal(plan)
-    assert text == _canonical_text(plan)
+    assert _joined(text) == _canonical_text(plan)
     (tmp_path / "p.json").write_text(text)
     data = read_plan(tmp_path / "p.json").to_dict()
     assert plan_hash(data) == data["plan_id"] == plan["plan_id"]
@@ -113,3 +123,34 @@ def test_the_recorded_plan_is_the_canonical_json_of_the_whole_plan(plan: dict[st
     plan["created_at"] = "2026-11-29T00:00:00Z"
     plan["settings"]["retries"]["backoff_seconds"] = 1e-05
     assert plan_json(plan) == canonical_json(plan)
+
+
+def test_a_diff_of_two_plans_shows_the_range_that_changed(tmp_path: Path) -> None:
+    """A reviewer's `git diff`: the plan after one month was loaded differs from the first plan in a
+    few lines, and those lines name the month."""
+    (tmp_path / "aurumplan.yaml").write_text("state: sqlite:///state.db\nwarehouse: sqlite:///wh.db\n")
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    config = load_config(tmp_path / "aurumplan.yaml")
+    store = open_state(config.state_url)
+
+    def planned() -> str:
+        return plan_spec(tmp_path / "spec.yaml", load_catalog(config), store, cwd=tmp_path).text
+
+    before = planned()
+    month = IntervalSet([(parse_ts("2024-03-01"), parse_ts("2024-04-01"))])
+    for series in ("MISO", "PJM"):
+        store.set_watermarks("eia", "ELEC.DEMAND", series, month, WatermarkRef("l1", "op1", "ck1", "v1"), 744)
+    after = planned()
+    changed = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+               if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert len(before.splitlines()) > 40
+    assert 0 < len(changed) <= 24, "\n".join(changed)
+    assert any('"2024-03-01T00:00Z"' in line and '"unchanged"' in line for line in changed if line[0] == "+")
+    assert json.loads(after)["plan_id"] != json.loads(before)["plan_id"]
+
+
+@given(plain)
+def test_laid_out_lines_join_to_canonical_json_and_parse_back(value: Any) -> None:
+    lines = lay_out(value, float_free=False)
+    assert b"".join(frag for _, frag in lines) == canonical_json(value).encode()
+    assert json.loads(text_of(lines)) == json.loads(canonical_json(value))

@@ -43,7 +43,7 @@ from aurumplan.errors import (
     StalePlanError,
     SuspendedError,
 )
-from aurumplan.executors.base import Counters, ExtractJob, Stopped, extract_job
+from aurumplan.executors.base import Counters, ExtractJob, Stopped, extract_job, merged
 from aurumplan.executors.registry import make_executor
 from aurumplan.hashing import canonical_json, sha256_hex
 from aurumplan.inspect.progress import progress, stored_plan
@@ -73,6 +73,7 @@ class ApplyResult:
     quality: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration: float = 0.0
+    cpu_seconds: float = 0.0
     failure_log: str | None = None
     attempt: dict[str, Any] | None = None
 
@@ -80,8 +81,10 @@ class ApplyResult:
         c = self.counters
         return {"operation_id": self.operation_id, "status": self.status, "periods": self.periods,
                 "records": c.records, "requests": c.requests, "bytes": c.bytes, "throttles": c.throttles,
-                "retries": c.retries, "nodes": self.nodes, "failures": self.failures, "quality": self.quality,
-                "notes": self.notes, "duration_seconds": round(self.duration, 3), "failure_log": self.failure_log,
+                "retries": c.retries, "outcomes": c.outcomes, "nodes": self.nodes, "failures": self.failures,
+                "quality": self.quality,
+                "notes": self.notes, "duration_seconds": round(self.duration, 3),
+                "cpu_seconds": round(self.cpu_seconds, 3), "failure_log": self.failure_log,
                 "attempt": self.attempt}
 
 
@@ -144,6 +147,7 @@ class Applier:
         self.requested: str | None = None  # paused or cancelled, asked by another process or Ctrl-C
         self.halted: list[str] = []
         self.rollback_requested = False
+        self.cpu_started = time.process_time()  # CPU seconds of this run, for `cost` (docs/operations.md#cost)
         self._interrupts = 0
         self.reusable: dict[str, Checkpoint] = {}
         self.superseded: list[str] = []
@@ -307,6 +311,7 @@ class Applier:
 
     def _run(self) -> ApplyResult:
         started = time.monotonic()
+        self.cpu_started = time.process_time()
         nodes = {n.id: n for n in self.plan.graph.nodes}
         preds: dict[str, set[str]] = {n: set() for n in nodes}
         for a, b in self.plan.graph.edges:
@@ -538,12 +543,14 @@ class Applier:
         self.store.upsert_checkpoint(self.op_id, nid, status="staged", records=records, checksum=checksum,
                                      finished_at=time.time(), **before.plus(counters), detail={
                                          "throttles": before.throttles + counters.throttles,
-                                         "retries": before.retries + counters.retries, "held": held})
+                                         "retries": before.retries + counters.retries,
+                                         "outcomes": merged(before.outcomes, counters.outcomes), "held": held})
         with self._lock:
             self.result.counters.requests += counters.requests
             self.result.counters.bytes += counters.bytes
             self.result.counters.throttles += counters.throttles
             self.result.counters.retries += counters.retries
+            self.result.counters.outcomes = merged(self.result.counters.outcomes, counters.outcomes)
         self.hook("node", {"node": nid, "status": "staged", "records": records})
 
     def _record_external(self, nid: str, external_id: str) -> None:
@@ -556,10 +563,12 @@ class Applier:
         if status is not None:
             fields["status"] = status
         self.store.upsert_checkpoint(self.op_id, nid, **fields, detail={
-            "throttles": before.throttles + counters.throttles, "retries": before.retries + counters.retries})
+            "throttles": before.throttles + counters.throttles, "retries": before.retries + counters.retries,
+            "outcomes": merged(before.outcomes, counters.outcomes)})
         with self._lock:
             self.result.counters.requests += counters.requests
             self.result.counters.bytes += counters.bytes
+            self.result.counters.outcomes = merged(self.result.counters.outcomes, counters.outcomes)
 
     def _status_now(self) -> str:
         try:
@@ -785,13 +794,14 @@ class Applier:
         """Figures of every run so far, from the checkpoints (inspect/progress.py, as status shows them)."""
         p = progress(self.plan, self.store.checkpoints(self.op_id), self.source, running=False)
         self.result.counters = Counters(requests=p.requests, records=p.records, bytes=p.bytes,
-                                        throttles=p.throttles, retries=p.retries)
+                                        throttles=p.throttles, retries=p.retries, outcomes=p.outcomes)
         self.result.nodes = dict(sorted(p.by_status.items()))
         summary = self.plan.summary
         self.result.periods = {"loaded": p.periods_committed, "failed": p.periods_failed,
                                "skipped": summary["unchanged"] + summary["missing"]}
         before = self.store.get_operation(self.op_id).summary or {}
         self.result.duration = float(before.get("duration_seconds") or 0.0) + seconds
+        self.result.cpu_seconds = float(before.get("cpu_seconds") or 0.0) + time.process_time() - self.cpu_started
         self.result.failure_log = str(self.failures.path) if self.failures.path.exists() else None
 
     def _summary(self) -> dict[str, Any]:
@@ -808,13 +818,15 @@ class _Before:
     bytes: int = 0
     throttles: int = 0
     retries: int = 0
+    outcomes: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, cp: Checkpoint | None) -> _Before:
         if cp is None:
             return cls()
         d = cp.detail or {}
-        return cls(cp.requests, cp.bytes, int(d.get("throttles", 0)), int(d.get("retries", 0)))
+        return cls(cp.requests, cp.bytes, int(d.get("throttles", 0)), int(d.get("retries", 0)),
+                   dict(d.get("outcomes") or {}))
 
     def plus(self, c: Counters) -> dict[str, int]:
         return {"requests": self.requests + c.requests, "bytes": self.bytes + c.bytes}

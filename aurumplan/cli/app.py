@@ -20,9 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Obj:
     """Per-invocation settings; the Context is loaded lazily so `--help` never touches files."""
 
-    def __init__(self, config: str | None, debug: bool) -> None:
+    def __init__(self, config: str | None, debug: bool, log_format: str = "human") -> None:
         self.config_path = config
         self.debug = debug
+        self.log_format = log_format
         self._ctx: api.Context | None = None
 
     @property
@@ -90,11 +91,13 @@ def echo_json(data: Any) -> None:
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="aurumplan.yaml to use (default: found upward from the working directory; env AURUMPLAN_CONFIG)")
 @click.option("--debug", is_flag=True, help="show tracebacks for errors")
+@click.option("--log-format", type=click.Choice(["human", "json"]), default="human", show_default=True,
+              help="apply/resume progress on stderr: lines for people, or one JSON record a line (docs/operations.md)")
 @click.version_option(__version__, prog_name="aurumplan")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, config: str | None, debug: bool, log_format: str) -> None:
     """Plan and apply backfills, replays and reprocessing of time-series ingestion."""
-    ctx.obj = Obj(config, debug)
+    ctx.obj = Obj(config, debug, log_format)
 
 
 pass_obj = click.make_pass_decorator(Obj)

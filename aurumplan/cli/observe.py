@@ -80,7 +80,8 @@ def _cell(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-COST_COLUMNS = ["operations", "requests", "bytes", "records", "duration_seconds", "cost"]
+COST_COLUMNS = ["operations", "requests", "bytes", "records", "duration_seconds", "cpu_seconds", "quota_days",
+                "cost"]
 
 
 @cli.command()
@@ -90,7 +91,8 @@ COST_COLUMNS = ["operations", "requests", "bytes", "records", "duration_seconds"
 @pass_obj
 @handle_errors
 def cost(obj: Obj, range_: str, group_by: str, fmt: str) -> None:
-    """API calls, bytes, records, wall time and money per kind, source or owner (prices: aurumplan.yaml costs:)."""
+    """API calls, bytes, records, wall and CPU time, quota-days and money per kind, source or owner (prices:
+    aurumplan.yaml costs:)."""
     out = api.cost(obj.ctx, range_, group_by)
     if fmt == "json":
         echo_json(out)
@@ -155,3 +157,14 @@ def alerts() -> None:
 def alerts_test(obj: Obj, channel: str) -> None:
     """Send a test notification to one channel."""
     click.echo(f"Sent a test notification to {api.alerts_test(obj.ctx, channel)}.")
+
+
+@cli.command()
+@click.argument("op_id")
+@click.option("--json", "as_json", is_flag=True, help="the records as JSON lines, as written")
+@pass_obj
+@handle_errors
+def logs(obj: Obj, op_id: str, as_json: bool) -> None:
+    """What apply, resume and rollback did to an operation: its action log, oldest first."""
+    for rec in api.logs(op_id, obj.ctx):
+        click.echo(api.format_record(rec, as_json))

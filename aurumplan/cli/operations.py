@@ -28,8 +28,10 @@ def _confirm(what: str, auto_approve: bool) -> None:
         sys.exit(1)
 
 
-def _summary(result: Any, as_json: bool) -> None:
+def _summary(result: Any, as_json: bool, log_format: str = "human") -> None:
+    """The end-of-run summary on stdout; its failure lines on stderr, unless stderr carries JSON records."""
     data = result.to_dict()
+    to_stderr = log_format != "json"
     if as_json:
         echo_json(data)
     else:
@@ -44,10 +46,10 @@ def _summary(result: Any, as_json: bool) -> None:
         for note in data.get("notes") or []:
             click.echo(f"  note: {note}")
         for f in data["failures"][:10]:
-            click.echo(f"  failed: {f}", err=True)
+            click.echo(f"  failed: {f}", err=to_stderr)
         if data["failures"] and data.get("failure_log"):
             click.echo(f"  failure log: {data['failure_log']} (a Reprocess spec can take it as failedRecords)",
-                       err=True)
+                       err=to_stderr)
         if data["status"] in ("paused", "failed", "halted"):
             click.echo(f"  resume with: aurumplan resume {data['operation_id']}")
     if data["status"] != "succeeded":
@@ -81,9 +83,10 @@ def apply(obj: Obj, target: str, auto_approve: bool, accept_config_change: bool,
             click.echo("No changes. Nothing to apply.")
             return
         _confirm("apply", auto_approve)
-    with api.metrics_server(obj.ctx, metrics_port), make_hook(plan, progress_interval, quiet=as_json) as hook:
+    with api.metrics_server(obj.ctx, metrics_port), make_hook(plan, progress_interval, quiet=as_json,
+                                                                log_format=obj.log_format) as hook:
         result = api.apply_plan(plan, obj.ctx, hook, saved=saved, accept_config_change=accept_config_change)
-    _summary(result, as_json)
+    _summary(result, as_json, obj.log_format)
 
 
 @cli.command()
@@ -100,10 +103,10 @@ def resume(obj: Obj, op_id: str, concurrency: int | None, rate_limit: float | No
            as_json: bool, progress_interval: float) -> None:
     """Continue a paused, failed, halted or interrupted operation and commit what it fetches."""
     plan = api.operation_plan(op_id, obj.ctx)
-    with make_hook(plan, progress_interval, quiet=as_json) as hook:
+    with make_hook(plan, progress_interval, quiet=as_json, log_format=obj.log_format) as hook:
         result = api.resume(op_id, obj.ctx, hook, concurrency=concurrency, rate_limit=rate_limit,
                             batch_size=batch_size)
-    _summary(result, as_json)
+    _summary(result, as_json, obj.log_format)
 
 
 @cli.command()

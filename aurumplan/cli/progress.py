@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from aurumplan import api
+
 Hook = Callable[[str, dict[str, Any]], None]
 
 
@@ -20,8 +22,12 @@ FORCED = "Second interrupt: stopping now. `aurumplan resume {op}` continues from
 
 
 @contextmanager
-def make_hook(plan: dict[str, Any], interval: float, quiet: bool = False) -> Iterator[Hook]:
-    """The apply's progress display, which also says at once what Ctrl-C does."""
+def make_hook(plan: dict[str, Any], interval: float, quiet: bool = False, log_format: str = "human") -> Iterator[Hook]:
+    """The apply's progress display, which also says at once what Ctrl-C does; with log_format json,
+    one JSON log record a line on stderr instead (docs/operations.md#logs)."""
+    if log_format == "json":
+        yield _json_lines(interval)
+        return
     with _display(plan, interval, quiet) as show:
         def hook(event: str, data: dict[str, Any]) -> None:
             if event == "interrupt":
@@ -31,6 +37,23 @@ def make_hook(plan: dict[str, Any], interval: float, quiet: bool = False) -> Ite
             show(event, data)
 
         yield hook
+
+
+def _json_lines(interval: float) -> Hook:
+    """Every event as its log record; progress at most once per interval."""
+    lock = threading.Lock()
+    last = [float("-inf")]
+
+    def on(event: str, data: dict[str, Any]) -> None:
+        if event == "progress":
+            with lock:
+                now = time.monotonic()
+                if now - last[0] < interval:
+                    return
+                last[0] = now
+        click.echo(api.log_line(event, data, as_json=True), err=True)
+
+    return on
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ class Counters:
     bytes: int = 0
     throttles: int = 0
     retries: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # request outcome -> requests (OUTCOMES)
 
     def add(self, other: Counters) -> None:
         self.requests += other.requests
@@ -34,6 +35,19 @@ class Counters:
         self.bytes += other.bytes
         self.throttles += other.throttles
         self.retries += other.retries
+        self.outcomes = merged(self.outcomes, other.outcomes)
+
+    def outcome(self, name: str) -> None:
+        """One request ended this way (docs/operations.md#metrics, aurumplan_requests_total)."""
+        self.outcomes[name] = self.outcomes.get(name, 0) + 1
+
+
+OUTCOMES = ("ok", "throttled", "retried", "failed")
+
+
+def merged(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    """Outcome counts of two runs added."""
+    return {k: int(a.get(k, 0)) + int(b.get(k, 0)) for k in sorted({*a, *b})}
 
 
 @dataclass

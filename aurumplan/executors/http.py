@@ -106,15 +106,18 @@ def fetch_page(client: httpx.Client, driver: Driver, source: SourceDef, dataset:
         limiter.acquire()
         counters.requests += 1
         status: int | None = None
+        outcome = "failed"  # unless it parses, throttles, or fails in a way that is sent again
         try:
             response = _unbound(_send(client, call, api_key, source, stopped, sleep))
             status = response.status_code
             counters.bytes += len(response.content)
             page = driver.parse(source, dataset, request, call, response)
             limiter.on_success()
+            outcome = "ok"
             return page
         except ThrottledError as exc:
             counters.throttles += 1
+            outcome = "throttled"
             limiter.on_throttle(exc.retry_after)
             last = exc
         except (SuspendedError, SourceDownError):
@@ -123,13 +126,20 @@ def fetch_page(client: httpx.Client, driver: Driver, source: SourceDef, dataset:
             raise _terminal(exc, status, source, call) from exc
         except TransientSourceError as exc:
             last = exc
+            outcome = "transient"
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise SourceDownError(f"{_where(source, call)}: not a valid http(s) URL ({exc}); check "
                                   f"sources.{source.name}.base_url in aurumplan.yaml") from None
         except httpx.TimeoutException:
             last = TransientSourceError(f"timeout after {policy.timeout:g}s calling {public_url(call.url)}")
+            outcome = "transient"
         except httpx.TransportError as exc:
             last = TransientSourceError(f"connection error calling {public_url(call.url)}: {type(exc).__name__}")
+            outcome = "transient"
+        finally:
+            if outcome == "transient":
+                outcome = "retried" if attempt < policy.max else "failed"
+            counters.outcome(outcome)
         if attempt < policy.max:
             counters.retries += 1
             if not isinstance(last, ThrottledError):  # the limiter already holds every worker until Retry-After

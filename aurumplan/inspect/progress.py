@@ -32,6 +32,7 @@ class Progress:
     bytes: int = 0
     throttles: int = 0
     retries: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # request outcome -> requests (executors/http.py)
     errors: list[str] = field(default_factory=list)
     first_start: float | None = None
 
@@ -74,6 +75,8 @@ def progress(plan: Plan | None, cps: list[Checkpoint], source: SourceDef | None,
             p.bytes += cp.bytes
             p.throttles += int((cp.detail or {}).get("throttles", 0))
             p.retries += int((cp.detail or {}).get("retries", 0))
+            for k, v in ((cp.detail or {}).get("outcomes") or {}).items():
+                p.outcomes[k] = p.outcomes.get(k, 0) + int(v)
             if st in ("staged", "committed"):
                 p.records += cp.records
                 p.periods_done += node_periods(n, source)

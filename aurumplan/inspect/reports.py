@@ -212,7 +212,9 @@ def _figures(op: Operation, plan: Plan | None, cps: list[Checkpoint], catalog: C
         "bytes": s.get("bytes", p.bytes),
         "throttles": s.get("throttles", p.throttles),
         "retries": s.get("retries", p.retries),
+        "outcomes": dict(sorted((s.get("outcomes") or p.outcomes).items())),
         "duration_seconds": s.get("duration_seconds", round(max(ends) - min(starts), 3) if starts and ends else 0.0),
+        "cpu_seconds": s.get("cpu_seconds", 0.0),
         "nodes": dict(sorted((s.get("nodes") or p.by_status).items())),
         "failures": s.get("failures") or [f"{c.node_id}: {c.error}" for c in cps if c.error],
         "failure_log": s.get("failure_log"),
@@ -429,8 +431,10 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
         ["periods loaded", _num(p.get("loaded"))], ["periods failed", _num(p.get("failed"))],
         ["periods skipped", _num(p.get("skipped"))], ["records", _num(fig["records"])],
         ["requests", _num(fig["requests"])], ["bytes", _num(fig["bytes"])], ["throttles", _num(fig["throttles"])],
-        ["retries", _num(fig["retries"])], ["failures", _num(len(fig["failures"]))],
-        ["duration", human_duration(fig["duration_seconds"] or 0)],
+        ["retries", _num(fig["retries"])],
+        ["requests by outcome", ", ".join(f"{k} {v}" for k, v in fig["outcomes"].items()) or "–"],
+        ["failures", _num(len(fig["failures"]))],
+        ["duration", human_duration(fig["duration_seconds"] or 0)], ["CPU seconds", _num(fig["cpu_seconds"])],
         ["nodes", ", ".join(f"{k} {v}" for k, v in fig["nodes"].items()) or "–"]])
     vs = perf["vs_estimate"]
     perf_blocks: list[Block] = [

@@ -12,14 +12,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from aurumplan.catalog import Catalog
 from aurumplan.config import Quota
 from aurumplan.inspect.progress import progress, stored_plan
 from aurumplan.state import Operation, SqlStateStore
 from aurumplan.state.holders import holder, shown_status
-from aurumplan.state.schema import request_log, watermarks
 
 DAY = 86400.0
 FIGURES = ("requests", "records", "bytes", "throttles", "retries")
@@ -42,7 +39,10 @@ class OpFigures:
     throttles: int = 0
     retries: int = 0
     failures: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
     duration_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of the applying process over every run (0 while one runs)
+    quota_days: float = 0.0  # requests / the source's per_day quota: days of quota the operation used
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,16 +72,22 @@ def figures(store: SqlStateStore, catalog: Catalog, op: Operation, now: float | 
         for k in FIGURES:
             setattr(f, k, int(s.get(k) or 0))
         f.errors = [str(e) for e in s.get("failures") or []]
+        f.outcomes = {str(k): int(v) for k, v in (s.get("outcomes") or {}).items()}
         f.duration_seconds = float(s.get("duration_seconds") or 0.0)
+        f.cpu_seconds = float(s.get("cpu_seconds") or 0.0)
     else:
         p = progress(stored_plan(op), store.checkpoints(op.id), catalog.sources.get(op.source), shown == "running")
         for k in FIGURES:
             setattr(f, k, int(getattr(p, k)))
         f.errors = p.errors
+        f.outcomes = dict(p.outcomes)
         if p.first_start is not None:
             end = time.time() if now is None else now
             f.duration_seconds = round(max(0.0, (end if shown == "running" else op.updated_at) - p.first_start), 3)
     f.failures = len(f.errors)
+    source = catalog.sources.get(op.source)
+    cap = daily_cap(source.quota) if source is not None else None
+    f.quota_days = round(f.requests / cap, 4) if cap else 0.0
     return f
 
 
@@ -92,21 +98,10 @@ def fleet(store: SqlStateStore, catalog: Catalog, now: float | None = None) -> l
 
 def quota_used(store: SqlStateStore, source: str, window: float = DAY, now: float | None = None) -> int:
     """Requests the shared request_log holds for source in the last `window` seconds (the sliding day)."""
-    at = time.time() if now is None else now
-    q = (sa.select(sa.func.coalesce(sa.func.sum(request_log.c.n), 0))
-         .where(request_log.c.source == source, request_log.c.at > at - window))
-    with store._read() as conn:
-        return int(conn.execute(q).scalar_one())
+    return store.requests_since(source, (time.time() if now is None else now) - window)
 
 
 def daily_cap(quota: Quota) -> int | None:
     """Requests a source's quota allows per day, if it has a daily window."""
     return int(quota.per_day) if quota.per_day is not None else None
 
-
-def newest_periods(store: SqlStateStore) -> dict[tuple[str, str], int]:
-    """(source, dataset) -> end of the newest committed period (epoch seconds): what freshness is measured by."""
-    q = (sa.select(watermarks.c.source, watermarks.c.dataset, sa.func.max(watermarks.c.end))
-         .group_by(watermarks.c.source, watermarks.c.dataset))
-    with store._read() as conn:
-        return {(src, ds): int(end) for src, ds, end in conn.execute(q)}

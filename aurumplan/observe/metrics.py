@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aurumplan.catalog import Catalog
 from aurumplan.errors import AurumError
-from aurumplan.observe.fleet import FIGURES, OpFigures, daily_cap, fleet, newest_periods, quota_used
+from aurumplan.observe.fleet import FIGURES, OpFigures, daily_cap, fleet, quota_used
 from aurumplan.state import SqlStateStore
 from aurumplan.state.models import ACTIVE_STATUSES, OP_STATUSES
 
@@ -105,7 +105,18 @@ def render(ops: list[OpFigures], leases: dict[str, int], quota: dict[str, tuple[
     ex.family("aurumplan_active_operations", "gauge", "planned, running, paused or interrupted operations",
               [("aurumplan_active_operations", (("kind", k), ("source", s)),
                 sum(by_status[(k, s, st)] for st in active)) for k, s in pairs])
-    for fig in (*FIGURES, "failures"):
+    outcomes: dict[tuple[str, str, str], int] = defaultdict(int)
+    for o in ops:
+        for outcome, n in o.outcomes.items():
+            outcomes[(o.kind, o.source, outcome)] += n
+        unrecorded = o.requests - sum(o.outcomes.values())
+        if unrecorded > 0:  # sent by an engine that does not report outcomes, or before they were recorded
+            outcomes[(o.kind, o.source, "unrecorded")] += unrecorded
+    ex.family("aurumplan_requests_total", "counter", f"{COUNTER_HELP['requests']} by outcome: ok, throttled, "
+              "retried (failed and sent again), failed (given up or permanent); summed over every operation's runs",
+              [("aurumplan_requests_total", (("kind", k), ("source", s), ("outcome", out)), n)
+               for (k, s, out), n in sorted(outcomes.items())])
+    for fig in [f for f in (*FIGURES, "failures") if f != "requests"]:
         name = f"aurumplan_{fig}_total"
         help_text = COUNTER_HELP.get(fig, "failed nodes reported by operations")
         ex.family(name, "counter", f"{help_text}, summed over every operation's runs",
@@ -142,7 +153,7 @@ def collect(store: SqlStateStore, catalog: Catalog, now: float | None = None, pr
     for lease in store.leases(active_only=True, now=at):
         leases[lease.source] = leases.get(lease.source, 0) + 1
     quota = {name: (quota_used(store, name, now=at), daily_cap(src.quota)) for name, src in catalog.sources.items()}
-    return render(ops, leases, quota, newest_periods(store), at, resident_memory_bytes() if process else None)
+    return render(ops, leases, quota, store.newest_periods(), at, resident_memory_bytes() if process else None)
 
 
 class _Handler(BaseHTTPRequestHandler):

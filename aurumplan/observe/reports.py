@@ -53,32 +53,40 @@ def money(o: OpFigures, prices: CostConfig) -> float:
             + o.duration_seconds / 3600 * prices.per_hour)
 
 
+SUMMED = ("requests", "bytes", "records", "duration_seconds", "cpu_seconds", "quota_days")
+ROUNDED = {"duration_seconds": 3, "cpu_seconds": 3, "quota_days": 4, "cost": 6}
+
+
 def cost(ops: list[OpFigures], group_by: str, prices: CostConfig) -> dict[str, Any]:
-    """Per group: operations, API calls, bytes, records, wall seconds and money; and the total."""
+    """Per group: operations, API calls, bytes, records, wall and CPU seconds, quota-days and money; and
+    the total."""
     if group_by not in GROUPS:
         raise AurumError(f"invalid --group-by '{group_by}': use one of {', '.join(GROUPS)}")
     rows: dict[str, dict[str, Any]] = {}
     for o in ops:
         key = getattr(o, group_by) or "(none)"
-        r = rows.setdefault(key, {group_by: key, "operations": 0, "requests": 0, "bytes": 0, "records": 0,
-                                  "duration_seconds": 0.0, "cost": 0.0})
+        r = rows.setdefault(key, _zero(group_by, key))
         r["operations"] += 1
-        for k in ("requests", "bytes", "records", "duration_seconds"):
+        for k in SUMMED:
             r[k] += getattr(o, k)
         r["cost"] += money(o, prices)
-    total: dict[str, Any] = {group_by: "total", "operations": 0, "requests": 0, "bytes": 0, "records": 0,
-                             "duration_seconds": 0.0, "cost": 0.0}
+    total = _zero(group_by, "total")
     out = []
     for _, r in sorted(rows.items()):
-        r["duration_seconds"] = round(r["duration_seconds"], 3)
-        r["cost"] = round(r["cost"], 6)
+        for k, n in ROUNDED.items():
+            r[k] = round(r[k], n)
         for k in total:
             if k != group_by:
                 total[k] += r[k]
         out.append(r)
-    total["duration_seconds"] = round(total["duration_seconds"], 3)
-    total["cost"] = round(total["cost"], 6)
+    for k, n in ROUNDED.items():
+        total[k] = round(total[k], n)
     return {"group_by": group_by, "currency": prices.currency, "rows": out, "total": total}
+
+
+def _zero(group_by: str, key: str) -> dict[str, Any]:
+    return {group_by: key, "operations": 0, "requests": 0, "bytes": 0, "records": 0, "duration_seconds": 0.0,
+            "cpu_seconds": 0.0, "quota_days": 0.0, "cost": 0.0}
 
 
 def p95(values: list[float]) -> float | None:

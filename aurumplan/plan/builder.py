@@ -25,6 +25,7 @@ from aurumplan.compile.graph import graph_to_json
 from aurumplan.diff import ChangeSet
 from aurumplan.hashing import canonical_json, canonical_json_float_free, fingerprint, sha256_hex
 from aurumplan.intervals import IntervalSet, fmt_ts
+from aurumplan.plan.layout import COMMA, lay_out_object, sha256_of, text_of
 
 FORMAT_VERSION = 1
 HASHED_EXCLUDE = ("created_at", "plan_id", "signature")
@@ -199,18 +200,23 @@ def _hash(pieces: list[bytes]) -> str:
 def seal(plan: dict[str, Any]) -> str:
     """Set plan_id (the hash of the canonical JSON of everything else) and return the file text.
 
-    The body is encoded once: the file is that body with plan_id appended, which read_plan
-    verifies by hashing the rest again. Pieces are joined once, straight into the file text.
+    The file is that canonical JSON cut into lines (plan/layout.py) with plan_id (and the signature)
+    on the last lines: read_plan parses it and verifies plan_id by hashing the rest again.
     """
-    pieces = _hashed_pieces(plan)
-    plan["plan_id"] = _hash(pieces)
+    lines = lay_out_object([(k, plan[k], k in _FLOAT_FREE and (k != "graph" or _requests_float_free(plan[k])))
+                            for k in plan if k not in HASHED_EXCLUDE])
+    plan["plan_id"] = sha256_of(lines)
     signature = sign(plan["plan_id"])
     tail = f',"signature":"{signature}"' if signature else ""
     if signature:
         plan["signature"] = signature
-    pieces.append(f'{"," if len(pieces) > 1 else ""}"plan_id":"{plan["plan_id"]}"{tail}}}\n'.encode())
-    body = b"".join(pieces)
-    pieces.clear()  # 23 MB for a large plan: freed before the text is decoded from the joined copy
+    closing = lines.pop()
+    if len(lines) > 1:
+        lines.append(COMMA)
+    lines.append((1, f'"plan_id":"{plan["plan_id"]}"{tail}'.encode()))
+    lines.append(closing)
+    body = text_of(lines)
+    lines.clear()  # 23 MB of fragments for a large plan: freed before the text is decoded from the joined copy
     return body.decode()
 
 

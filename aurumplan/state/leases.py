@@ -158,6 +158,12 @@ class LeasesMixin(SqlBase):
 
     # -- quota -------------------------------------------------------------------------------
 
+    def requests_since(self, source: str, since: float) -> int:
+        """Requests the shared quota log holds for source after `since` (quota left, docs/operations.md#health)."""
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(rl.c.n), 0))
+                                    .where(rl.c.source == source, rl.c.at > since)).scalar_one())
+
     def reserve_request(self, source: str, windows: Iterable[tuple[float, float]],
                         now: float | None = None, n: int = 1) -> float:
         """Leave now=None in concurrent use: the clock is then read under the lock, in order."""

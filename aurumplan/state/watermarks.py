@@ -97,6 +97,12 @@ class WatermarksMixin(SqlBase):
         return [WatermarkRow(source, ds, sid, start, end, WatermarkRef(lid, op, ck, sv), records, at)
                 for ds, sid, start, end, lid, op, ck, sv, records, at in rows]
 
+    def newest_periods(self) -> dict[tuple[str, str], int]:
+        """(source, dataset) -> end of the newest committed period: what freshness is measured by."""
+        q = (sa.select(wm.c.source, wm.c.dataset, sa.func.max(wm.c.end)).group_by(wm.c.source, wm.c.dataset))
+        with self._read() as conn:
+            return {(src, ds): int(end) for src, ds, end in conn.execute(q)}
+
     def set_watermarks(self, source: str, dataset: str, series_id: str, where: IntervalSet,
                        ref: WatermarkRef, records: int | Mapping[Interval, int] = 0, *,
                        fence: tuple[str, int] | None = None, now: float | None = None) -> int:

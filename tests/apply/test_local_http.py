@@ -9,8 +9,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 
 from aurumplan.catalog import load_catalog
+from aurumplan.errors import SourceError, TransientSourceError
 from aurumplan.executors.base import Counters, RetryPolicy
 from aurumplan.executors.http import fetch_page
 from aurumplan.executors.local import LocalExecutor
@@ -84,3 +86,33 @@ def test_a_parsed_page_is_freed_without_waiting_for_the_cycle_collector() -> Non
         finally:
             gc.enable()
     assert (pages, records) == (2, 6000)
+
+
+def test_each_request_counts_once_by_how_it_ended() -> None:
+    """aurumplan_requests_total{outcome} (docs/operations.md#metrics): ok, throttled, retried, failed add
+    up to the requests sent, whatever mix of answers the API gave."""
+    start = parse_ts("2024-01-01")
+    with EiaServer(api_key="k", until=start + 400 * 24 * HOUR, quota=None) as srv, httpx.Client(timeout=30) as client:
+        src = load_catalog().source("eia").model_copy(update={"base_url": srv.base_url})
+        ds = src.datasets["ELEC.DEMAND"]
+        req = RequestSpec("eia", "ELEC.DEMAND", ("PJM",), start, start + 24 * HOUR, 24)
+        call = DRIVER.first_call(src, ds, req)
+        policy = RetryPolicy(max=2, backoff=0.0, max_backoff=0.0)
+
+        def fetch(counters: Counters) -> None:
+            fetch_page(client, DRIVER, src, ds, req, call, "k", _NoLimit(), policy, counters, lambda: False,
+                       sleep=lambda _s: None)
+
+        c = Counters()
+        srv.fail_next(1, status=429)
+        srv.fail_next(1, status=503)
+        fetch(c)
+        assert c.outcomes == {"throttled": 1, "retried": 1, "ok": 1} and c.requests == 3 == srv.requests
+        srv.fail_next(3, status=503)
+        with pytest.raises(TransientSourceError):
+            fetch(c)
+        assert c.outcomes == {"throttled": 1, "retried": 3, "ok": 1, "failed": 1} and c.requests == 6
+        srv.fail_next(1, status=403)  # permanent: not sent again
+        with pytest.raises(SourceError):
+            fetch(c)
+        assert c.outcomes["failed"] == 2 and sum(c.outcomes.values()) == c.requests == 7 == srv.requests

@@ -34,6 +34,8 @@ def fleet(tmp_path: Path) -> Path:
     add(store, "R1", "Replay", "fred", "bob", "failed", DEC + 60, requests=500, bytes=1e9, records=5,
         duration_seconds=100, retries=50)
     add(store, "B0", "Backfill", "eia", "bob", "succeeded", parse_ts("2024-11-30"), requests=99)
+    add(store, "C1", "Backfill", "cpi", "alice", "succeeded", DEC + 120, requests=250, cpu_seconds=4.25,
+        duration_seconds=30)
     store.close()
     return tmp_path
 
@@ -43,16 +45,22 @@ def test_cost_groups_and_prices(fleet: Path) -> None:
     assert code == 0
     data = json.loads(out)
     rows = {r["kind"]: r for r in data["rows"]}
-    assert rows["Backfill"]["operations"] == 1 and rows["Backfill"]["requests"] == 2000
-    assert rows["Backfill"]["cost"] == pytest.approx(2 * 0.5 + 2 * 0.1 + 1 * 2)
+    assert rows["Backfill"]["operations"] == 2 and rows["Backfill"]["requests"] == 2250
+    assert rows["Backfill"]["cost"] == pytest.approx(2 * 0.5 + 2 * 0.1 + 1 * 2 + 30 / 3600 * 2)
     assert rows["Replay"]["cost"] == round(0 + 1 * 0.1 + 100 / 3600 * 2, 6)  # fred has no price: free
-    assert data["total"]["requests"] == 2500 and data["currency"] == "EUR"
+    assert data["total"]["requests"] == 2750 and data["currency"] == "EUR"
+    # cpi's quota is 500 a day: 250 requests are half a quota-day; eia and fred have no daily quota
+    assert rows["Backfill"]["quota_days"] == 0.5 and rows["Replay"]["quota_days"] == 0
+    assert rows["Backfill"]["cpu_seconds"] == 4.25 and data["total"]["cpu_seconds"] == 4.25
     code, out, _ = run(fleet, "cost", "--range", "2024-12-01:2024-12-31", "--group-by", "owner", "--format", "csv")
     table = list(csv.DictReader(io.StringIO(out)))
     assert [r["owner"] for r in table] == ["alice", "bob", "total"] and table[1]["requests"] == "500"
+    assert table[0]["quota_days"] == "0.5" and table[0]["cpu_seconds"] == "4.25"
     code, out, _ = run(fleet, "cost", "--range", "2024-11-01:2024-12-31", "--group-by", "source")
     assert code == 0 and out.splitlines()[0].split()[:3] == ["source", "operations", "requests"]
-    assert out.splitlines()[1].split()[:3] == ["eia", "2", "2099"] and "(cost in EUR)" in out
+    lines = out.splitlines()
+    assert lines[1].split()[:3] == ["cpi", "1", "250"] and lines[2].split()[:3] == ["eia", "2", "2099"]
+    assert lines[0].split()[5:8] == ["duration_seconds", "cpu_seconds", "quota_days"] and "(cost in EUR)" in out
 
 
 def test_cost_without_prices_is_zero(tmp_path: Path) -> None:
@@ -91,3 +99,11 @@ def test_trends_avg_p95_error_rate_throughput(tmp_path: Path) -> None:
     assert code == 0 and [line.split()[1] for line in out.splitlines()[1:]] == ["eia", "fred"]
     code, out, _ = run(tmp_path, "trends", "--range", "7d")
     assert code == 0 and out.strip() == "No operations in the range."
+
+
+def test_cost_of_a_real_apply_has_its_cpu_seconds_and_quota_days(applied: Path) -> None:
+    op = json.loads(run(applied, "ops", "list", "--json")[1])[0]
+    rep = json.loads(run(applied, "report", op["id"], "--json")[1])["figures"]
+    total = json.loads(run(applied, "cost", "--range", "1d", "--format", "json")[1])["total"]
+    assert 0 < rep["cpu_seconds"] == total["cpu_seconds"]
+    assert total["quota_days"] == round(rep["requests"] / 5000, 4) > 0  # the project's eia quota is 5000 a day

@@ -31,6 +31,12 @@ def one(m: dict, name: str, **labels: str) -> float:
     return m[(name, tuple(sorted(labels.items())))]
 
 
+def requests(m: dict, **labels: str) -> float:
+    """aurumplan_requests_total summed over its outcomes."""
+    return sum(v for (name, lab), v in m.items() if name == "aurumplan_requests_total"
+               and set(labels.items()) <= set(lab))
+
+
 def test_textfile_metrics_equal_the_report(applied: Path) -> None:
     code, out, err = run(applied, "metrics")
     assert code == 0, err
@@ -41,7 +47,7 @@ def test_textfile_metrics_equal_the_report(applied: Path) -> None:
     assert one(m, "aurumplan_operations", status="succeeded", **kind) == 1
     assert one(m, "aurumplan_operations", status="failed", **kind) == 0
     assert one(m, "aurumplan_active_operations", **kind) == 0
-    assert one(m, "aurumplan_requests_total", **kind) == rep["requests"] > 0
+    assert one(m, "aurumplan_requests_total", outcome="ok", **kind) == rep["outcomes"]["ok"] == rep["requests"] > 0
     assert one(m, "aurumplan_records_total", **kind) == rep["records"] == 216
     assert one(m, "aurumplan_bytes_total", **kind) == rep["bytes"] > 0
     assert one(m, "aurumplan_failures_total", **kind) == 0
@@ -54,6 +60,22 @@ def test_textfile_metrics_equal_the_report(applied: Path) -> None:
     age = one(m, "aurumplan_dataset_freshness_seconds", source="eia", dataset="ELEC.DEMAND")
     assert abs(age - (time.time() - parse_ts("2024-01-04"))) < 120  # the backfill ended with 2024-01-03
     assert "process_resident_memory_bytes" not in out  # the CLI's own memory means nothing in a textfile
+
+
+def test_requests_by_outcome_add_up_to_what_the_api_answered(project: Path, server: EiaServer) -> None:
+    server.fail_next(1, status=503)  # one request fails and is sent again (retries.max is 1)
+    code, out, err = run(project, "apply", spec(project), "--auto-approve")
+    assert code == 0, out + err
+    m = samples(run(project, "metrics")[1])
+    op = json.loads(run(project, "ops", "list", "--json")[1])[0]
+    rep = json.loads(run(project, "report", op["id"], "--json")[1])["figures"]
+    kind = {"kind": "Backfill", "source": "eia"}
+    by_outcome = {lab["outcome"]: v for (name, labels), v in m.items()
+                  if name == "aurumplan_requests_total" for lab in [dict(labels)]}
+    assert by_outcome == {"ok": server.requests - 1, "retried": 1} == rep["outcomes"]
+    assert sum(by_outcome.values()) == rep["requests"] == server.requests
+    assert one(m, "aurumplan_retries_total", **kind) == rep["retries"] == 1
+    assert "requests by outcome" in run(project, "report", op["id"])[1]
 
 
 def test_metrics_of_an_empty_project_parse(tmp_path: Path) -> None:
@@ -107,8 +129,9 @@ def test_scraped_during_a_real_apply(project: Path, server: EiaServer) -> None:
     final = samples(run(project, "metrics")[1])
     op = json.loads(run(project, "ops", "list", "--json")[1])[0]
     rep = json.loads(run(project, "report", op["id"], "--json")[1])["figures"]
-    assert one(final, "aurumplan_requests_total", **kind) == rep["requests"] == server.requests
-    assert max(one(m, "aurumplan_requests_total", **kind) for m in live) <= rep["requests"]
+    assert requests(final, **kind) == rep["requests"] == server.requests
+    assert one(final, "aurumplan_requests_total", outcome="ok", **kind) == server.requests
+    assert max(requests(m, **kind) for m in live) <= rep["requests"]
 
 
 def test_only_metrics_is_served_and_label_values_are_escaped() -> None:
@@ -119,7 +142,7 @@ def test_only_metrics_is_served_and_label_values_are_escaped() -> None:
                    duration_seconds=12.5)
     text = render([op], {"s\nrc": 1}, {"s\nrc": (3, None)})
     m = samples(text)
-    assert one(m, "aurumplan_requests_total", kind='Back"fill\\', source="s\nrc") == 3
+    assert one(m, "aurumplan_requests_total", kind='Back"fill\\', source="s\nrc", outcome="unrecorded") == 3
     assert one(m, "aurumplan_operation_duration_seconds_sum", kind='Back"fill\\', source="s\nrc") == 12.5
     with serving(lambda: text, 0) as (host, port):
         assert host == "127.0.0.1"
