@@ -21,7 +21,7 @@ from aurumplan.catalog.check import validate_files
 from aurumplan.catalog.quotas import validate_quotas
 from aurumplan.compile.graph import to_dot, to_mermaid
 from aurumplan.config import CONFIG_NAME, Config, load_config
-from aurumplan.errors import AurumError, Diagnostic, OperationError
+from aurumplan.errors import AurumError, Diagnostic, OperationError, StateError
 from aurumplan.executors.compile_jobs import compile_plan
 from aurumplan.executors.record import record_plan
 from aurumplan.hashing import canonical_json
@@ -33,7 +33,7 @@ from aurumplan.plan.planfile import is_plan_file, read_plan
 from aurumplan.plan.render import human_duration, render_plan
 from aurumplan.spec.reference import write_reference
 from aurumplan.spec.schema import write_schemas as spec_write_schemas
-from aurumplan.state import SqlStateStore, open_state
+from aurumplan.state import SqlStateStore, mask_url, open_state
 
 
 @dataclass
@@ -83,6 +83,15 @@ def open_reader(ctx: Context) -> SqlStateStore | EmptyState:
     if _sqlite_missing(url):
         return EmptyState()
     return open_state(url, create=True)
+
+
+def require_state(ctx: Context) -> None:
+    """Read commands refuse a SQLite state file that is not there: a typo in the state URL must not read
+    as "nothing loaded, nothing running" (planning still reads it as empty: a first plan has no state)."""
+    url = ctx.config.state_url
+    if _sqlite_missing(url):
+        raise StateError(f"no state at {mask_url(url)}",
+                         hint="run `aurumplan init`, or check AURUMPLAN_STATE_URL / `state:` in aurumplan.yaml")
 
 
 @contextlib.contextmanager
@@ -192,6 +201,7 @@ def _gap_window(days: int | None, window: str | None, now: float | None) -> tupl
 def gaps(ctx: Context, source: str, *, dataset: str | None = None, days: int | None = None,
          window: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
     """Missing intervals per dataset, series with the same gaps grouped into one entry."""
+    require_state(ctx)
     src = ctx.catalog.source(source)
     names = [ctx.catalog.dataset(source, dataset).name] if dataset else list(src.datasets)
     start, end = _gap_window(days, window, now)
@@ -216,6 +226,7 @@ def gaps(ctx: Context, source: str, *, dataset: str | None = None, days: int | N
 
 def state_list(ctx: Context) -> list[dict[str, Any]]:
     """Per source, dataset and series: loaded intervals, records and load versions."""
+    require_state(ctx)
     with reading(ctx) as state:
         out = []
         for source in sorted(ctx.catalog.sources):
@@ -317,6 +328,7 @@ def _logged(log: Any, command: str, **fields: Any) -> Iterator[None]:
 
 def logs(op_id: str, ctx: Context) -> list[dict[str, Any]]:
     """The operation's action log records, oldest first."""
+    require_state(ctx)
     from aurumplan.observe.actionlog import read
 
     return read(ctx.config.path(ctx.config.logs), op_id)
@@ -367,6 +379,7 @@ def cancel(op_id: str, ctx: Context, force: bool = False) -> dict[str, Any]:
 
 def status(op_id: str | None, ctx: Context) -> Any:
     """One operation's progress, or every active one's."""
+    require_state(ctx)
     with open_store(ctx) as store:
         if op_id:
             return inspect_status.status(store, ctx.catalog, op_id)
@@ -374,6 +387,7 @@ def status(op_id: str | None, ctx: Context) -> Any:
 
 
 def ops_list(ctx: Context, active_only: bool = False) -> list[dict[str, Any]]:
+    require_state(ctx)
     with reading(ctx) as state:
         if isinstance(state, EmptyState):
             return []
@@ -459,6 +473,7 @@ def coverage_strip(rows: list[dict[str, Any]], width: int = 100) -> str:
 
 def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) -> str:
     """`aurumplan report`: what an operation did, rendered as markdown, json or html."""
+    require_state(ctx)
     return _reports.render_report(_reports.operation_report(ctx.config, ctx.catalog, op_id, top_n=top_n), fmt)
 
 

@@ -193,3 +193,17 @@ def test_refresh_from_reports_only_changed_ranges(project: Path) -> None:
     a, b = (json.loads((project / f).read_text()) for f in ("a.json", "b.json"))
     assert a["fingerprints"]["ELEC.DEMAND|MISO"] == b["fingerprints"]["ELEC.DEMAND|MISO"]
     assert b["summary"]["unchanged"] == 24
+
+
+@pytest.mark.parametrize("args", [("status",), ("ops", "list"), ("report", "BACKFILL_20240131_EIA_000000"),
+                                  ("state", "list"), ("gaps", "--source", "eia"), ("logs", "X")])
+def test_read_commands_refuse_a_state_that_is_not_there(project: Path, args: tuple[str, ...]) -> None:
+    """A typo in the state URL must not read as "nothing loaded, nothing running"; nothing is created."""
+    code, out, err = run(project, *args)
+    assert code == 1, out + err
+    assert f"no state at sqlite:///{project / 'state.db'}" in err or "no state at sqlite:///state.db" in err, err
+    assert "aurumplan init" in err and "Traceback" not in err
+    assert not (project / "state.db").exists()
+    code, out, err = run(project, "plan", str(project / "spec.yaml"))  # a first plan: no state yet, reads as empty
+    assert code == 0, out + err
+    assert not (project / "state.db").exists()

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from aurumplan import api
-from aurumplan.errors import AurumError
+from aurumplan.errors import AurumError, StateError
 from tests.lifecycle.invariants import Model, OpInfo, Snapshot, check, planned_keys
 from tests.lifecycle.world import DAYS, HOUR, SERIES, FaultyEia, Project, spec_text
 
@@ -87,7 +87,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.model.log.append(f"step {self.model.step}: {text}")
 
     def _ops_now(self) -> set[str]:
-        return {o["id"] for o in api.ops_list(self.project.ctx)}
+        try:
+            return {o["id"] for o in api.ops_list(self.project.ctx)}
+        except StateError:  # nothing applied yet: no state file (read commands refuse a missing one)
+            return set()
 
     def _hook(self, op_id: str, interrupt: str) -> Callable[[str, dict[str, Any]], None]:
         fired = threading.Event()
