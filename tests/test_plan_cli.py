@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,21 @@ def test_read_commands_refuse_a_state_that_is_not_there(project: Path, args: tup
     code, out, err = run(project, "plan", str(project / "spec.yaml"))  # a first plan: no state yet, reads as empty
     assert code == 0, out + err
     assert not (project / "state.db").exists()
+
+
+def test_windows_outside_what_the_source_publishes_are_clipped_with_a_warning(project: Path) -> None:
+    """Before the catalog's available_from (EIA-930 starts 2015-07-01) and after now nothing is published:
+    the plan asks for neither and says so."""
+    (project / "edges.yaml").write_text(SPEC.replace("series: [PJM, MISO, ERCO]", "series: [PJM]").replace(
+        "window: {start: 2024-01-01, end: 2024-01-31}", "window: {start: 2015-06-01, end: 2099-12-31}"))
+    code, out, err = run(project, "plan", str(project / "edges.yaml"), "--json")
+    assert code == 0, out + err
+    plan = json.loads(out)
+    [warning] = [w for w in plan["warnings"] if "clipped" in w]
+    assert "ELEC.DEMAND" in warning and "2015-07-01" in warning
+    [action] = plan["datasets"][0]["actions"]
+    start, end = IntervalSet.from_json(action["intervals"]).span or (0, 0)
+    assert start == parse_ts("2015-07-01")
+    assert parse_ts("2026-01-01") < end <= time.time()
+    code, out, err = run(project, "plan", str(project / "edges.yaml"))
+    assert "Warning: ELEC.DEMAND: window clipped" in out + err

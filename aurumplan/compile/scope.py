@@ -6,6 +6,7 @@ someone else is the diff's job.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from aurumplan.catalog import Catalog, DatasetDef, SourceDef
 from aurumplan.catalog.check import series_selected
 from aurumplan.errors import PlanError
-from aurumplan.intervals import IntervalSet, fmt_ts
+from aurumplan.intervals import HOUR, IntervalSet, fmt_ts, parse_ts
 from aurumplan.spec.failures import read_failure_log
 
 
@@ -52,6 +53,7 @@ class Scope:
     source: SourceDef
     kind: str
     datasets: dict[str, DatasetScope] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def dataset(self, ds: DatasetDef, cascade_from: str | None = None) -> DatasetScope:
         if ds.name not in self.datasets:
@@ -86,12 +88,34 @@ def _reprocess_reason(spec: Any) -> str:
     return "selected window"
 
 
+def published(ds: DatasetDef, where: IntervalSet, now: float) -> IntervalSet:
+    """The part of `where` the source can have: from the catalog's `available_from` to the start of the
+    current hour (a window beyond either end would plan requests for periods nobody publishes)."""
+    if not where:
+        return where
+    lo = parse_ts(ds.available_from) if ds.available_from else (where.span or (0, 0))[0]
+    hi = int(now) // HOUR * HOUR
+    return where & IntervalSet([(lo, hi)]) if lo < hi else IntervalSet()
+
+
+def _clip(scope: Scope, ds: DatasetDef, where: IntervalSet, now: float) -> IntervalSet:
+    kept = published(ds, where, now)
+    if kept != where:
+        span = kept.span
+        scope.warnings.append(f"{ds.name}: window clipped to "
+                              f"{fmt_ts(span[0]) + ' .. ' + fmt_ts(span[1]) if span else 'nothing'}: the source "
+                              f"publishes it from {ds.available_from or 'its first period'} up to now")
+    return kept
+
+
 def build_scope(op: Any, catalog: Catalog, spec_dir: Path,
-                loaded_since: dict[str, IntervalSet] | None = None) -> Scope:
+                loaded_since: dict[str, IntervalSet] | None = None, now: float | None = None) -> Scope:
     """The requested intervals of every dataset and series the operation names.
 
     `loaded_since` serves Reprocess `incremental`: per dataset, the loaded periods from `since` on.
+    A window is clipped to what the source publishes, with a warning (`published`).
     """
+    at = time.time() if now is None else now
     spec = op.spec
     source = catalog.source(spec.source)
     scope = Scope(source, op.kind)
@@ -116,8 +140,9 @@ def build_scope(op: Any, catalog: Catalog, spec_dir: Path,
             reason = {"Backfill": "gap in window", "Replay": f"replay ({spec_type(spec)})"}.get(
                 op.kind, "selected window")
         for ds in datasets:
+            kept = _clip(scope, ds, where, at)
             for sid in _series_of(ds, spec.series):
-                scope.dataset(ds).add(sid, where, reason)
+                scope.dataset(ds).add(sid, kept, reason)
     if op.kind in ("Replay", "Reprocess"):
         _cascade(scope, catalog)
     return scope

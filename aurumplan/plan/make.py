@@ -170,7 +170,7 @@ def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Pat
     graph = build_graph(scope.source, work, bridge_gaps=op.kind == "Backfill")
     plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
                       embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
-                      settings=with_profile(settings_of(op), op, catalog))
+                      settings=with_profile(settings_of(op), op, catalog), warnings=scope.warnings)
     _next_attempt(plan, state)
     return Planned(loaded, changes, graph, plan, seal(plan))
 
