@@ -34,6 +34,7 @@ from aurumplan.plan.render import human_duration, render_plan
 from aurumplan.spec.reference import write_reference
 from aurumplan.spec.schema import write_schemas as spec_write_schemas
 from aurumplan.state import SqlStateStore, mask_url, open_state
+from aurumplan.state.ops import check_operation_id
 
 
 @dataclass
@@ -85,9 +86,12 @@ def open_reader(ctx: Context) -> SqlStateStore | EmptyState:
     return open_state(url, create=True)
 
 
-def require_state(ctx: Context) -> None:
+def require_state(ctx: Context, op_id: str | None = None) -> None:
     """Read commands refuse a SQLite state file that is not there: a typo in the state URL must not read
-    as "nothing loaded, nothing running" (planning still reads it as empty: a first plan has no state)."""
+    as "nothing loaded, nothing running" (planning still reads it as empty: a first plan has no state).
+    An operation id given is checked first: bad input is named before a missing state."""
+    if op_id is not None:
+        check_operation_id(op_id)
     url = ctx.config.state_url
     if _sqlite_missing(url):
         raise StateError(f"no state at {mask_url(url)}",
@@ -328,7 +332,7 @@ def _logged(log: Any, command: str, **fields: Any) -> Iterator[None]:
 
 def logs(op_id: str, ctx: Context) -> list[dict[str, Any]]:
     """The operation's action log records, oldest first."""
-    require_state(ctx)
+    require_state(ctx, op_id)
     from aurumplan.observe.actionlog import read
 
     return read(ctx.config.path(ctx.config.logs), op_id)
@@ -379,7 +383,7 @@ def cancel(op_id: str, ctx: Context, force: bool = False) -> dict[str, Any]:
 
 def status(op_id: str | None, ctx: Context) -> Any:
     """One operation's progress, or every active one's."""
-    require_state(ctx)
+    require_state(ctx, op_id)
     with open_store(ctx) as store:
         if op_id:
             return inspect_status.status(store, ctx.catalog, op_id)
@@ -473,7 +477,7 @@ def coverage_strip(rows: list[dict[str, Any]], width: int = 100) -> str:
 
 def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) -> str:
     """`aurumplan report`: what an operation did, rendered as markdown, json or html."""
-    require_state(ctx)
+    require_state(ctx, op_id)
     return _reports.render_report(_reports.operation_report(ctx.config, ctx.catalog, op_id, top_n=top_n), fmt)
 
 
