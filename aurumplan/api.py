@@ -813,7 +813,7 @@ def compare(ctx: Context, source: str, dataset: str, reference: str, against: st
         with _open_warehouse(ctx.config.warehouse_url) as warehouse, warehouse.connect() as conn:
             out = _patterns.compare_days(conn, source, ds.name, ref_day, against_day, names, limits)
     unknown = [r["series_id"] for r in out["series"]
-               if r["series_id"] not in ds.series and r["reasons"] == ["no values on both dates"]]
+               if r["series_id"] not in ds.series and r["reasons"] == ["no values on either date"]]
     if unknown:
         raise _CatalogError(f"unknown series {', '.join(unknown)} of source '{source}' dataset '{ds.name}'",
                             hint="name a series of the catalog or one loaded on either date")

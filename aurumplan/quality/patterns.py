@@ -80,7 +80,7 @@ def compare_series(series_id: str, reference: Mapping[int, float], against: Mapp
     ref = {ts - ref_day: v for ts, v in reference.items()}
     new = {ts - against_day: v for ts, v in against.items()}
     if not ref or not new:
-        where = "both dates" if not ref and not new else "the reference date" if not ref else "the compared date"
+        where = "either date" if not ref and not new else "the reference date" if not ref else "the compared date"
         return SeriesPattern(series_id, "missing", 0, reasons=[f"no values on {where}"])
     common = sorted(set(ref) & set(new))
     if not common:

@@ -95,3 +95,12 @@ def test_bad_input_is_one_line_and_exit_1(project: Project, extra: list[str], me
 def test_usage_errors_exit_1_not_the_differs_code(project: Project) -> None:
     code, _, err = project.run("compare", "--source", "eia", "--dataset", "ELEC.DEMAND", "--reference", "2024-01-01")
     assert code == 1 and "Missing option '--against'" in err
+
+
+def test_nothing_loaded_is_said_and_is_not_ok(project: Project) -> None:
+    code, out, err = project.run("compare", "--source", "eia", "--dataset", "ELEC.DEMAND",
+                                 "--reference", "2024-01-01", "--against", "2024-01-02")
+    assert code == 2 and not err and out.endswith("No values on either date: nothing to compare.\n")
+    data = project.json("compare", "--source", "eia", "--dataset", "ELEC.DEMAND", "--reference", "2024-01-01",
+                        "--against", "2024-01-02", "--series", "PJM", "--json")
+    assert data["ok"] is False and data["series"][0]["reasons"] == ["no values on either date"]
