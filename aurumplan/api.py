@@ -795,3 +795,45 @@ def archive_restore(ctx: Context, file: str | Path) -> dict[str, Any]:
                              hint="`aurumplan report OP` lists an operation's archives")
     with _open_warehouse(ctx.config.warehouse_url) as warehouse:
         return _archive.restore_archive(warehouse, path)
+
+
+# ---- pattern comparison (compare) ----
+# Imported here rather than at the top so this block stays apart from the rest of the file.
+from aurumplan.errors import CatalogError as _CatalogError  # noqa: E402
+from aurumplan.quality import patterns as _patterns  # noqa: E402
+
+PatternLimits = _patterns.Limits
+PATTERN_LIMITS = _patterns.Limits()
+render_patterns = _patterns.render_patterns
+
+
+def _day(option: str, text: str) -> int:
+    try:
+        if len(text.strip()) != 10:
+            raise ValueError
+        return parse_ts(text)
+    except ValueError:
+        raise AurumError(f"invalid {option} '{text}': give a date as YYYY-MM-DD, e.g. 2024-12-01") from None
+
+
+def compare(ctx: Context, source: str, dataset: str, reference: str, against: str, *,
+            series: list[str] | None = None, limits: _patterns.Limits = PATTERN_LIMITS) -> dict[str, Any]:
+    """`aurumplan compare`: is a day shaped like a reference day, per series (docs/quality.md,
+    "Comparing patterns")."""
+    ref_day, against_day = _day("--reference", reference), _day("--against", against)
+    if not -1 <= limits.min_correlation <= 1 or limits.max_mean_diff < 0 or limits.max_peak_diff < 0:
+        raise AurumError("invalid limits: --min-correlation is between -1 and 1, --max-mean-diff and "
+                         "--max-peak-diff are fractions of at least 0 (0.2 = 20%)")
+    ds = ctx.catalog.dataset(source, dataset)
+    names = list(dict.fromkeys(series or ()))
+    if _sqlite_missing(ctx.config.warehouse_url):
+        out = _patterns.compare_from_values(source, ds.name, ref_day, against_day, {}, {}, names, limits)
+    else:
+        with _open_warehouse(ctx.config.warehouse_url) as warehouse, warehouse.connect() as conn:
+            out = _patterns.compare_days(conn, source, ds.name, ref_day, against_day, names, limits)
+    unknown = [r["series_id"] for r in out["series"]
+               if r["series_id"] not in ds.series and r["reasons"] == ["no values on either date"]]
+    if unknown:
+        raise _CatalogError(f"unknown series {', '.join(unknown)} of source '{source}' dataset '{ds.name}'",
+                            hint="name a series of the catalog or one loaded on either date")
+    return out

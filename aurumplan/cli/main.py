@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from aurumplan.cli import emergency, observe, operations, planning, quality, retention  # noqa: F401  (register their commands)
+from aurumplan.cli import emergency, observe, operations, patterns, planning, quality, retention  # noqa: F401  (register their commands)
 from aurumplan.cli.app import cli
 
 _TERRAFORM_STYLE = re.compile(r"^-([a-z][a-z-]+)(=.*)?$")

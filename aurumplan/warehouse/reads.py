@@ -175,3 +175,18 @@ def replaced_pairs(conn: Connection, source: str, dataset: str,
     ).bindparams(sa.bindparam("ids", expanding=True))
     rows = conn.execute(stmt, {"ids": list(load_ids), "source": source, "dataset": dataset})
     return [(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+
+
+def day_values(conn: Connection, source: str, dataset: str, day: Interval,
+               series: Sequence[str] | None = None) -> dict[str, dict[int, float]]:
+    """series -> {epoch: value} of the active version inside `day` exactly; NULL values left out.
+
+    For `compare`: the two days it sets side by side (docs/quality.md, "Comparing patterns")."""
+    lo, hi = day
+    wanted = set(series) if series is not None else None
+    out: dict[str, dict[int, float]] = {}
+    for sid, ts, value, *_ in observation_rows(conn, source, dataset, day):
+        if ts is None or value is None or not lo <= ts < hi or (wanted is not None and sid not in wanted):
+            continue
+        out.setdefault(sid, {})[int(ts)] = float(value)
+    return out
