@@ -5,7 +5,8 @@ records them), and at which step each load was first seen committed. The invaria
 with what the warehouse and the state say:
 
 1. latest committed wins: each current row is the one of the committed load with the highest
-   commit_seq holding that period, with the value the API served to that load's operation;
+   commit_seq holding that period, with the value the API served to that load's operation (or, for
+   rows an attempt reused from an earlier attempt's staged load, to that earlier attempt);
 2. no duplicate current rows;
 3. the watermarks name exactly the current rows' periods and loads;
 4. no staged version became current over a newer one: the operation that made a row current
@@ -149,7 +150,7 @@ def check(model: Model, snap: Snapshot, logs: Path) -> list[str]:
             bad.append(f"inv1 at {k}: current load {lid} is not in `loads`")
             continue
         op = load["operation_id"]
-        served = model.fetched.get(op, {}).get(k)
+        served = served_to(model, op, k)
         if served is None:
             bad.append(f"inv1 at {k}: current value {value} of {lid}, but the API never served {k} to {op}")
         elif served[1] != value:
@@ -181,7 +182,7 @@ def check(model: Model, snap: Snapshot, logs: Path) -> list[str]:
         if load is None or load["commit_seq"] is None:
             continue
         op = load["operation_id"]
-        fetched = model.fetched.get(op, {}).get(k)
+        fetched = served_to(model, op, k)
         if fetched is None:
             continue  # already reported by inv1
         for other, ol in committed.items():
@@ -228,6 +229,22 @@ def check(model: Model, snap: Snapshot, logs: Path) -> list[str]:
             bad.append(f"inv6 {op_id} is {status}: {len(lost)} planned periods neither current, nor staged for "
                        f"its resume, nor in its failure log, e.g. {lost[:3]}")
     return bad
+
+
+def served_to(model: Model, op_id: str, k: Key) -> Any:
+    """(step, value) the API last served for k to the operation, or to the latest earlier attempt of its spec:
+    attempt n reuses an earlier attempt's staged rows for an identical node when nobody committed in its
+    range since (docs/architecture.md, "Operation lifecycle"), so its row may have been fetched by that one."""
+    own = model.fetched.get(op_id, {}).get(k)
+    if own is not None:
+        return own
+    base = attempt_base(op_id)
+    n = int(op_id.rsplit("-a", 1)[1]) if op_id != base else 1
+    for m in range(n - 1, 0, -1):
+        got = model.fetched.get(base if m == 1 else f"{base}-a{m}", {}).get(k)
+        if got is not None:
+            return got
+    return None
 
 
 def attempt_base(op_id: str) -> str:
