@@ -12,6 +12,7 @@ from typing import Any
 
 import networkx as nx
 
+from aurumplan import TEAM_DB_URL as _TEAM_DB_URL
 from aurumplan.apply import lifecycle, rollback
 from aurumplan.apply.ratelimit import RateLimiter
 from aurumplan.apply.runner import Applier, plan_of_operation
@@ -663,7 +664,7 @@ def changed_specs(ref: str, plans_dir: str | Path = "plans", cwd: str | Path | N
     return sorted(p for p in found if p.is_file())
 
 
-TEAM_DB_URL = "postgresql+psycopg://aurumplan@127.0.0.1:5432/aurumplan"
+TEAM_DB_URL = _TEAM_DB_URL
 TEAM_GITIGNORE = ".aurumplan/\nplans-out/\ncomment.md\n"
 
 

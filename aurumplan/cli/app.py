@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from aurumplan import __version__, api
+from aurumplan import __version__
+from aurumplan.cli.lazyapi import api
 from aurumplan.errors import AurumError
 
 F = TypeVar("F", bound=Callable[..., Any])

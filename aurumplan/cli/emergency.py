@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from aurumplan import api
 from aurumplan.cli.app import Obj, cli, echo_json, handle_errors, pass_obj
+from aurumplan.cli.lazyapi import api
 
 
 @cli.command()

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from aurumplan import api
 from aurumplan.cli.app import Obj, cli, echo_json, handle_errors, pass_obj
+from aurumplan.cli.lazyapi import api
 from aurumplan.cli.progress import make_hook
 from aurumplan.errors import AurumError
 

@@ -7,10 +7,8 @@ from typing import Any
 
 import click
 
-from aurumplan import api
 from aurumplan.cli.app import Obj, cli, echo_json, handle_errors, pass_obj
-
-_LIM = api.PATTERN_LIMITS
+from aurumplan.cli.lazyapi import api
 
 
 class _BadUsage(click.UsageError):
@@ -36,11 +34,11 @@ class _BadInputExitsOne(click.Command):
               help="the day compared with it, YYYY-MM-DD (UTC)")
 @click.option("--series", multiple=True,
               help="comma-separated series to compare (default: every series with values on either date)")
-@click.option("--min-correlation", type=float, default=_LIM.min_correlation, show_default=True,
+@click.option("--min-correlation", type=float, default=lambda: api.PATTERN_LIMITS.min_correlation, show_default="0.8",
               help="a lower Pearson correlation of the two days' shapes differs")
-@click.option("--max-mean-diff", type=float, default=_LIM.max_mean_diff, show_default=True,
+@click.option("--max-mean-diff", type=float, default=lambda: api.PATTERN_LIMITS.max_mean_diff, show_default="0.2",
               help="a larger relative change of the mean differs (0.2 = ±20%)")
-@click.option("--max-peak-diff", type=float, default=_LIM.max_peak_diff, show_default=True,
+@click.option("--max-peak-diff", type=float, default=lambda: api.PATTERN_LIMITS.max_peak_diff, show_default="0.25",
               help="a larger relative change of the peak (maximum) differs")
 @click.option("--json", "as_json", is_flag=True, help="print the figures as JSON")
 @pass_obj

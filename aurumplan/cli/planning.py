@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from aurumplan import api
+from aurumplan import TEAM_DB_URL
 from aurumplan.cli.app import Obj, cli, echo_json, format_error, handle_errors, pass_obj
+from aurumplan.cli.lazyapi import api
 from aurumplan.cli.markdown import render_markdown
 from aurumplan.errors import AurumError
 from aurumplan.hashing import canonical_json
@@ -20,8 +21,8 @@ from aurumplan.plan.render import render_plan
 @cli.command()
 @click.option("--team", is_flag=True,
               help="also PostgreSQL settings, plans/, JSON schemas, the GitHub workflow and pre-commit config")
-@click.option("--state-url", default=api.TEAM_DB_URL, show_default=True, help="with --team: the shared state")
-@click.option("--warehouse-url", default=api.TEAM_DB_URL, show_default=True, help="with --team: the warehouse")
+@click.option("--state-url", default=TEAM_DB_URL, show_default=True, help="with --team: the shared state")
+@click.option("--warehouse-url", default=TEAM_DB_URL, show_default=True, help="with --team: the warehouse")
 @click.option("--hooks-repo", default="https://github.com/aurumplan/aurumplan", show_default=True,
               help="with --team: the git repository pre-commit gets aurumplan's hook from")
 @handle_errors

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from aurumplan import api
+from aurumplan.cli.lazyapi import api
 
 Hook = Callable[[str, dict[str, Any]], None]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from aurumplan import api
 from aurumplan.cli.app import Obj, cli, echo_json, handle_errors, pass_obj
+from aurumplan.cli.lazyapi import LazyChoice, api
 
 
 def _split(values: Iterable[str]) -> list[str]:
@@ -139,7 +139,7 @@ _EXT = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".html": "h
 
 @cli.command()
 @click.argument("op_id")
-@click.option("--format", "fmt", type=click.Choice(list(api.REPORT_FORMATS)), default=None,
+@click.option("--format", "fmt", type=LazyChoice(lambda: api.REPORT_FORMATS), default=None,
               help="default: from the -o file's extension, else markdown")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="write to FILE, not stdout")
 @click.option("--json", "as_json", is_flag=True, help="same as --format json")

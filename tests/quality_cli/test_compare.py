@@ -104,3 +104,17 @@ def test_nothing_loaded_is_said_and_is_not_ok(project: Project) -> None:
     data = project.json("compare", "--source", "eia", "--dataset", "ELEC.DEMAND", "--reference", "2024-01-01",
                         "--against", "2024-01-02", "--series", "PJM", "--json")
     assert data["ok"] is False and data["series"][0]["reasons"] == ["no values on either date"]
+
+
+def test_help_shows_the_limits_compare_uses() -> None:
+    """--help is served without loading the library, so its defaults are written out: they must be the api's."""
+    from click.testing import CliRunner
+
+    from aurumplan import api
+    from aurumplan.cli.main import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["compare", "--help"]).output.split())
+    lim = api.PATTERN_LIMITS
+    for option, value in (("--min-correlation", lim.min_correlation), ("--max-mean-diff", lim.max_mean_diff),
+                          ("--max-peak-diff", lim.max_peak_diff)):
+        assert f"[default: ({value:g})]" in text.split(option, 1)[1].split("--", 1)[0], (option, text)

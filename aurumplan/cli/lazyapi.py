@@ -1,0 +1,50 @@
+"""`api`, loaded on first use: `aurumplan --help` and `--version` must not import the whole library.
+
+Importing aurumplan.api pulls in SQLAlchemy, httpx, networkx, pydantic and every layer (~0.8 s on an
+idle machine, issue 18); a command pays that only when it calls into the library. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from aurumplan import api as api
+else:
+    def _lazy(name: str) -> Any:
+        """The module object now, its code run on first attribute access (importlib.util.LazyLoader)."""
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.loader is not None
+        loader = importlib.util.LazyLoader(spec.loader)
+        spec.loader = loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        parent, _, child = name.rpartition(".")
+        setattr(sys.modules[parent], child, module)
+        loader.exec_module(module)
+        return module
+
+    api = _lazy("aurumplan.api")
+
+
+class LazyChoice(click.Choice):  # type: ignore[type-arg]
+    """A click.Choice whose choices come from the library when a value is checked or help is shown."""
+
+    def __init__(self, load: Callable[[], Sequence[str]]) -> None:
+        self._load = load
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[Any, ...]:
+        return tuple(self._load())
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        raise AttributeError("LazyChoice's choices come from the library")

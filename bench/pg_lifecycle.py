@@ -1,0 +1,110 @@
+"""Backfill, Replay and rollback of 61,488 rows on SQLite and PostgreSQL: the seconds of each (issue 18).
+
+One year x 7 balancing authorities of hourly EIA demand from the local EIA API (its own process):
+a Backfill, then a Replay of the same window (type correction, originals archived), then the
+Replay rolled back, each timed in-process around api.apply_plan / api.rollback_apply. Goal: each
+phase on PostgreSQL within 1.5x of SQLite.
+
+    .venv/bin/python bench/pg_lifecycle.py [--runs 1] [--profile DIR]
+
+With --profile, each phase's cProfile (main thread) is written to DIR/<db>-<phase>.prof.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from apply_throughput import PG, drop_pg_schema, pg_schema, start_server
+
+from aurumplan import api
+
+BAS = "[BPAT, CISO, DUK, ERCO, FPL, ISNE, MISO]"
+WINDOW = "{start: '2019-01-01T00:00:00', end: '2020-01-01T00:00:00'}"
+
+
+def spec(folder: Path, kind: str) -> Path:
+    extra = "  type: correction\n  archiveOriginals: true\n" if kind == "Replay" else ""
+    path = folder / f"{kind.lower()}.yaml"
+    path.write_text(f"apiVersion: aurumplan/v1\nkind: {kind}\nmetadata: {{name: bench-{kind.lower()}, reason: bench}}\n"
+                    "spec:\n"
+                    f"  source: eia\n  datasets: [ELEC.DEMAND]\n  series: {BAS}\n  window: {WINDOW}\n"
+                    f"  concurrency: 3\n  batchSize: 5000\n{extra}"
+                    "  validation: {checks: [schema], threshold: 0.5}\n")
+    return path
+
+
+def timed(name: str, profile: Path | None, fn: Callable[[], Any]) -> tuple[float, Any]:
+    prof = cProfile.Profile() if profile else None
+    t0 = time.perf_counter()
+    if prof:
+        prof.enable()
+    out = fn()
+    if prof and profile:
+        prof.disable()
+        prof.dump_stats(profile / f"{name}.prof")
+    return time.perf_counter() - t0, out
+
+
+def run(db: str, base_url: str, profile: Path | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        schema = None
+        if db == "sqlite":
+            url = f"sqlite:///{folder / 'wh.db'}"
+        else:
+            schema = pg_schema()
+            url = f"{PG}?options=-csearch_path%3D{schema}"
+        try:
+            (folder / "aurumplan.yaml").write_text(
+                f"state: '{url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {base_url}\n"
+                "    quota: {per_second: 10000}\n")
+            ctx = api.context(folder / "aurumplan.yaml", folder)
+            out: dict[str, float] = {}
+            for kind in ("Backfill", "Replay"):
+                plan = api.plan(spec(folder, kind), ctx).plan
+                out[kind], result = timed(f"{db}-{kind.lower()}", profile, lambda p=plan: api.apply_plan(p, ctx))
+                assert result.status == "succeeded", result.to_dict()
+                out[f"{kind} records"] = result.counters.records
+            op_id = result.operation_id
+            out["rollback"], _ = timed(f"{db}-rollback", profile, lambda: api.rollback_apply(op_id, ctx))
+            return out
+        finally:
+            if schema:
+                drop_pg_schema(schema)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--profile", type=Path, default=None)
+    args = ap.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("EIA_API_KEY", "bench-key")
+    proc, base_url = start_server()
+    try:
+        for i in range(args.runs):
+            res = {db: run(db, base_url, args.profile) for db in ("sqlite", "postgresql")}
+            for phase in ("Backfill", "Replay", "rollback"):
+                s, p = res["sqlite"][phase], res["postgresql"][phase]
+                print(f"run {i + 1} {phase:9} SQLite {s:6.2f}s  PostgreSQL {p:6.2f}s  ratio {p / s:5.2f}"
+                      + (f"  ({res['sqlite'][phase + ' records']:,.0f} records)" if phase != "rollback" else ""),
+                      flush=True)
+    finally:
+        proc.terminate()
+        proc.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
