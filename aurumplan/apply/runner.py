@@ -28,6 +28,7 @@ from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, discard_staged, lineage, transition
 from aurumplan.apply.limits import make_limiter
+from aurumplan.apply.algorithm import run_algorithm
 from aurumplan.apply.migrate import migrate_node
 from aurumplan.apply.quality_gate import validate_dataset
 from aurumplan.apply.rollback import rollback_operation
@@ -534,6 +535,9 @@ class Applier:
                 raise Stopped() from exc
             self._failed(node, start, end, str(exc), attempts)
             raise
+        algo = (self.settings.replay or {}).get("algorithm")
+        if algo and (self.settings.replay or {}).get("type") == "algorithm_update":
+            run_algorithm(self.warehouse, lid, self.source.name, self.source.datasets[node.dataset].name, algo)
         crash_point("before-staged")
         if getattr(executor, "name", "") == "local":  # rows went through write_batch: the running totals
             load = self.warehouse.load(lid)           # in `loads` were updated with them, atomically
