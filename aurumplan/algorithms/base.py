@@ -42,7 +42,8 @@ def resolve(name: str) -> Algorithm:
     if name not in eps:
         from aurumplan.algorithms import builtin  # installed without entry points (source tree): still found
         if name in builtin.BUILTIN:
-            return builtin.BUILTIN[name]()
+            found: Algorithm = builtin.BUILTIN[name]()
+            return found
         known = sorted({*eps, *builtin.BUILTIN})
         raise UnknownAlgorithm(f"unknown algorithm '{name}': use one of {', '.join(known)} "
                                f"or install a package registering it under entry-point group {GROUP}")

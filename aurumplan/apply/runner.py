@@ -23,12 +23,12 @@ from typing import Any, cast
 
 from aurumplan.apply import emergency, verify
 from aurumplan.apply import nodes as N
+from aurumplan.apply.algorithm import run_algorithm
 from aurumplan.apply.archive import archive_dir
 from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, discard_staged, lineage, transition
 from aurumplan.apply.limits import make_limiter
-from aurumplan.apply.algorithm import run_algorithm
 from aurumplan.apply.migrate import migrate_node
 from aurumplan.apply.quality_gate import validate_dataset
 from aurumplan.apply.rollback import rollback_operation
