@@ -138,7 +138,9 @@ def algorithm_diagnostics(doc: YamlDoc) -> list[Diagnostic]:
             if e["type"] == "missing" or not isinstance(params, dict):
                 where = ("spec", "algorithm", "params") if isinstance(params, dict) else ("spec", "algorithm")
             field = ".".join(str(x) for x in e["loc"])
-            out.append(doc.diag(where, f"spec.algorithm.params.{field}: {e['msg']} "
+            msg = (f"not a parameter: use {', '.join(impl.Params.model_fields)}" if e["type"] == "extra_forbidden"
+                   else e["msg"])
+            out.append(doc.diag(where, f"spec.algorithm.params.{field}: {msg} "
                                        f"(algorithm {impl.name}@{impl.version}; see docs/replay.md)"))
         return out
     return []
