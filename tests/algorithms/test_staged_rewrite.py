@@ -13,7 +13,8 @@ ALGO = {"name": "outlier_replacement", "version": "1", "params": {"window_size":
 def _stage(wh: Warehouse, load_id: str, op: str, spike: bool) -> None:
     wh.stage_load(LoadInfo(load_id, op, "eia", "ELEC.DEMAND", 0, 12 * H, ("PJM", "MISO"), node_id=load_id))
     wh.write_batch(load_id, [("eia", "ELEC.DEMAND", s, h * H, 9000.0 if spike and s == "PJM" and h == 6
-                              else 100.0 + h % 2, "MWh", {"respondent": s}) for s in ("PJM", "MISO") for h in range(12)])
+                              else 100.0 + h % 2, "MWh", {"respondent": s})
+                             for s in ("PJM", "MISO") for h in range(12)])
 
 
 def test_algorithm_rewrites_the_staged_load_and_rollback_restores_exactly(db_url: str) -> None:
