@@ -39,7 +39,7 @@ SPECS = {
 }
 
 # Replays change what is loaded: on the empty state of a fresh copy they plan nothing and apply cleanly.
-REPLAYS = ["replay-eia.yaml", "replay-schema.yaml", "quality-profile.yaml"]
+REPLAYS = ["replay-eia.yaml", "replay-schema.yaml", "quality-profile.yaml", "replay-algorithm.yaml"]
 
 OUTSIDE = """\
 apiVersion: aurumplan/v1
@@ -172,3 +172,38 @@ def test_request_outside_the_recordings_fails_in_one_line_without_the_key(
         assert "api_key" not in where
     assert [op["status"] for op in json.loads(run(project, "ops", "list", "--json")[1])] == ["failed"]
     assert loaded(project, "eia") == []
+
+
+def _current(project: Path) -> list[tuple[Any, ...]]:
+    """The current EIA demand rows, as the warehouse serves them."""
+    from aurumplan.warehouse import open_warehouse
+    with open_warehouse(f"sqlite:///{project / '.aurumplan' / 'warehouse.db'}") as wh:
+        return [(r.series_id, r.period, r.value, r.unit, json.dumps(r.attributes, sort_keys=True))
+                for r in wh.read_rows("eia", "ELEC.DEMAND")]
+
+
+def test_algorithm_example_replaces_outliers_flags_them_and_rolls_back_exactly(project: Path) -> None:
+    """examples/replay-algorithm.yaml after the quickstart passes its gate; with a tight threshold values are
+    replaced and flagged, the report names the algorithm, and a rollback restores every row as it was."""
+    assert run(project, "apply", "quickstart.yaml", "--auto-approve")[0] == 0
+    before = _current(project)
+    code, out, err = run(project, "apply", "replay-algorithm.yaml", "--auto-approve")
+    assert code == 0, out + err
+    assert _current(project) == before  # the recorded week has no spike beyond 3.5 MADs
+    tight = (project / "replay-algorithm.yaml").read_text().replace("threshold: 3.5", "threshold: 1.0")
+    tight = tight.replace("validation: {threshold: 0.95, onFailure: rollback}", "validation: {threshold: 0.0}")
+    (project / "tight.yaml").write_text(tight)
+    code, out, err = run(project, "apply", "tight.yaml", "--auto-approve")
+    assert code == 0, out + err
+    after = _current(project)
+    flagged = [r for r in after if "outlier_replacement@1" in r[4]]
+    assert flagged and len(after) == len(before)
+    old = {(r[0], r[1]): r[2] for r in before}
+    for sid, period, value, _, attrs in flagged:
+        assert json.loads(attrs)["original"] == old[(sid, period)] != value
+    op = json.loads(run(project, "ops", "list", "--json")[1])[-1]["id"]
+    code, report, _ = run(project, "report", op)
+    assert "`outlier_replacement` version 1" in report and '"threshold": 1.0' in report
+    code, out, err = run(project, "rollback", op, "--auto-approve")
+    assert code == 0, out + err
+    assert _current(project) == before

@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from aurumplan.apply import emergency, verify
 from aurumplan.apply import nodes as N
+from aurumplan.apply.algorithm import run_algorithm
 from aurumplan.apply.archive import archive_dir
 from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
@@ -534,6 +535,9 @@ class Applier:
                 raise Stopped() from exc
             self._failed(node, start, end, str(exc), attempts)
             raise
+        algo = (self.settings.replay or {}).get("algorithm")
+        if algo and (self.settings.replay or {}).get("type") == "algorithm_update":
+            run_algorithm(self.warehouse, lid, self.source.name, self.source.datasets[node.dataset].name, algo)
         crash_point("before-staged")
         if getattr(executor, "name", "") == "local":  # rows went through write_batch: the running totals
             load = self.warehouse.load(lid)           # in `loads` were updated with them, atomically

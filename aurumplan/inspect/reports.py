@@ -348,7 +348,8 @@ def operation_report(config: Config, catalog: Catalog, op_id: str, *, top_n: int
         "nodes": [{"node": c.node_id, "kind": kinds.get(c.node_id), "status": c.status,
                    "requests": c.requests, "records": c.records, "bytes": c.bytes, "attempts": c.attempts,
                    "seconds": _seconds(c), "error": c.error} for c in sorted(cps, key=lambda c: c.node_id)],
-        "loads": [], "comparison": None, "migration": None, "archives": _archives(cps)}
+        "loads": [], "comparison": None, "migration": None, "archives": _archives(cps),
+        "algorithm": (settings.get("replay") or {}).get("algorithm")}
     wh = _warehouse(config)
     if wh is not None:
         with wh:
@@ -464,6 +465,10 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
         sections.append((2, "Loads", [Table(["dataset", "loads", "records", "status", "window"], [
             [x["dataset"], x["loads"], _num(x["records"]), ", ".join(f"{k} {v}" for k, v in x["status"].items()),
              f"{x['window'][0]} – {x['window'][1]}"] for x in data["loads"]])]))
+    if data.get("algorithm"):  # what an algorithm_update ran on the data (docs/replay.md, "Algorithms")
+        a = data["algorithm"]
+        sections.append((2, "Algorithm", [f"`{a['name']}` version {a['version']}, params "
+                                          f"`{json.dumps(a.get('params') or {}, sort_keys=True)}`."]))
     if data.get("migration") is not None:
         sections.append((2, "Schema migration", _migration_blocks(data["migration"])))
     if data["comparison"] is not None:

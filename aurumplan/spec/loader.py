@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from aurumplan.algorithms import UnknownAlgorithm, resolve
 from aurumplan.errors import Diagnostic, SpecError
 from aurumplan.spec.failures import read_failure_log
 from aurumplan.spec.models import Operation, is_absolute
@@ -111,6 +112,40 @@ def path_diagnostics(doc: YamlDoc, folder: Path) -> list[Diagnostic]:
     return out
 
 
+def algorithm_diagnostics(doc: YamlDoc) -> list[Diagnostic]:
+    """An algorithm_update's algorithm must resolve and its params fit its Params model (docs/replay.md)."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    spec = data.get("spec")
+    algo = spec.get("algorithm") if isinstance(spec, dict) else None
+    if not isinstance(algo, dict) or not isinstance(algo.get("name"), str):
+        return []  # missing or wrong type: the model reports it
+    try:
+        impl = resolve(algo["name"])
+    except UnknownAlgorithm as exc:
+        return [doc.diag(("spec", "algorithm", "name"), f"spec.algorithm.name: {exc}")]
+    version = str(algo.get("version"))
+    if version not in (impl.version, f"v{impl.version}"):
+        return [doc.diag(("spec", "algorithm", "version"), f"spec.algorithm.version: '{version}' is not the installed "
+                                                          f"{impl.name}, which is version {impl.version}: "
+                                                          f"set version: '{impl.version}'")]
+    params = algo.get("params")
+    try:
+        impl.Params.model_validate(params if params is not None else {})
+    except ValidationError as err:
+        out = []
+        for e in err.errors():
+            where: tuple[str | int, ...] = ("spec", "algorithm", "params", *e["loc"][:1])
+            if e["type"] == "missing" or not isinstance(params, dict):
+                where = ("spec", "algorithm", "params") if isinstance(params, dict) else ("spec", "algorithm")
+            field = ".".join(str(x) for x in e["loc"])
+            msg = (f"not a parameter: use {', '.join(impl.Params.model_fields)}" if e["type"] == "extra_forbidden"
+                   else e["msg"])
+            out.append(doc.diag(where, f"spec.algorithm.params.{field}: {msg} "
+                                       f"(algorithm {impl.name}@{impl.version}; see docs/replay.md)"))
+        return out
+    return []
+
+
 def parse_spec(text: str, file: str, folder: Path) -> tuple[YamlDoc, Operation]:
     """Validate spec text; folder is where its relative paths point."""
     try:
@@ -129,6 +164,7 @@ def parse_spec(text: str, file: str, folder: Path) -> tuple[YamlDoc, Operation]:
         kept = [e for e in err.errors() if e["type"] not in _DROPPED]
         problems.extend(validation_diagnostics(kept, doc, Operation))
     problems.extend(path_diagnostics(doc, folder))
+    problems.extend(algorithm_diagnostics(doc))
     if problems or op is None:
         raise SpecError(problems or [Diagnostic(file, 1, 1, "invalid spec")])
     return doc, op
