@@ -55,7 +55,7 @@ def scan(config: Config, catalog: Catalog, source: str, window: str | None = Non
     selected = normalize_checks(checks or ["all"])
     with open_warehouse(config.warehouse_url) as wh:
         loaded = wh.loaded_series(source)
-        span = parse_window(window) if window else wh_span(wh, source)
+        span = parse_window(window) if window else wh.current_span(source)
         found: dict[tuple[str, str, str], tuple[IntervalSet, list[str]]] = {}
         for dataset, series in loaded.items():
             if dataset not in src.datasets or span is None:
@@ -89,14 +89,6 @@ def _chunks(grain: Grain, span: tuple[int, int]) -> Iterator[tuple[int, int]]:
         b = min(grain.add(grain.floor(a), CHUNK_PERIODS), span[1])
         yield a, b
         a = b
-
-
-def wh_span(wh: Warehouse, source: str) -> tuple[int, int] | None:
-    """The first and past-the-last period of the source's current data (None: nothing loaded)."""
-    cov = wh.coverage(source)
-    starts = [p for periods in cov.values() for p in periods[:1]]
-    lasts = [p for periods in cov.values() for p in periods[-1:]]
-    return (min(starts), max(lasts) + 1) if starts else None
 
 
 def _attribute(wh: Warehouse, catalog: Catalog, source: str, dataset: str, series_id: str, check: str,

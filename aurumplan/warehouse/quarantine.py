@@ -86,6 +86,16 @@ class QuarantineMixin(WarehouseBase):
                 out.setdefault(ds, []).append(sid)
         return {k: sorted(v) for k, v in sorted(out.items())}
 
+    def current_span(self, source: str) -> tuple[int, int] | None:
+        """The first and past-the-last period start of the source's current data (None: nothing loaded).
+
+        Two aggregates, not the periods: an unwindowed `scan` of years of data stays in bounded memory.
+        """
+        q = sa.select(sa.func.min(_a.c.period), sa.func.max(_a.c.period)).where(_a.c.source == source)
+        with self._read() as conn:
+            lo, hi = conn.execute(q).one()
+        return None if lo is None else (epoch(lo), epoch(hi) + 1)
+
     def current_versions(self, source: str, r: Range) -> list[tuple[int, str, str]]:
         """(period, load_id, operation_id) of the active version of each period in the range."""
         q = (sa.select(_a.c.period, _a.c.load_id, loads.c.operation_id)
