@@ -32,6 +32,7 @@ from aurumplan.plan.make import Planned, plan_spec
 from aurumplan.plan.model import Plan, decode
 from aurumplan.plan.planfile import is_plan_file, read_plan
 from aurumplan.plan.render import human_duration, render_plan
+from aurumplan.quality.expected import period_end as _period_end
 from aurumplan.spec.reference import write_reference
 from aurumplan.spec.schema import write_schemas as spec_write_schemas
 from aurumplan.state import SqlStateStore, mask_url, open_state
@@ -205,7 +206,11 @@ def _gap_window(days: int | None, window: str | None, now: float | None) -> tupl
 
 def gaps(ctx: Context, source: str, *, dataset: str | None = None, days: int | None = None,
          window: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
-    """Missing intervals per dataset, series with the same gaps grouped into one entry."""
+    """Missing intervals per dataset, series with the same gaps grouped into one entry.
+
+    Missing is what the watermarks do not cover plus what a quarantine hides from current data now,
+    which a Replay (what `recover` writes) refills; each entry names the quarantines in it (docs/emergency.md).
+    """
     require_state(ctx)
     src = ctx.catalog.source(source)
     names = [ctx.catalog.dataset(source, dataset).name] if dataset else list(src.datasets)
@@ -216,17 +221,36 @@ def gaps(ctx: Context, source: str, *, dataset: str | None = None, days: int | N
             ds = src.datasets[name]
             wanted = IntervalSet([(start, end)]).align(ds.grain)
             loaded = state.watermarks(source, name)
-            groups: dict[IntervalSet, list[str]] = {}
+            hidden = _quarantined(ctx, source, name, wanted)
+            groups: dict[tuple[IntervalSet, tuple[tuple[str, IntervalSet], ...]], list[str]] = {}
             for sid in ds.series:
                 m = loaded.get((name, sid))
+                held = hidden.get(sid, {})
                 missing = wanted - (m.domain() if m else IntervalSet())
+                for ivs in held.values():
+                    missing = missing | ivs
                 if missing:
-                    groups.setdefault(missing, []).append(sid)
-            for missing, series in sorted(groups.items(), key=lambda kv: (kv[0].intervals, kv[1])):
+                    groups.setdefault((missing, tuple(sorted(held.items()))), []).append(sid)
+            for (missing, held_by), series in sorted(groups.items(), key=lambda kv: (kv[0][0].intervals, kv[1])):
                 out.append({"dataset": name, "grain": ds.grain.value, "series": series,
                             "intervals": missing.to_json(), "periods": missing.periods(ds.grain),
-                            "ranges": len(missing)})
+                            "ranges": len(missing),
+                            "quarantined": [{"quarantine_id": qid, "intervals": ivs.to_json(),
+                                             "periods": ivs.periods(ds.grain)} for qid, ivs in held_by]})
         return out
+
+
+def _quarantined(ctx: Context, source: str, dataset: str, wanted: IntervalSet) -> dict[str, dict[str, IntervalSet]]:
+    """series -> quarantine id -> the periods of `wanted` it hides now (read from the warehouse)."""
+    span = wanted.span
+    if span is None or _sqlite_missing(ctx.config.warehouse_url):
+        return {}
+    ds = ctx.catalog.dataset(source, dataset)
+    found: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    with _open_warehouse(ctx.config.warehouse_url) as wh:
+        for sid, qid, period in wh.hidden_periods(source, dataset, *span):
+            found.setdefault(sid, {}).setdefault(qid, []).append((period, _period_end(ds, period)))
+    return {sid: {qid: IntervalSet(ivs) & wanted for qid, ivs in by_q.items()} for sid, by_q in found.items()}
 
 
 def state_list(ctx: Context) -> list[dict[str, Any]]:

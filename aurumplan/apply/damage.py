@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,19 @@ from aurumplan.config import Config
 from aurumplan.errors import AurumError, OperationError
 from aurumplan.hashing import sha256_hex
 from aurumplan.inspect.reports import parse_window
-from aurumplan.intervals import DAY, IntervalSet, fmt_ts, parse_ts
+from aurumplan.intervals import Grain, IntervalSet, fmt_ts, parse_ts
 from aurumplan.quality.evaluate import evaluate, normalize_checks
 from aurumplan.quality.expected import period_end
 from aurumplan.state import open_state
 from aurumplan.warehouse import Warehouse, open_warehouse
 
 REPORT_VERSION = 1
-CHUNK = 31 * DAY
-"""A scan judges at most this much of a dataset at a time, so memory stays bounded on long windows."""
+CHUNK_PERIODS = 744
+"""A scan judges at most this many periods of a dataset at a time (a month of hours, two years of days,
+62 years of months): memory stays bounded on long windows, and a coarse series still has enough values
+in a chunk for the outlier rule to judge it (docs/quality.md)."""
+NOT_DAMAGE = frozenset({"not_judged"})
+"""Finding kinds that say a check could not judge, not that anything is wrong."""
 
 
 def _ivs(s: IntervalSet) -> list[list[str]]:
@@ -50,17 +55,17 @@ def scan(config: Config, catalog: Catalog, source: str, window: str | None = Non
     selected = normalize_checks(checks or ["all"])
     with open_warehouse(config.warehouse_url) as wh:
         loaded = wh.loaded_series(source)
-        span = parse_window(window) if window else wh_span(wh, source)
+        span = parse_window(window) if window else wh.current_span(source)
         found: dict[tuple[str, str, str], tuple[IntervalSet, list[str]]] = {}
         for dataset, series in loaded.items():
             if dataset not in src.datasets or span is None:
                 continue
-            for a in range(span[0], span[1], CHUNK):
+            for chunk in _chunks(src.datasets[dataset].grain, span):
                 with wh.connect() as conn:
-                    q = evaluate(conn, catalog, source, dataset, (a, min(a + CHUNK, span[1])), selected, series=series)
+                    q = evaluate(conn, catalog, source, dataset, chunk, selected, series=series)
                 for check, result in q.results.items():
                     for f in result.findings:
-                        if not f.periods:
+                        if not f.periods or f.kind in NOT_DAMAGE:
                             continue
                         where, messages = found.get((dataset, f.series_id, check), (IntervalSet(), []))
                         if f.message not in messages and len(messages) < 5:
@@ -77,12 +82,13 @@ def scan(config: Config, catalog: Catalog, source: str, window: str | None = Non
                 "periods": sum(d["periods"] for d in damage)}
 
 
-def wh_span(wh: Warehouse, source: str) -> tuple[int, int] | None:
-    """The first and past-the-last period of the source's current data (None: nothing loaded)."""
-    cov = wh.coverage(source)
-    starts = [p for periods in cov.values() for p in periods[:1]]
-    lasts = [p for periods in cov.values() for p in periods[-1:]]
-    return (min(starts), max(lasts) + 1) if starts else None
+def _chunks(grain: Grain, span: tuple[int, int]) -> Iterator[tuple[int, int]]:
+    """[start, end) cut into pieces of at most CHUNK_PERIODS periods of the grain."""
+    a = span[0]
+    while a < span[1]:
+        b = min(grain.add(grain.floor(a), CHUNK_PERIODS), span[1])
+        yield a, b
+        a = b
 
 
 def _attribute(wh: Warehouse, catalog: Catalog, source: str, dataset: str, series_id: str, check: str,

@@ -209,7 +209,7 @@ def graph(obj: Obj, spec: str, fmt: str) -> None:
 @pass_obj
 @handle_errors
 def gaps(obj: Obj, source: str, dataset: str | None, days: int | None, window: str | None, as_json: bool) -> None:
-    """Missing intervals in the watermark state, series with the same gaps on one line."""
+    """Missing intervals (not loaded, or hidden by a quarantine), series with the same gaps on one line."""
     if days and window:
         raise click.UsageError("give --days or --window, not both")
     rows = api.gaps(obj.ctx, source, dataset=dataset, days=days, window=window)
@@ -222,7 +222,9 @@ def gaps(obj: Obj, source: str, dataset: str | None, days: int | None, window: s
         ranges = ", ".join(f"{a} .. {b}" for a, b in r["intervals"][:3])
         more = f" (+{r['ranges'] - 3} more)" if r["ranges"] > 3 else ""
         series = ",".join(r["series"][:6]) + (f",+{len(r['series']) - 6}" if len(r["series"]) > 6 else "")
-        click.echo(f"{r['dataset']:<20} {series:<30} {r['periods']:>8} {r['grain']} periods  {ranges}{more}")
+        held = "; ".join(f"{q['periods']} quarantined by {q['quarantine_id']}" for q in r["quarantined"])
+        click.echo(f"{r['dataset']:<20} {series:<30} {r['periods']:>8} {r['grain']} periods  {ranges}{more}"
+                   + (f"  ({held})" if held else ""))
 
 
 @cli.group()

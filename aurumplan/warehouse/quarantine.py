@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -85,6 +85,16 @@ class QuarantineMixin(WarehouseBase):
             for ds, sid in conn.execute(q):
                 out.setdefault(ds, []).append(sid)
         return {k: sorted(v) for k, v in sorted(out.items())}
+
+    def current_span(self, source: str) -> tuple[int, int] | None:
+        """The first and past-the-last period start of the source's current data (None: nothing loaded).
+
+        Two aggregates, not the periods: an unwindowed `scan` of years of data stays in bounded memory.
+        """
+        q = sa.select(sa.func.min(_a.c.period), sa.func.max(_a.c.period)).where(_a.c.source == source)
+        with self._read() as conn:
+            lo, hi = conn.execute(q).one()
+        return None if lo is None else (epoch(lo), epoch(hi) + 1)
 
     def current_versions(self, source: str, r: Range) -> list[tuple[int, str, str]]:
         """(period, load_id, operation_id) of the active version of each period in the range."""
@@ -176,6 +186,24 @@ class QuarantineMixin(WarehouseBase):
             conn.execute(quarantines.update().where(quarantines.c.id == quarantine_id).values(released_at=_now()))
         return {"quarantine_id": quarantine_id, "mode": row.mode, "rows": int(row.rows), "restored": int(restored),
                 "kept_newer": int(row.rows) - int(restored)}
+
+    def hidden_periods(self, source: str, dataset: str, start: int, end: int) -> Iterator[tuple[str, str, int]]:
+        """(series, quarantine id, period) of each period an unreleased quarantine hides from current data now.
+
+        A period stays hidden until a newer version becomes current (a recovery) or the quarantine is
+        released; a flag quarantine's period counts as hidden while its marked copy is current. `gaps`
+        counts these as missing (docs/emergency.md). Ordered by series and period, streamed.
+        """
+        flag_copy = _q.c.quarantine_id + "-" + _q.c.dataset
+        newer = sa.exists().where(_same_key(_a, _q), _a.c.load_id != flag_copy)
+        q = (sa.select(_q.c.series_id, _q.c.quarantine_id, _q.c.period)
+             .join(quarantines, quarantines.c.id == _q.c.quarantine_id)
+             .where(quarantines.c.released_at.is_(None), _q.c.source == source, _q.c.dataset == dataset,
+                    _q.c.period >= naive_utc(start), _q.c.period < naive_utc(end), sa.not_(newer))
+             .order_by(_q.c.series_id, _q.c.period, _q.c.quarantine_id))
+        with self._read() as conn:
+            for sid, qid, period in conn.execute(q):
+                yield sid, qid, epoch(period)
 
     def quarantines(self, source: str | None = None) -> list[dict[str, object]]:
         q = sa.select(quarantines).order_by(quarantines.c.created_at)
