@@ -37,8 +37,8 @@ def fakes(env: None) -> Iterator[dict[str, FakeServer]]:
         yield running
 
 
-# One cluster per test: job ids derive from load ids, which are the same for the same spec on the same day,
-# and SeaTunnel refuses an id it has seen (so would a shared fake), as it would for two projects sharing a cluster.
+# One cluster per test keeps each test's submissions apart; sharing one would also work (job ids carry a nonce,
+# see test_rest_executor.test_two_projects_with_the_same_operation_never_collide_on_one_cluster).
 @pytest.fixture
 def zeta() -> Iterator[FakeZetaServer]:
     with FakeZetaServer() as server:
