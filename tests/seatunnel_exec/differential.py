@@ -112,11 +112,11 @@ CASES = [
                                  "2024-01-01", "2024-03-31")),
     Case("pjm", _backfill("pjm", "iso", "PJM.LOAD", "AEPAPT, DOM", "2024-01-01", "2024-01-10")),
 ]
-# shipped examples the SeaTunnel executors run (the others need time-zone work SeaTunnel's SQL cannot do);
-# replay-schema migrates stored rows in-process (apply/migrate.py), whatever the executor
+# every shipped example; replay-schema migrates stored rows in-process (apply/migrate.py), whatever the executor
 EXAMPLE_SPECS = ["quickstart.yaml", "backfill-eia.yaml", "backfill-fred.yaml", "backfill-cpi.yaml",
                  "backfill-noaa.yaml", "backfill-iso.yaml", "reprocess-hours.yaml", "replay-eia.yaml",
-                 "replay-schema.yaml", "backfill-eia-price.yaml"]
+                 "replay-schema.yaml", "backfill-eia-price.yaml", "reprocess-failed.yaml",
+                 "reprocess-timezone.yaml"]
 BEFORE = {  # what a Replay example replays: loaded first, by the local executor
     "replay-eia.yaml": _backfill("before", "eia", "ELEC.DEMAND", "", "2024-01-10", "2024-01-12"),
     "replay-schema.yaml": _backfill("before", "eia", "ELEC.PRICE", "", "2023-01-01", "2024-12-31"),

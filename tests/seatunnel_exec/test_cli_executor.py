@@ -56,7 +56,8 @@ def test_stages_what_the_local_executor_stages(tmp_path: Path, db_url: str, st_h
 
     subs = fake_state(st_home, "submissions.jsonl")
     assert [s["jobId"] for s in subs] == recorded and len(recorded) == 1
-    assert subs[0]["master"] == "cluster" and subs[0]["jobName"] == f"{job.operation_id}.ELEC.DEMAND_extract_00001"
+    assert subs[0]["master"] == "cluster"
+    assert subs[0]["jobName"] == f"{job.operation_id}.ELEC.DEMAND_extract_00001.{recorded[0]}"
     assert any("Total Write Count" in r.getMessage() for r in caplog.records)
 
 

@@ -37,8 +37,8 @@ def fakes(env: None) -> Iterator[dict[str, FakeServer]]:
         yield running
 
 
-# One cluster per test: job ids derive from load ids, which are the same for the same spec on the same day,
-# and SeaTunnel refuses an id it has seen (so would a shared fake), as it would for two projects sharing a cluster.
+# One cluster per test keeps each test's submissions apart; sharing one would also work (job ids carry a nonce,
+# see test_rest_executor.test_two_projects_with_the_same_operation_never_collide_on_one_cluster).
 @pytest.fixture
 def zeta() -> Iterator[FakeZetaServer]:
     with FakeZetaServer() as server:
@@ -103,6 +103,11 @@ def test_cases_cover_what_the_check_is_for(reference: dict[str, Any]) -> None:
     assert by_case["eia-empty"] == set()
     assert any(r[4] is None for r in by_case["fred"]) and any(r[4] is None for r in by_case["bls-post-bodies"])
     assert {r[2] for r in by_case["noaa-token"]} == {"GHCND:USW00094728.TMAX", "GHCND:USW00023174.TMAX"}
+    examples = {c.name: reference["get"](c)[1] for c in d.example_cases()}
+    assert all(examples.values()), [name for name, rows in examples.items() if not rows]
+    # the fall-back day's repeated local hour: five UTC hours per load area for four local hours
+    dst = examples["example-reprocess-timezone"]
+    assert len({r[3] for r in dst}) == 5, sorted({r[3] for r in dst})
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
 
+from aurumplan.catalog import SourceDef
 from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Stopped
 from aurumplan.executors.local import LocalExecutor
 from aurumplan.executors.seatunnel.executor import job_id_for
 from aurumplan.executors.seatunnel.factory import make_seatunnel_executor
 from aurumplan.executors.seatunnel.rest import SeaTunnelRestExecutor
-from aurumplan.warehouse import Warehouse
+from aurumplan.warehouse import Warehouse, open_warehouse
 from tests.doubles.seatunnel import FakeZetaServer
-from tests.seatunnel_exec.conftest import EIA_KEY, END, START, JobFactory, make_config, when
+from tests.seatunnel_exec.conftest import EIA_KEY, END, START, JobFactory, build_job, make_config, when
 from tests.seatunnel_exec.test_cli_executor import _NoLimit
 
 
@@ -43,7 +45,7 @@ def test_stages_what_the_local_executor_stages(tmp_path: Path, db_url: str, zeta
     assert warehouse.load_stats(job.load_id) == expected
     assert (counters.requests, counters.records) == (1, 96)
     assert [s[0] for s in zeta.submissions] == recorded and int(recorded[0]) > 2**53
-    assert zeta.submissions[0][1] == f"{job.operation_id}.ELEC.DEMAND_extract_00001"
+    assert zeta.submissions[0][1] == f"{job.operation_id}.ELEC.DEMAND_extract_00001.{recorded[0]}"
 
 
 def test_failed_job_raises_its_error_message(tmp_path: Path, db_url: str, zeta: FakeZetaServer,
@@ -153,3 +155,38 @@ def test_a_window_bridging_loaded_periods_stages_only_its_targets(tmp_path: Path
     LocalExecutor(warehouse, _NoLimit()).run_extract(local_job)
     assert counters.records == 76
     assert warehouse.load_stats(job.load_id) == warehouse.load_stats(local_job.load_id)
+
+
+def test_two_projects_with_the_same_operation_never_collide_on_one_cluster(
+        tmp_path: Path, db_url: str, zeta: FakeZetaServer, source: SourceDef, make_job: JobFactory) -> None:
+    """Same spec, same day, two warehouses, one cluster: identical operation, node and load ids.
+
+    The second submission must be a job of its own (not refused as an id already seen, not following the
+    first project's job), and each project loads its own 96 rows.
+    """
+    zeta.slow = 0.5
+    other = open_warehouse(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        first: list[str] = []
+        second: list[str] = []
+        job_a = make_job(recorded=first)
+        job_b = build_job(source, other, record=second.append)
+        assert (job_a.operation_id, job_a.node_id, job_a.load_id) == (job_b.operation_id, job_b.node_id,
+                                                                      job_b.load_id)
+        ex_a = rest_executor(tmp_path / "a", db_url, zeta)
+        config_b = make_config(tmp_path / "b", f"sqlite:///{tmp_path / 'other.db'}", "seatunnel-rest",
+                               rest_url=zeta.base_url)
+        ex_b = make_seatunnel_executor(config_b, other, _NoLimit())
+        results: dict[str, int] = {}
+        worker = threading.Thread(target=lambda: results.__setitem__("a", ex_a.run_extract(job_a).records))
+        worker.start()
+        results["b"] = ex_b.run_extract(job_b).records
+        worker.join(30)
+        ids = [s[0] for s in zeta.submissions]
+        names = [s[1] for s in zeta.submissions]
+        assert sorted(ids) == sorted(first + second) and len(set(ids)) == 2
+        assert len(set(names)) == 2
+        assert results == {"a": 96, "b": 96}
+        assert other.load_stats(job_b.load_id)[0] == 96
+    finally:
+        other.close()

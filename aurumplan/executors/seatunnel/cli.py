@@ -35,7 +35,15 @@ from aurumplan.config import Config
 from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Counters, ExtractJob, Stopped
 from aurumplan.executors.seatunnel.conformance import check_cli_variables
-from aurumplan.executors.seatunnel.executor import FINAL, Prepared, SeaTunnelExecutor, log, masked, metric
+from aurumplan.executors.seatunnel.executor import (
+    FINAL,
+    Prepared,
+    SeaTunnelExecutor,
+    log,
+    masked,
+    metric,
+    submitted_name,
+)
 
 USAGE_EXIT = 234
 _LEVEL = re.compile(r"^\S+ \S+ (TRACE|DEBUG|INFO|WARN|ERROR)\b")
@@ -125,7 +133,7 @@ class SeaTunnelCliExecutor(SeaTunnelExecutor):
         if problems:
             raise ExecutorError("refusing seatunnel.sh variables: " + "; ".join(problems))
         cmd = self._command("--config", str(conf), "-m", self.mode, "--set-job-id", job_id,
-                            "-n", prepared.rendered.config["env"]["job"]["name"],
+                            "-n", submitted_name(prepared.rendered.config["env"]["job"]["name"], job_id),
                             *(a for k, v in variables.items() for a in ("-i", f"{k}={v}")))
         log.info("submitting SeaTunnel job %s for node %s: %s", job_id, job.node_id, " ".join(cmd))
         try:

@@ -37,6 +37,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from secrets import token_hex
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -359,10 +360,19 @@ def metric(metrics: Any, name: str) -> int | None:
     return None
 
 
-def job_id_for(load_id: str, previous: str | None = None) -> str:
-    """A deterministic SeaTunnel job id (a positive long above 2**53, kept as text)."""
-    digest = hashlib.sha256(f"{load_id}|{previous or ''}".encode()).hexdigest()
+def job_id_for(load_id: str, previous: str | None = None, nonce: str = "") -> str:
+    """A SeaTunnel job id (a positive long above 2**53, kept as text) from the load and a per-submission nonce.
+
+    Load ids repeat across projects sharing a cluster (same spec, same day), so fresh_job_id adds a random
+    nonce: ids never collide, and resuming works because the id is recorded before submitting (docs/seatunnel.md).
+    """
+    digest = hashlib.sha256(f"{load_id}|{previous or ''}|{nonce}".encode()).hexdigest()
     return str((1 << 60) | int(digest[:14], 16))
+
+
+def submitted_name(name: str, job_id: str) -> str:
+    """The job name given to SeaTunnel: operation.node plus the job id, unique on a shared cluster."""
+    return f"{name}.{job_id}"
 
 
 @dataclass
@@ -435,7 +445,7 @@ class SeaTunnelExecutor:
     def fresh_job_id(self, job: ExtractJob, previous: str | None, prepared: Prepared) -> str:
         """Clear what an earlier attempt staged, record the new job id BEFORE submitting, take the rate tokens."""
         self.restart(job)
-        job_id = job_id_for(job.load_id, previous)
+        job_id = job_id_for(job.load_id, previous, token_hex(8))
         if job.record_external_id is not None:
             job.record_external_id(job_id)
         self.throttle(prepared)

@@ -23,7 +23,15 @@ import httpx
 from aurumplan.config import Config
 from aurumplan.errors import ExecutorError
 from aurumplan.executors.base import Counters, ExtractJob, Stopped
-from aurumplan.executors.seatunnel.executor import FINAL, Prepared, SeaTunnelExecutor, log, masked, metric
+from aurumplan.executors.seatunnel.executor import (
+    FINAL,
+    Prepared,
+    SeaTunnelExecutor,
+    log,
+    masked,
+    metric,
+    submitted_name,
+)
 from aurumplan.executors.seatunnel.render import fill_secret_refs
 
 STOP_WAIT = 120.0
@@ -89,7 +97,7 @@ class SeaTunnelRestExecutor(SeaTunnelExecutor):
 
     def _submit(self, job: ExtractJob, job_id: str, prepared: Prepared) -> None:
         body = json.dumps(fill_secret_refs(prepared.rendered.config, prepared.rendered.env_refs, prepared.environ))
-        name = prepared.rendered.config["env"]["job"]["name"]
+        name = submitted_name(prepared.rendered.config["env"]["job"]["name"], job_id)
         log.info("submitting SeaTunnel job %s for node %s to %s", job_id, job.node_id, self.base)
         try:
             answer = self._call("POST", "/submit-job", params={"jobId": job_id, "jobName": name, "format": "json"},
