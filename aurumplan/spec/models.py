@@ -236,7 +236,9 @@ class BaseSpec(_Model):
     batchSize: int = Field(default=1000, ge=1, le=100000, description="records per write batch")
     retries: Retries = Field(default_factory=Retries, description="retry policy of failed requests")
     rateLimit: RateLimit = Field(default="auto", description="auto (share of the source quota) or requests/s")
-    priority: Literal["low", "normal", "high"] = Field(default="normal", description="scheduling priority")
+    priority: Literal["low", "normal", "high"] = Field(
+        default="normal", description="high: an emergency `aurumplan stop` keeps it running unless "
+        "--include-critical (docs/emergency.md); low and normal are stopped alike; it does not order scheduling")
     validation: Validation = Field(default_factory=Validation, description="quality gate")
     commit: Literal["atomic", "progressive"] = Field(
         default="atomic", description="atomic: a dataset becomes current only when all its ranges loaded; "
