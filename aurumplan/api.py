@@ -356,8 +356,8 @@ def _logged(log: Any, command: str, **fields: Any) -> Iterator[None]:
 
 
 def logs(op_id: str, ctx: Context) -> list[dict[str, Any]]:
-    """The operation's action log records, oldest first."""
-    require_state(ctx, op_id)
+    """The operation's action log records, oldest first (files in the logs folder: no state needed)."""
+    check_operation_id(op_id)
     from aurumplan.observe.actionlog import read
 
     return read(ctx.config.path(ctx.config.logs), op_id)

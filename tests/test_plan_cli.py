@@ -197,7 +197,7 @@ def test_refresh_from_reports_only_changed_ranges(project: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [("status",), ("ops", "list"), ("report", "BACKFILL_20240131_EIA_000000"),
-                                  ("state", "list"), ("gaps", "--source", "eia"), ("logs", "X")])
+                                  ("state", "list"), ("gaps", "--source", "eia")])
 def test_read_commands_refuse_a_state_that_is_not_there(project: Path, args: tuple[str, ...]) -> None:
     """A typo in the state URL must not read as "nothing loaded, nothing running"; nothing is created."""
     code, out, err = run(project, *args)
