@@ -124,6 +124,7 @@ class Applier:
                  lease_ttl: float = 60.0, heartbeat: float = 5.0, poll: float = 0.5,
                  overrides: Mapping[str, Any] | None = None, verify: bool = False,
                  accept_config_change: bool = False, cwd: Path | None = None) -> None:
+        self.began = time.time()  # recorded with the apply: the plan's estimates learn the fixed cost of an apply
         self.config = config
         self.catalog = catalog
         self.plan = plan
@@ -191,7 +192,7 @@ class Applier:
             plan=plan_json(self.plan.to_dict()), host=socket.gethostname(), pid=os.getpid(), parent_id=first,
             summary={"planned": self.plan.summary, "estimates": self.plan.estimates})
         self.store.add_event(self.op_id, "apply", {"attempt": attempt, "host": socket.gethostname(),
-                                                   "pid": os.getpid()})
+                                                   "pid": os.getpid(), "began": round(self.began, 3)})
         if changes:
             self.store.add_event(self.op_id, "config-change-accepted", {"changes": changes})
         if first is not None:

@@ -11,14 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aurumplan.catalog.estimate import DEFAULT_LATENCY
 from aurumplan.catalog.loader import Catalog
 from aurumplan.catalog.pacing import Pace, schedule_seconds
 from aurumplan.config import Config, Quota
 
 DAY = 86400.0
 WINDOW_NAMES = {1.0: "per_second", 60.0: "per_minute", 3600.0: "per_hour", 86400.0: "per_day"}
-DEFAULT_LATENCY = 0.1
-"""Seconds one request takes when nothing better is known; with the concurrency it bounds the pace."""
 
 
 def auto_rate(quota: Quota, headroom: float) -> float | None:

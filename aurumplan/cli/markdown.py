@@ -29,6 +29,14 @@ def _duration(seconds: float) -> str:
     return "".join(out[:2])
 
 
+def _about(e: dict[str, Any]) -> str:
+    """`about 35s (quota floor 27s; last 5 runs)`, as the text view prints it (plan/render.py)."""
+    runs = int((e.get("basis") or {}).get("runs") or 0)
+    basis = "no earlier runs" if runs <= 0 else "last run" if runs == 1 else f"last {runs} runs"
+    return (f"about {_duration(e.get('duration_seconds', e['min_duration_seconds']))} "
+            f"(quota floor {_duration(e['min_duration_seconds'])}; {basis})")
+
+
 def _cell(text: str) -> str:
     """Table cells must not break the table: pipes escaped, newlines folded."""
     return str(text).replace("|", "\\|").replace("\n", " ")
@@ -52,11 +60,11 @@ def _estimates(plan: dict[str, Any]) -> str:
     e = plan["estimates"]
     rate = f"{e['rate_per_second']:g} req/s" if e.get("rate_per_second") else "unlimited"
     return (f"{e['requests']} requests at {rate}, {e['records']} records, ~{e['bytes'] / 1e6:.1f} MB, "
-            f"at least {_duration(e['min_duration_seconds'])}, {e['days_of_quota']} day(s) of quota")
+            f"{_about(e)}, {e['days_of_quota']} day(s) of quota")
 
 
 def _summary_table(named: list[tuple[str, dict[str, Any]]], limit: int | None = None) -> list[str]:
-    rows = ["| | spec | operation | create | replace | unchanged | conflict | requests | records | at least |",
+    rows = ["| | spec | operation | create | replace | unchanged | conflict | requests | records | about |",
             "|---|---|---|--:|--:|--:|--:|--:|--:|--:|"]
     order = sorted(named, key=lambda np: (not np[1]["summary"].get("conflict"), np[0]))
     for name, p in order[:limit]:
@@ -64,7 +72,8 @@ def _summary_table(named: list[tuple[str, dict[str, Any]]], limit: int | None = 
         mark = "!" if c.get("conflict") else ("~" if c["create"] or c["replace"] else "=")
         rows.append(f"| {mark} | `{_cell(name)}` | {p['operation']['kind']} `{p['operation']['id']}` | "
                     f"{c['create']} | {c['replace']} | {c['unchanged']} | {c.get('conflict', 0)} | "
-                    f"{e['requests']} | {e['records']} | {_duration(e['min_duration_seconds'])} |")
+                    f"{e['requests']} | {e['records']} | "
+                    f"{_duration(e.get('duration_seconds', e['min_duration_seconds']))} |")
     if limit is not None and len(order) > limit:
         rows.append(f"| | … {len(order) - limit} more plan(s) | | | | | | | | |")
     return rows

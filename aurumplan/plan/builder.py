@@ -20,8 +20,10 @@ import networkx as nx
 
 from aurumplan import __version__
 from aurumplan.catalog import SourceDef
-from aurumplan.catalog.quotas import days_needed, estimate_seconds, min_duration_seconds
+from aurumplan.catalog.estimate import Observed, estimate, pace_of
+from aurumplan.catalog.quotas import days_needed, min_duration_seconds
 from aurumplan.compile.graph import graph_to_json
+from aurumplan.config import Quota
 from aurumplan.diff import ChangeSet
 from aurumplan.hashing import canonical_json, canonical_json_float_free, fingerprint, sha256_hex
 from aurumplan.intervals import IntervalSet, fmt_ts
@@ -69,8 +71,11 @@ def operation_id(kind: str, source: str, span_end: int | None, seed: str) -> str
 
 def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[str, str], source: SourceDef,
                changes: ChangeSet, graph: nx.DiGraph, settings: dict[str, Any],
-               warnings: list[str] | None = None) -> dict[str, Any]:
-    """The plan document (without created_at), with plan_id = hash of its content."""
+               warnings: list[str] | None = None, observed: Observed | None = None) -> dict[str, Any]:
+    """The plan document (without created_at), with plan_id = hash of its content.
+
+    `observed`: the source's figures from earlier runs for the duration estimate (catalog/estimate.py).
+    """
     datasets = []
     fingerprints: dict[str, str] = {}
     counts = {"create": 0, "replace": 0, "unchanged": 0, "missing": 0, "conflict": 0}
@@ -98,8 +103,13 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
     requests = 0 if migrating else len(extract)
     rate = effective_rate(source, settings.get("rateLimit"))
     explicit = None if settings.get("rateLimit") in (None, "auto") else float(settings["rateLimit"])
-    min_seconds = min_duration_seconds(requests, source.quota, source.headroom, explicit)
-    about = estimate_seconds(requests, source.quota, source.headroom, explicit, int(settings.get("concurrency", 1)))
+    recorded = bool(source.recordings)  # answered from recordings: no quota spent, no pacing
+    min_seconds = min_duration_seconds(requests, Quota() if recorded else source.quota, source.headroom,
+                                       None if recorded else explicit)
+    observed = observed or Observed()
+    steps = sum(1 for n in nodes if n["kind"] in ("validate", "commit"))
+    about = estimate(requests, pace_of(source.quota, source.headroom, explicit, recorded),
+                     int(settings.get("concurrency", 1)), steps, observed)
     days = days_needed(requests, source.quota, source.headroom)
     warnings = list(warnings or [])
     if days > 1:
@@ -109,7 +119,7 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
                  "bytes": 0 if migrating else records * source.avg_response_bytes_per_row,
                  "min_duration_seconds": round(min_seconds, 3), "duration_seconds": round(about, 3),
                  "rate_per_second": None if math.isinf(rate) else round(rate, 6),
-                 "days_of_quota": days}
+                 "days_of_quota": days, "basis": observed.basis()}
     seed = fingerprint([sha256_hex(spec_text), fingerprints])
     plan: dict[str, Any] = {
         "format_version": FORMAT_VERSION,

@@ -14,6 +14,7 @@ import networkx as nx
 
 from aurumplan.catalog import Catalog
 from aurumplan.catalog.check import check_spec
+from aurumplan.catalog.estimate import RUNS, Observed, observe
 from aurumplan.compile.graph import build_graph
 from aurumplan.compile.scope import build_scope
 from aurumplan.diff import ChangeSet, diff
@@ -170,9 +171,19 @@ def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Pat
     graph = build_graph(scope.source, work, bridge_gaps=op.kind == "Backfill")
     plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
                       embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
-                      settings=with_profile(settings_of(op), op, catalog), warnings=scope.warnings)
+                      settings=with_profile(settings_of(op), op, catalog), warnings=scope.warnings,
+                      observed=_observed(scope.source, state))
     _next_attempt(plan, state)
     return Planned(loaded, changes, graph, plan, seal(plan))
+
+
+def _observed(source: Any, state: WatermarkReader) -> Observed:
+    """The source's figures from its last runs in the state, for the duration estimate (an empty
+    state has none: the defaults)."""
+    runs = getattr(state, "recent_runs", None)
+    if runs is None:
+        return Observed()
+    return observe(runs(source.name, RUNS), source.quota, source.headroom, recorded=bool(source.recordings))
 
 
 def _next_attempt(plan: dict[str, Any], state: WatermarkReader) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aurumplan.catalog.estimate import basis_text
+
 SYMBOL = {"create": "+", "replace": "~", "unchanged": "=", "missing": "?", "conflict": "!"}
 
 
@@ -33,12 +35,20 @@ def _series(series: list[str], limit: int = 6) -> str:
     return ",".join(series[:limit]) + f",+{len(series) - limit}"
 
 
+def duration_line(estimates: dict[str, Any]) -> str:
+    """`about 35s (quota floor 27s; last 5 runs)`: the estimate, the least the quota allows, and what
+    the estimate rests on (docs/operations.md, "Estimates")."""
+    e = estimates
+    about = e.get("duration_seconds", e["min_duration_seconds"])
+    return (f"about {human_duration(about)} (quota floor {human_duration(e['min_duration_seconds'])}; "
+            f"{basis_text(e.get('basis'))})")
+
+
 def summary_line(plan: dict[str, Any]) -> str:
     c = plan["summary"]
     e = plan["estimates"]
-    from_ = human_duration(e["min_duration_seconds"])
     return (f"Plan: {c['create']} periods to create, {c['replace']} to replace, {c['unchanged']} unchanged. "
-            f"{e['requests']} requests, {e['records']} records, at least {from_}.")
+            f"{e['requests']} requests, {e['records']} records, {duration_line(e)}.")
 
 
 def render_plan(plan: dict[str, Any], *, show_unchanged: bool = True) -> str:

@@ -9,6 +9,7 @@ from aurumplan.state.models import (
     Operation,
     OperationEvent,
     QualityResult,
+    RunRecord,
     WatermarkRef,
     WatermarkRow,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Operation",
     "OperationEvent",
     "QualityResult",
+    "RunRecord",
     "SqlStateStore",
     "StateReader",
     "StateStore",

@@ -17,6 +17,7 @@ from aurumplan.state.models import (
     LeaseRange,
     Operation,
     QualityResult,
+    RunRecord,
     SeriesKey,
     WatermarkRef,
     WatermarkRow,
@@ -72,6 +73,10 @@ class StateReader(ABC):
     @abstractmethod
     def leases(self, active_only: bool = True, now: float | None = None) -> list[Lease]:
         """Leases; active_only keeps the live ones (not released, heartbeat within ttl)."""
+
+    @abstractmethod
+    def recent_runs(self, source: str, limit: int = 5) -> list[RunRecord]:
+        """What the source's last single-run, succeeded operations measured, newest first (estimates)."""
 
 
 class StateStore(StateReader):

@@ -142,3 +142,28 @@ class QualityResult:
     passed: bool
     detail: dict[str, Any]
     created_at: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one finished run of an operation measured, for the plan's estimates (catalog/estimate.py).
+
+    Times are epoch seconds: `began` when apply started (None for runs recorded before it was kept),
+    `first_start`/`last_end` the first extract node's start and the last one's end, `ended` when the
+    operation's outcome was written. `requests` counts every request sent, retries included.
+    """
+
+    operation_id: str
+    began: float | None
+    created_at: float
+    first_start: float
+    last_end: float
+    ended: float
+    requests: int
+    retries: int
+    throttles: int
+    records: int
+    concurrency: int
+    rate_limit: float | str | None
+    extract_nodes: int
+    other_nodes: int

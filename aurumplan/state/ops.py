@@ -19,6 +19,7 @@ from aurumplan.state.models import (
     Operation,
     OperationEvent,
     QualityResult,
+    RunRecord,
 )
 from aurumplan.state.schema import checkpoints as cp
 from aurumplan.state.schema import operation_events as ev
@@ -56,6 +57,27 @@ def _cp(row: Mapping[Any, Any]) -> Checkpoint:
     data = dict(row)
     data["detail"] = loads(data["detail"])
     return Checkpoint(**data)
+
+
+_DATA_KINDS = ("Backfill", "Replay", "Reprocess")
+
+
+def _run(row: Mapping[Any, Any], cps: list[Any], began: float | None) -> RunRecord | None:
+    """One operation's figures; None when it sent no request (nothing to learn a latency from)."""
+    extract = [c for c in cps if c.started_at is not None and c.finished_at is not None and c.requests > 0]
+    requests = sum(c.requests for c in extract)
+    if not extract or not requests:
+        return None
+    s = loads(row["summary"])
+    settings = s.get("settings") or {}
+    return RunRecord(
+        operation_id=row["id"], began=began, created_at=row["created_at"],
+        first_start=min(c.started_at for c in extract), last_end=max(c.finished_at for c in extract),
+        ended=max(row["updated_at"], max(c.finished_at or 0.0 for c in cps)), requests=requests,
+        retries=int(s.get("retries") or 0), throttles=int(s.get("throttles") or 0),
+        records=int(s.get("records") or 0), concurrency=max(1, int(settings.get("concurrency") or 1)),
+        rate_limit=settings.get("rateLimit"), extract_nodes=len(extract),
+        other_nodes=sum(1 for c in cps if c.node_id.endswith(("/validate", "/commit"))))
 
 
 class OperationsMixin(SqlBase):
@@ -147,6 +169,38 @@ class OperationsMixin(SqlBase):
             row = self._op_row(conn, op_id)
         assert row is not None
         return _op(row)
+
+    def recent_runs(self, source: str, limit: int = 5) -> list[RunRecord]:
+        """The last `limit` operations of `source` that succeeded in one run and sent requests, newest
+        first, with what they measured (docs/operations.md, "Estimates"). Read from the operations,
+        checkpoints and audit-trail rows every apply writes: no table of its own."""
+        q = (sa.select(ops.c.id, ops.c.created_at, ops.c.updated_at, ops.c.summary)
+             .where(ops.c.source == source, ops.c.status == "succeeded", ops.c.kind.in_(_DATA_KINDS))
+             .order_by(ops.c.created_at.desc(), ops.c.id.desc()).limit(4 * limit))
+        with self._read() as conn:
+            rows = list(conn.execute(q).mappings())
+            ids = [r["id"] for r in rows]
+            cps: dict[str, list[Any]] = {}
+            for c in conn.execute(sa.select(cp.c.operation_id, cp.c.node_id, cp.c.requests, cp.c.started_at,
+                                            cp.c.finished_at).where(cp.c.operation_id.in_(ids))):
+                cps.setdefault(c.operation_id, []).append(c)
+            began: dict[str, float | None] = {}
+            resumed: set[str] = set()
+            for e in conn.execute(sa.select(ev.c.operation_id, ev.c.kind, ev.c.detail)
+                                  .where(ev.c.operation_id.in_(ids), ev.c.kind.in_(("apply", "resume")))):
+                if e.kind == "resume":
+                    resumed.add(e.operation_id)
+                else:
+                    at = loads(e.detail).get("began")
+                    began[e.operation_id] = float(at) if isinstance(at, int | float) else None
+        out = []
+        for r in rows:
+            run = None if r["id"] in resumed else _run(r, cps.get(r["id"], []), began.get(r["id"]))
+            if run is not None:
+                out.append(run)
+            if len(out) == limit:
+                break
+        return out
 
     # -- checkpoints -------------------------------------------------------------------------
 
