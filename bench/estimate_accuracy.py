@@ -7,18 +7,22 @@ real HTTP, the server enforcing the quota the catalog sets, the client pacing at
   warm  plan the same window on a fresh state that holds the cold run's history (its watermarks
         removed, so everything is planned again) and a fresh warehouse -> apply, timed
 
-The measured time is that of `api.apply_plan` (verification, leases, requests, validation, commit),
-in-process. The goal is a warm estimate within 25% of the measured apply for all five (issue 13);
-docs/operations.md ("Estimates") explains the model.
+Each plan and apply runs in a process of its own, as `aurumplan apply` does; the measured time is
+that of `api.apply_plan` in it (leases, requests, validation, commit, and what a process does the
+first time: driver imports, the first connection), not the interpreter's start. The goal is a warm
+estimate within 25% of the measured apply for all five (issue 13); docs/operations.md ("Estimates")
+explains the model.
 
     PYTHONPATH=. .venv/bin/python bench/estimate_accuracy.py [eia fred cpi iso noaa]
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,15 +45,26 @@ def _config(folder: Path, source: str, base_url: str) -> Path:
     return path
 
 
-def _timed(folder: Path, spec_text: str, base_url: str, source: str) -> tuple[dict[str, Any], float, str]:
-    """Plan the spec in `folder` and apply it: (estimates, measured seconds, status)."""
-    (folder / "spec.yaml").write_text(spec_text)
+def _one(folder: Path, base_url: str, source: str) -> None:
+    """In a process of its own: plan spec.yaml in `folder`, apply it, print the figures as JSON."""
     ctx = api.context(_config(folder, source, base_url), folder)
     os.environ.setdefault(ctx.catalog.source(source).api_key_env, "bench-key")
     planned = api.plan(folder / "spec.yaml", ctx)
     start = time.perf_counter()
     result = api.apply_plan(planned.plan, ctx)
-    return planned.plan["estimates"], time.perf_counter() - start, result.status
+    print(json.dumps({"estimates": planned.plan["estimates"], "measured": time.perf_counter() - start,
+                      "status": result.status}))
+
+
+def _timed(folder: Path, spec_text: str, base_url: str, source: str) -> tuple[dict[str, Any], float, str]:
+    """Plan the spec in `folder` and apply it in a new process: (estimates, measured seconds, status)."""
+    (folder / "spec.yaml").write_text(spec_text)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, __file__, "--one", str(folder), base_url, source], env=env,
+                         check=True, capture_output=True, text=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    return got["estimates"], float(got["measured"]), str(got["status"])
 
 
 def _history_only(src: Path, dest: Path) -> None:
@@ -86,6 +101,9 @@ def run(name: str) -> list[tuple[str, float, float]]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--one"]:
+        _one(Path(argv[1]), argv[2], argv[3])
+        return 0
     names = argv or ["eia", "fred", "cpi", "iso", "noaa"]
     ok = True
     for name in names:

@@ -29,9 +29,9 @@ from aurumplan.state.models import RunRecord
 
 DEFAULT_LATENCY = 0.1
 """Seconds one request keeps a worker busy when no earlier run says better."""
-DEFAULT_OVERHEAD = 0.05
+DEFAULT_OVERHEAD = 0.12
 """Seconds an apply spends before its first request (verification, leases) with no earlier run."""
-DEFAULT_PER_NODE = 0.01
+DEFAULT_PER_NODE = 0.03
 """Seconds per validate or commit node after the last request, with no earlier run."""
 RUNS = 5
 """How many earlier runs the figures come from."""

@@ -10,8 +10,10 @@ import time
 from typing import Any
 
 from aurumplan.catalog import Catalog
-from aurumplan.inspect.progress import progress, stored_plan
-from aurumplan.state import Operation, SqlStateStore
+from aurumplan.catalog.estimate import RUNS, observe, pace_of, remaining
+from aurumplan.inspect.progress import Progress, progress, stored_plan
+from aurumplan.plan.model import Plan
+from aurumplan.state import Checkpoint, Operation, SqlStateStore
 from aurumplan.state.holders import shown_status
 
 
@@ -33,10 +35,11 @@ def status(store: SqlStateStore, catalog: Catalog, op_id: str) -> dict[str, Any]
     shown, why = shown_status(store, op)
     plan = stored_plan(op)
     running = shown == "running"
-    p = progress(plan, store.checkpoints(op_id), catalog.sources.get(op.source), running)
+    cps = store.checkpoints(op_id)
+    p = progress(plan, cps, catalog.sources.get(op.source), running)
     elapsed = (time.time() - p.first_start) if p.first_start and running else None
     rate = p.requests / elapsed if elapsed else None
-    eta = (p.extract_total - p.extract_done) / (p.extract_done / elapsed) if elapsed and p.extract_done else None
+    eta = _eta(store, catalog, op, plan, cps, p, elapsed) if running else None
     summary = plan.summary if plan is not None else {}
     tries = attempts(store, op)
     return {"id": op.id, "kind": op.kind, "source": op.source, "status": shown, "detail": why,
@@ -50,6 +53,25 @@ def status(store: SqlStateStore, catalog: Catalog, op_id: str) -> dict[str, Any]
             "attempt": {"number": [t["id"] for t in tries].index(op.id) + 1, "of": len(tries), "first": tries[0]["id"]}
             if len(tries) > 1 and op.id in [t["id"] for t in tries] else None,
             "attempts": tries if len(tries) > 1 else []}
+
+
+_FINISHED = frozenset(("staged", "committed", "skipped", "partial"))
+
+
+def _eta(store: SqlStateStore, catalog: Catalog, op: Operation, plan: Plan | None, cps: list[Checkpoint],
+         p: Progress, elapsed: float | None) -> float | None:
+    """Seconds left: the plan's estimator (catalog/estimate.py) for the requests and validate/commit
+    nodes still to run, blended with this run's own pace once it has answered some."""
+    source = catalog.sources.get(op.source)
+    if plan is None or source is None:
+        return (p.extract_total - p.extract_done) / (p.extract_done / elapsed) if elapsed and p.extract_done else None
+    done = {c.node_id for c in cps if c.status in _FINISHED}
+    steps = sum(1 for n in plan.graph.nodes if n.kind in ("validate", "commit") and n.id not in done)
+    recorded = bool(source.recordings)
+    observed = observe(store.recent_runs(source.name, RUNS), source.quota, source.headroom, recorded)
+    pace = pace_of(source.quota, source.headroom, plan.settings.rateLimit, recorded)
+    return remaining(p.extract_total - p.extract_done, pace, plan.settings.concurrency, steps, observed,
+                     done=p.extract_done, elapsed=elapsed)
 
 
 def ops_list(store: SqlStateStore, active_only: bool = False) -> list[dict[str, Any]]:
