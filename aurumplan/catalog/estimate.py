@@ -119,10 +119,14 @@ def estimate(requests: int, pace: Pace, concurrency: int, nodes: int, observed: 
 
 def remaining(requests_left: int, pace: Pace, concurrency: int, nodes_left: int, observed: Observed,
               done: int = 0, elapsed: float | None = None) -> float:
-    """Seconds a running operation still needs: the estimator for what is left, blended with this
-    run's own pace once it has one (its weight grows with the requests it has answered)."""
-    model = estimate(requests_left, pace, concurrency, nodes_left, Observed(
-        observed.runs, observed.latency, 0.0, observed.per_node, observed.retry_ratio))
+    """Seconds a running operation still needs: the estimator for what is left (the schedule of all its
+    requests less that of the `done` ones, so a burst already spent is not counted again), blended
+    with this run's own pace once it has one (its weight grows with the requests it has answered)."""
+    c = max(1, concurrency)
+    ratio = 1 + observed.retry_ratio
+    total, before = round((done + requests_left) * ratio), round(done * ratio)
+    model = (max(0.0, schedule_seconds(pace, total, c, observed.latency)
+                  - schedule_seconds(pace, before, c, observed.latency)) + observed.per_node * nodes_left)
     if not done or not elapsed or elapsed <= 0:
         return model
     own = requests_left * elapsed / done + observed.per_node * nodes_left

@@ -8,6 +8,8 @@ local fake API whose quota binds, a second backfill is estimated within 25% of i
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -84,7 +86,9 @@ def test_the_eta_blends_the_model_with_the_runs_own_pace() -> None:
     model = remaining(20, pace, 1, 0, seen)
     assert model == pytest.approx(9.55, abs=0.1)
     assert remaining(20, pace, 1, 0, seen, done=30, elapsed=60.0) == pytest.approx(  # this run went at 0.5/s
-        (30 / 33) * 40.0 + (3 / 33) * model)
+        (30 / 33) * 40.0 + (3 / 33) * 10.0)  # 20 more grants 0.5 s apart after the 30th
+    burst = Pace.of(Quota(per_minute=6), 0.8)  # 4.8 tokens: 4 at once, the 5th at 2.5 s, the 6th at 15 s
+    assert remaining(2, burst, 1, 0, seen, done=4) == pytest.approx(15.05 - 0.2)  # the burst is spent
 
 
 def test_the_views_say_what_the_estimate_rests_on() -> None:
@@ -173,3 +177,39 @@ def test_a_second_backfill_is_estimated_within_a_quarter_of_its_apply(tmp_path: 
         assert warm["requests"] == 6 and warm["min_duration_seconds"] > 0.7 * measured  # the quota binds
         assert abs(warm["duration_seconds"] - measured) <= 0.25 * measured, (warm, measured)
         assert srv.throttled == 0
+
+
+def test_status_eta_of_a_running_apply_is_the_time_it_still_takes(tmp_path: Path) -> None:
+    """An apply in another process, paced at 1.6 requests/s over 6 requests: once two are answered,
+    `status` says how long the rest takes (the estimator, blended with the run's own pace)."""
+    with FredServer(data=Synth(seed=3), quota={"per_second": 2}) as srv:
+        (tmp_path / "aurumplan.yaml").write_text(
+            "state: sqlite:///state.db\nwarehouse: sqlite:///wh.db\nsources:\n  fred:\n"
+            f"    base_url: {srv.base_url}\n    quota: {{per_second: 2}}\n    headroom: 0.8\n"
+            "    limits: {max_rows: 250}\n")
+        (tmp_path / "spec.yaml").write_text(SPEC.format(name="eta", start="2000-01-01", end="2003-12-31")
+                                            .replace("concurrency: 2", "concurrency: 1"))
+        ctx = api.context(tmp_path / "aurumplan.yaml", tmp_path)
+        key = ctx.catalog.source("fred").api_key_env
+        cmd = [sys.executable, "-m", "aurumplan.cli.main", "--config", str(tmp_path / "aurumplan.yaml"), "apply",
+               str(tmp_path / "spec.yaml"), "--auto-approve"]
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, key: "k"})
+        try:
+            deadline = time.monotonic() + 30
+            shown = None
+            while time.monotonic() < deadline and proc.poll() is None:
+                if (tmp_path / "state.db").exists():
+                    active = api.status(None, ctx)
+                    if active and active[0]["nodes"]["by_status"].get("staged", 0) >= 2:
+                        shown, at = active[0], time.time()
+                        break
+                time.sleep(0.05)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, out + err
+        assert shown is not None and shown["status"] == "running" and shown["eta_seconds"]
+        left = api.status(shown["id"], ctx)["updated_at"] - at  # when its outcome was written
+        assert abs(shown["eta_seconds"] - left) <= 0.25 * left, (shown["eta_seconds"], left)
