@@ -8,6 +8,7 @@ local fake API whose quota binds, a second backfill is estimated within 25% of i
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,9 +30,12 @@ from aurumplan.catalog.estimate import (
 from aurumplan.catalog.pacing import Pace, schedule_seconds
 from aurumplan.cli.markdown import render_markdown
 from aurumplan.config import Quota
+from aurumplan.plan.planfile import read_plan
 from aurumplan.plan.render import summary_line
 from aurumplan.state import RunRecord, open_state
 from tests.doubles.fakeapis import FredServer, Synth
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _run(op: str, *, requests: int = 10, span: float = 3.0, began: float | None = 100.0, pre: float = 0.2,
@@ -213,3 +217,21 @@ def test_status_eta_of_a_running_apply_is_the_time_it_still_takes(tmp_path: Path
         assert shown is not None and shown["status"] == "running" and shown["eta_seconds"]
         left = api.status(shown["id"], ctx)["updated_at"] - at  # when its outcome was written
         assert abs(shown["eta_seconds"] - left) <= 0.25 * left, (shown["eta_seconds"], left)
+
+
+def test_a_saved_plan_applies_after_a_run_in_between_changed_the_estimate(tmp_path: Path) -> None:
+    """Estimates follow the state's history, and apply re-plans a saved plan to check it: a run that
+    ended in between changes the re-plan's estimate, never whether the saved plan applies."""
+    dest = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns(".aurumplan"))
+    ctx = api.context(dest / "aurumplan.yaml", dest)
+    saved = dest / "quickstart.json"
+    first = api.plan(dest / "quickstart.yaml", ctx, out=saved)
+    assert first.plan["estimates"]["basis"]["runs"] == 0
+    other = api.plan(dest / "backfill-eia-price.yaml", ctx)
+    assert api.apply_plan(other.plan, ctx).status == "succeeded"
+    again = api.plan(dest / "quickstart.yaml", ctx)
+    assert again.plan["estimates"]["basis"]["runs"] == 1
+    assert again.plan["estimates"] != first.plan["estimates"] and again.text != first.text
+    result = api.apply_plan(read_plan(saved), ctx, saved=True)
+    assert result.status == "succeeded" and result.operation_id == first.plan["operation"]["id"]
