@@ -20,7 +20,7 @@ from aurumplan import __version__
 from aurumplan.apply.staleness import written
 from aurumplan.catalog import Catalog, SourceDef
 from aurumplan.errors import AurumError, PlanError
-from aurumplan.intervals import IntervalSet
+from aurumplan.intervals import IntervalSet, parse_ts
 from aurumplan.plan.builder import plan_hash
 from aurumplan.plan.make import plan_loaded
 from aurumplan.plan.model import DataNode, Plan, SpecBlock
@@ -75,7 +75,8 @@ def compiles_to_itself(plan: Plan, catalog: Catalog, state: Any, cwd: Path) -> N
             doc, op = parse_spec(spec.text, spec.file, folder)
             loaded = LoadedSpec(path=folder / name, text=spec.text,
                                 sha256=hashlib.sha256(spec.text.encode()).hexdigest(), doc=doc, op=op)
-            again = plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=plan.operation.id).plan
+            now = parse_ts(plan.published_until) if plan.published_until else None
+            again = plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=plan.operation.id, now=now).plan
         except AurumError as exc:
             raise PlanError(f"plan {plan.operation.id}: its embedded spec no longer plans ({exc})",
                             hint="re-plan the spec and review it") from None

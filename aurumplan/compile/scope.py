@@ -54,6 +54,8 @@ class Scope:
     kind: str
     datasets: dict[str, DatasetScope] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    published_until: int | None = None
+    """The hour a window reaching the present was clipped at (the plan records it: apply/verify.py)."""
 
     def dataset(self, ds: DatasetDef, cascade_from: str | None = None) -> DatasetScope:
         if ds.name not in self.datasets:
@@ -100,6 +102,9 @@ def published(ds: DatasetDef, where: IntervalSet, now: float) -> IntervalSet:
 
 def _clip(scope: Scope, ds: DatasetDef, where: IntervalSet, now: float) -> IntervalSet:
     kept = published(ds, where, now)
+    span = where.span
+    if span and span[1] > int(now) // HOUR * HOUR:
+        scope.published_until = int(now) // HOUR * HOUR
     if kept != where:
         span = kept.span
         scope.warnings.append(f"{ds.name}: window clipped to "

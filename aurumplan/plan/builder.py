@@ -69,8 +69,13 @@ def operation_id(kind: str, source: str, span_end: int | None, seed: str) -> str
 
 def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[str, str], source: SourceDef,
                changes: ChangeSet, graph: nx.DiGraph, settings: dict[str, Any],
-               warnings: list[str] | None = None) -> dict[str, Any]:
-    """The plan document (without created_at), with plan_id = hash of its content."""
+               warnings: list[str] | None = None, published_until: int | None = None) -> dict[str, Any]:
+    """The plan document (without created_at), with plan_id = hash of its content.
+
+    `published_until`: the hour a window reaching the present was clipped at, recorded so the plan
+    re-compiles to itself when applied later (apply/verify.py); absent otherwise, so plans of past
+    windows stay byte-identical whenever they are made.
+    """
     datasets = []
     fingerprints: dict[str, str] = {}
     counts = {"create": 0, "replace": 0, "unchanged": 0, "missing": 0, "conflict": 0}
@@ -131,6 +136,8 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
         "estimates": estimates,
         "warnings": warnings,
     }
+    if published_until is not None:
+        plan["published_until"] = fmt_ts(published_until)
     return plan
 
 

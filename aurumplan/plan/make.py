@@ -151,16 +151,17 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, *, cwd: Path | None = None,
-                own_operation: str | None = None) -> Planned:
-    """Plan an already loaded and checked spec (see plan_spec)."""
+                own_operation: str | None = None, now: float | None = None) -> Planned:
+    """Plan an already loaded and checked spec (see plan_spec). `now` (default: the clock) is the
+    instant windows reaching the present are clipped at; re-checking a saved plan passes its own."""
     with _cyclic_gc_paused():
-        return _plan(loaded, catalog, state, cwd, own_operation)
+        return _plan(loaded, catalog, state, cwd, own_operation, now)
 
 
 def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Path | None,
-          own_operation: str | None) -> Planned:
+          own_operation: str | None, now: float | None) -> Planned:
     op = loaded.op
-    scope = build_scope(op, catalog, loaded.path.parent, _incremental_since(op, catalog, state))
+    scope = build_scope(op, catalog, loaded.path.parent, _incremental_since(op, catalog, state), now=now)
     policy = getattr(op.spec, "conflicts", "latest_wins")
     target_schema = getattr(op.spec, "schemaVersion", None)
     changes = diff(scope, state, conflicts_policy=policy, target_schema=target_schema,
@@ -170,7 +171,8 @@ def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Pat
     graph = build_graph(scope.source, work, bridge_gaps=op.kind == "Backfill")
     plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
                       embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
-                      settings=with_profile(settings_of(op), op, catalog), warnings=scope.warnings)
+                      settings=with_profile(settings_of(op), op, catalog), warnings=scope.warnings,
+                      published_until=scope.published_until)
     _next_attempt(plan, state)
     return Planned(loaded, changes, graph, plan, seal(plan))
 
