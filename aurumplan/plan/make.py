@@ -63,7 +63,8 @@ def settings_of(op: Any) -> dict[str, Any]:
                          "archive": s.archive.model_dump(mode="json") if s.archive else None,
                          "algorithm": s.algorithm.model_dump(mode="json") if s.algorithm else None}
     if op.kind == "Reprocess":
-        out["reprocess"] = {"maxAttempts": s.maxAttempts, "conflicts": s.conflicts,
+        out["retries"]["max"] = s.attempts() - 1  # maxAttempts is the Reprocess's name for it
+        out["reprocess"] = {"maxAttempts": s.attempts(), "conflicts": s.conflicts,
                             "rollbackWhen": s.rollbackWhen.qualityBelow if s.rollbackWhen else None}
     return out
 

@@ -338,7 +338,9 @@ class ReprocessSpec(BaseSpec):
     timeRange: TimeRange | None = Field(default=None, description="selector: start..end (end exclusive)")
     failedRecords: SpecPath | None = Field(default=None, description="selector: a failure log (JSONL) written by apply")
     incremental: Incremental | None = Field(default=None, description="selector: records changed since an instant")
-    maxAttempts: int = Field(default=3, ge=1, le=20, description="attempts per request, first one included")
+    maxAttempts: int | None = Field(default=None, ge=1, le=21, description=(
+        "attempts per request, first one included: sets retries.max to maxAttempts - 1 "
+        "(default: retries.max + 1)"))
     conflicts: Literal["latest_wins", "keep_existing", "fail"] = Field(
         default="latest_wins", description="when a reprocessed record differs from the current one")
     rollbackWhen: RollbackWhen | None = Field(default=None, description="automatic rollback condition")
@@ -385,6 +387,19 @@ class ReprocessSpec(BaseSpec):
             raise ValueError("a Reprocess needs one selector: date (optionally with hours), timeRange, "
                              "failedRecords, incremental, or window together with datasets")
         return self
+
+    @field_validator("maxAttempts")
+    @classmethod
+    def _attempts(cls, v: int | None, info: ValidationInfo) -> int | None:
+        retries = info.data.get("retries")
+        if v is not None and retries is not None and "max" in retries.model_fields_set and v != retries.max + 1:
+            raise ValueError(f"maxAttempts {v} and retries.max {retries.max} disagree (maxAttempts counts "
+                             "the first attempt): give one of them")
+        return v
+
+    def attempts(self) -> int:
+        """Attempts per request: maxAttempts, or the retry policy's retries plus the first attempt."""
+        return self.maxAttempts if self.maxAttempts is not None else self.retries.max + 1
 
     def selection_intervals(self) -> list[tuple[int, int]] | None:
         """What the selector covers as coalesced half-open UTC intervals; None when it needs files or state.
