@@ -186,6 +186,10 @@ class Algorithm(_Model):
     params: dict[str, Any] = Field(default_factory=dict, description="checked against the algorithm's Params model")
 
 
+DEFAULT_ARCHIVE = "archive"
+"""Where `archiveOriginals: true` archives: the spec's folder `archive/`."""
+
+
 class Archive(_Model):
     """Where a Replay exports the versions it replaces, before they stop being current (docs/replay.md)."""
 
@@ -293,9 +297,21 @@ class ReplaySpec(BaseSpec):
                                        description="Python file defining transform(record) -> dict | None")
     qualityProfile: str | None = Field(default=None, description="a profile of aurumplan.yaml's quality_profiles "
                                                                  "to validate with (docs/quality.md)")
+    archiveOriginals: bool = Field(default=False, description="archive the replaced versions to the spec's "
+                                   "folder `archive/` as Parquet: the same as archive: {to: archive}")
     archive: Archive | None = Field(
-        default=None, description="also export the replaced versions to files before the switch (they stay in "
-        "the warehouse for rollback until `aurumplan gc`)")
+        default=None, validate_default=True, description="also export the replaced versions to files before the "
+        "switch (they stay in the warehouse for rollback until `aurumplan gc`)")
+
+    @field_validator("archive")
+    @classmethod
+    def _archive(cls, v: Archive | None, info: ValidationInfo) -> Archive | None:
+        if info.data.get("archiveOriginals"):
+            if v is not None:
+                raise ValueError("archive and archiveOriginals both ask for an archive: keep archive "
+                                 "(it names the folder) and remove archiveOriginals")
+            return Archive(to=DEFAULT_ARCHIVE)
+        return v
 
     @field_validator("type")
     @classmethod
