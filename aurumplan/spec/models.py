@@ -180,7 +180,8 @@ class Validation(_Model):
 class Algorithm(_Model):
     """The algorithm an algorithm_update replay applies."""
 
-    name: str = Field(description="a built-in (outlier_replacement, gap_interpolation, unit_normalisation) "
+    name: str = Field(description="a built-in (outlier_replacement, outlier_detection, gap_interpolation, "
+                                  "unit_normalisation) "
                                   "or an installed plug-in; docs/replay.md")
     version: str = Field(description="the installed algorithm's version, e.g. \"1\"")
     params: dict[str, Any] = Field(default_factory=dict, description="checked against the algorithm's Params model")
