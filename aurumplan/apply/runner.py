@@ -537,7 +537,8 @@ class Applier:
             raise
         algo = (self.settings.replay or {}).get("algorithm")
         if algo and (self.settings.replay or {}).get("type") == "algorithm_update":
-            run_algorithm(self.warehouse, lid, self.source.name, self.source.datasets[node.dataset].name, algo)
+            run_algorithm(self.warehouse, lid, self.source.name, self.source.datasets[node.dataset].name, algo,
+                          {rel: f.text for rel, f in self.plan.spec.files.items()})
         crash_point("before-staged")
         if getattr(executor, "name", "") == "local":  # rows went through write_batch: the running totals
             load = self.warehouse.load(lid)           # in `loads` were updated with them, atomically

@@ -180,10 +180,18 @@ class Validation(_Model):
 class Algorithm(_Model):
     """The algorithm an algorithm_update replay applies."""
 
-    name: str = Field(description="a built-in (outlier_replacement, gap_interpolation, unit_normalisation) "
-                                  "or an installed plug-in; docs/replay.md")
-    version: str = Field(description="the installed algorithm's version, e.g. \"1\"")
+    name: str = Field(description="a built-in (outlier_replacement, gap_interpolation, unit_normalisation), "
+                                  "an installed plug-in, or the algorithm `file` defines; docs/replay.md")
+    file: SpecPath | None = Field(
+        default=None, description="Python file in the spec's folder defining the algorithm (a class with name, "
+        "version, Params, run); the plan embeds its text and apply runs that text")
+    version: str = Field(description="the algorithm's version as it declares it (installed or in `file`), e.g. \"1\"")
     params: dict[str, Any] = Field(default_factory=dict, description="checked against the algorithm's Params model")
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, v: str | None) -> str | None:
+        return _relative(v)
 
 
 class Archive(_Model):
