@@ -4,6 +4,8 @@ and a state made before the queues existed gains them when opened."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import sqlalchemy as sa
 
@@ -76,7 +78,7 @@ def test_the_shared_quota_serves_a_waiting_higher_priority_first_and_never_starv
     first_low = next(at for at, h in granted if h == "low")
     assert first_low - 100.1 <= 2 * AGING + 1.5  # it waited at most its aging bound (+ the window and a step)
     assert who.count("high") > who.count("low")
-    gaps = [b - a for (a, _), (b, _) in zip(granted, granted[1:], strict=False)]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(granted)]
     assert min(gaps) >= 1.0  # and together they stayed inside the quota
     store.close()
 
