@@ -121,7 +121,7 @@ class StateStore(StateReader):
 
     @abstractmethod
     def acquire_leases(self, operation_id: str, ranges: Iterable[LeaseRange], host: str, pid: int,
-                       ttl_seconds: float = 60.0, now: float | None = None, *, priority: int = 1,
+                       ttl_seconds: float = 60.0, now: float | None = None, *, priority: int | None = 1,
                        ticket: str | None = None) -> int:
         """Lease every range or none (LeaseConflictError); returns a new, higher fencing token."""
 

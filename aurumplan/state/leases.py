@@ -70,11 +70,12 @@ class LeasesMixin(WaitersMixin):
         return [_lease(r) for r in conn.execute(q).mappings()]
 
     def acquire_leases(self, operation_id: str, ranges: Iterable[LeaseRange], host: str, pid: int,
-                       ttl_seconds: float = 60.0, now: float | None = None, *, priority: int = 1,
+                       ttl_seconds: float = 60.0, now: float | None = None, *, priority: int | None = 1,
                        ticket: str | None = None) -> int:
         """Lease every range or none. Refused (LeaseConflictError) while another operation holds one, or
         while a live waiter ahead of this apply (higher priority, then earlier arrival; ticket names this
-        apply's own place in the queue) wants one; on success the ticket leaves the queue."""
+        apply's own place in the queue) wants one it does not hold already; on success the ticket leaves the
+        queue. priority None (a rollback) is not queued: it goes before every waiter."""
         wanted = list(ranges)
         for r in wanted:
             if r[4] <= r[3]:
@@ -99,7 +100,11 @@ class LeasesMixin(WaitersMixin):
                                 f"wait for it to finish, or `aurumplan state unlock {held.id} --force` "
                                 "if that process is dead"))
                         taken.add(held.id)
-            ahead = waiter_ahead(conn, at, operation_id, wanted, priority, ticket) if wanted else None
+            own = self._unreleased(conn, ls.c.operation_id == operation_id) if priority is not None else []
+            queued = [r for r in wanted if not any((x.source, x.dataset, x.series_id) == r[:3] and x.start <= r[3]
+                                                   and r[4] <= x.end for x in own)]  # a resume keeps its own
+            ahead = waiter_ahead(conn, at, operation_id, queued, priority, ticket) \
+                if priority is not None and queued else None
             if ahead is not None:
                 raise LeaseConflictError(ahead, hint="apply with --wait to queue behind it")
             if ticket is not None:

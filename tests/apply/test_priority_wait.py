@@ -7,9 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from aurumplan.apply.waiting import Wait, lease_or_wait
+from aurumplan.errors import LeaseConflictError
 from aurumplan.intervals import parse_ts
 from aurumplan.state import open_state
 from tests.apply.common import run, write_config
@@ -72,3 +77,18 @@ def test_high_priority_waiter_runs_before_an_earlier_low_one(tmp_path: Path, db_
         code, out, _ = run(tmp_path, "state", "list", "--json")
         assert code == 0 and '"ranges": 1' in out and '"records": 240' in out
         assert '"waiting"' in outs[0][1]  # its log says why it waited
+
+
+def test_a_wait_that_times_out_names_the_holder_and_leaves_the_queue(db_url: str) -> None:
+    store = open_state(db_url)
+    store.acquire_leases("HOLDER", [("eia", "ELEC.DEMAND", "PJM", 0, 3600)], "elsewhere", 7)
+    events: list[str] = []
+    wait = Wait(timeout=0.3, poll=0.05)
+    started = time.monotonic()
+    with pytest.raises(LeaseConflictError) as err:
+        lease_or_wait(store, "OP_W", [("eia", "ELEC.DEMAND", "PJM", 0, 7200)], "h", 1, 60.0, "high", wait,
+                      threading.Event(), lambda event, _data: events.append(event))
+    assert 0.3 <= time.monotonic() - started < 5
+    assert "leased by operation HOLDER" in str(err.value) and "waited 0.3s with --wait" in str(err.value)
+    assert events == ["waiting"] and store.waiters() == []
+    store.close()
