@@ -245,8 +245,10 @@ class BaseSpec(_Model):
     retries: Retries = Field(default_factory=Retries, description="retry policy of failed requests")
     rateLimit: RateLimit = Field(default="auto", description="auto (share of the source quota) or requests/s")
     priority: Literal["low", "normal", "high"] = Field(
-        default="normal", description="high: an emergency `aurumplan stop` keeps it running unless "
-        "--include-critical (docs/emergency.md); low and normal are stopped alike; it does not order scheduling")
+        default="normal", description="who is served first when operations wait: for ranges another operation "
+        "leases (`apply --wait`: higher priority, then earlier arrival) and for a source's shared quota (a lower "
+        "one yields, at most 5 s per level); an emergency `aurumplan stop` keeps high running unless "
+        "--include-critical (docs/operations.md, \"Priority\"; docs/emergency.md)")
     validation: Validation = Field(default_factory=Validation, description="quality gate")
     commit: Literal["atomic", "progressive"] = Field(
         default="atomic", description="atomic: a dataset becomes current only when all its ranges loaded; "
