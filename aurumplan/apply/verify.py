@@ -89,10 +89,12 @@ def compiles_to_itself(plan: Plan, catalog: Catalog, state: Any, cwd: Path) -> N
 
 
 def _spec_folder(spec: SpecBlock, cwd: Path, tmp: Path) -> Path:
-    """The spec's own folder when its file is still there unchanged (spec-relative inputs such as a
-    failure log resolve as at plan time); otherwise a folder holding the plan's embedded files."""
+    """The spec's own folder when its file and the Python files it names are still there unchanged
+    (spec-relative inputs such as a failure log resolve as at plan time); otherwise a folder holding the
+    plan's embedded files, so the check judges what was reviewed and will run, not a later edit."""
     original: Path = (cwd / spec.file).resolve()
-    if original.is_file() and original.read_text() == spec.text:
+    if original.is_file() and original.read_text() == spec.text and all(
+            _same_text(original.parent / rel, f.text) for rel, f in spec.files.items()):
         return original.parent
     for rel, f in spec.files.items():
         target = (tmp / rel).resolve()
@@ -100,3 +102,10 @@ def _spec_folder(spec: SpecBlock, cwd: Path, tmp: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(f.text)
     return tmp
+
+
+def _same_text(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() == text
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -61,7 +61,7 @@ def settings_of(op: Any) -> dict[str, Any]:
         out["replay"] = {"type": s.type, "schemaVersion": s.schemaVersion, "migration": s.migration,
                          "transform": s.transform, "qualityProfile": s.qualityProfile,
                          "archive": s.archive.model_dump(mode="json") if s.archive else None,
-                         "algorithm": s.algorithm.model_dump(mode="json") if s.algorithm else None}
+                         "algorithm": s.algorithm.model_dump(mode="json", exclude_none=True) if s.algorithm else None}
     if op.kind == "Reprocess":
         out["retries"]["max"] = s.attempts() - 1  # maxAttempts is the Reprocess's name for it
         out["reprocess"] = {"maxAttempts": s.attempts(), "conflicts": s.conflicts,
@@ -100,6 +100,9 @@ def _embedded(loaded: LoadedSpec) -> dict[str, str]:
             out[rel] = loaded.resolve_path(rel).read_text()
     for rel in loaded.op.spec.validation.scripts:
         out[rel] = loaded.resolve_path(rel).read_text()
+    algorithm = getattr(loaded.op.spec, "algorithm", None)
+    if algorithm is not None and algorithm.file:  # apply runs this text, not the file as it is later
+        out[algorithm.file] = loaded.resolve_path(algorithm.file).read_text()
     return out
 
 

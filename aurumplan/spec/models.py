@@ -181,10 +181,18 @@ class Algorithm(_Model):
     """The algorithm an algorithm_update replay applies."""
 
     name: str = Field(description="a built-in (outlier_replacement, outlier_detection, gap_interpolation, "
-                                  "unit_normalisation) "
-                                  "or an installed plug-in; docs/replay.md")
-    version: str = Field(description="the installed algorithm's version, e.g. \"1\"")
+                                  "unit_normalisation), "
+                                  "an installed plug-in, or the algorithm `file` defines; docs/replay.md")
+    file: SpecPath | None = Field(
+        default=None, description="Python file in the spec's folder defining the algorithm (a class with name, "
+        "version, Params, run); the plan embeds its text and apply runs that text")
+    version: str = Field(description="the algorithm's version as it declares it (installed or in `file`), e.g. \"1\"")
     params: dict[str, Any] = Field(default_factory=dict, description="checked against the algorithm's Params model")
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, v: str | None) -> str | None:
+        return _relative(v)
 
 
 DEFAULT_ARCHIVE = "archive"
@@ -242,8 +250,10 @@ class BaseSpec(_Model):
     retries: Retries = Field(default_factory=Retries, description="retry policy of failed requests")
     rateLimit: RateLimit = Field(default="auto", description="auto (share of the source quota) or requests/s")
     priority: Literal["low", "normal", "high"] = Field(
-        default="normal", description="high: an emergency `aurumplan stop` keeps it running unless "
-        "--include-critical (docs/emergency.md); low and normal are stopped alike; it does not order scheduling")
+        default="normal", description="who is served first when operations wait: for ranges another operation "
+        "leases (`apply --wait`: higher priority, then earlier arrival) and for a source's shared quota (a lower "
+        "one yields, at most 5 s per level); an emergency `aurumplan stop` keeps high running unless "
+        "--include-critical (docs/operations.md, \"Priority\"; docs/emergency.md)")
     validation: Validation = Field(default_factory=Validation, description="quality gate")
     commit: Literal["atomic", "progressive"] = Field(
         default="atomic", description="atomic: a dataset becomes current only when all its ranges loaded; "
