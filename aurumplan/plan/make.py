@@ -13,13 +13,14 @@ from typing import Any
 import networkx as nx
 
 from aurumplan.catalog import Catalog
-from aurumplan.catalog.check import check_spec
+from aurumplan.catalog.check import check_spec, series_selected
 from aurumplan.compile.graph import build_graph
+from aurumplan.compile.revisions import revision_reader, selections
 from aurumplan.compile.scope import build_scope
 from aurumplan.diff import ChangeSet, diff
 from aurumplan.diff.engine import WatermarkReader
-from aurumplan.errors import SpecError
-from aurumplan.intervals import IntervalSet, local_to_ts
+from aurumplan.errors import PlanError, SourceError, SpecError
+from aurumplan.intervals import IntervalSet
 from aurumplan.plan.builder import build_plan, seal, spec_relative
 from aurumplan.spec.loader import LoadedSpec, load_spec
 from aurumplan.spec.models import CHECKS
@@ -102,19 +103,41 @@ def _embedded(loaded: LoadedSpec) -> dict[str, str]:
     return out
 
 
-def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> dict[str, IntervalSet]:
+Revisions = dict[str, dict[str, list[tuple[IntervalSet, str]]]]
+"""Per dataset and series: the revised periods, grouped, each group with the reason naming its signal."""
+
+
+def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> Revisions:
+    """Reprocess `incremental`: what the source says was revised on or after `since` (docs/replay.md, "Incremental").
+
+    The driver asks the API at plan time (a discovery request, served from `recordings:` when the
+    source has them). A series that was loaded is asked from its first loaded period on, so a revision
+    of history never loaded is not fetched; new periods after it are. `validate` has already refused a
+    field the catalog does not list for the source (catalog/check.py).
+    """
     inc = getattr(op.spec, "incremental", None)
     if inc is None:
         return {}
-    since_ts = local_to_ts(inc.since, op.spec.timezone)
-    out: dict[str, IntervalSet] = {}
     source = catalog.source(op.spec.source)
+    reader = revision_reader(source.driver)
+    if reader is None:
+        raise PlanError(f"source '{source.name}' lists revision field '{inc.field}', but its driver "
+                        f"'{source.driver}' cannot read revisions",
+                        hint="remove revision_fields from its catalog entry")
+    since = dt.date.fromisoformat(str(inc.since)[:10])  # revision dates are calendar dates, as written
+    out: Revisions = {}
     for name in op.spec.datasets or list(source.datasets):
-        loaded = state.watermarks(source.name, name)
-        dom = IntervalSet()
-        for m in loaded.values():
-            dom = dom | m.domain()
-        out[name] = dom - IntervalSet([(0, since_ts)])
+        ds = source.datasets[name]
+        series = series_selected(ds, op.spec.series)
+        loaded = state.watermarks(source.name, name, series)
+        first = {sid: (loaded[(name, sid)].domain().span or (None, None))[0] if (name, sid) in loaded else None
+                 for sid in series}
+        try:
+            revised = reader.revised_since(source, ds, series, since, first, catalog.recordings(source))
+        except SourceError as exc:
+            raise PlanError(f"cannot ask {source.name} which {name} observations were revised since "
+                            f"{since.isoformat()}: {exc}") from None
+        out[name] = {sid: selections(r, since.isoformat(), ds.grain) for sid, r in revised.items()}
     return out
 
 
