@@ -35,8 +35,9 @@ class Revised:
 class RevisionReader(Protocol):
     """What a driver provides when its source publishes revision information."""
 
-    def revised_since(self, source: SourceDef, dataset: DatasetDef, series: list[str], since: dt.date,
-                      observe_from: Mapping[str, int | None], recordings: Path | None) -> dict[str, Revised]: ...
+    def revised_since(self, source: SourceDef, dataset: DatasetDef, spans: Mapping[str, tuple[int, int]],
+                      since: dt.date, recordings: Path | None) -> dict[str, Revised]:
+        """Per series, what changed inside its span [start, end) on or after `since`."""
 
 
 def revision_reader(driver: str) -> RevisionReader | None:

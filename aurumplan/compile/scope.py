@@ -131,9 +131,12 @@ def build_scope(op: Any, catalog: Catalog, spec_dir: Path,
             for sid in _series_of(ds, spec.series):
                 for where, reason in found.get(sid, []):
                     scope.dataset(ds).add(sid, where, reason)
-            if not any(found.values()):
-                scope.warnings.append(f"{ds.name}: nothing revised since {spec.incremental.since:%Y-%m-%d} "
-                                      f"({spec.incremental.field}): nothing to refresh")
+            if ds.name not in (revised or {}):
+                scope.warnings.append(f"{ds.name}: nothing of it is loaded, so an incremental refresh has "
+                                      "nothing to refresh (backfill it first)")
+            elif not any(found.values()):
+                scope.warnings.append(f"{ds.name}: {scope.source.name} changed nothing of it since "
+                                      f"{spec.incremental.since:%Y-%m-%d} ({spec.incremental.field})")
     else:
         if op.kind == "Reprocess" and spec.selection_intervals() is not None:
             where = IntervalSet(spec.selection_intervals())

@@ -108,12 +108,13 @@ Revisions = dict[str, dict[str, list[tuple[IntervalSet, str]]]]
 
 
 def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> Revisions:
-    """Reprocess `incremental`: what the source says was revised on or after `since` (docs/replay.md, "Incremental").
+    """Reprocess `incremental`: what the source says changed on or after `since` (docs/replay.md, "Incremental").
 
-    The driver asks the API at plan time (a discovery request, served from `recordings:` when the
-    source has them). A series that was loaded is asked from its first loaded period on, so a revision
-    of history never loaded is not fetched; new periods after it are. `validate` has already refused a
-    field the catalog does not list for the source (catalog/check.py).
+    An incremental refresh keeps what is loaded current: per series, inside the span from its first to
+    its last loaded period, the periods given a value on or after `since` (revised, or published into a
+    gap). The driver asks the API at plan time (discovery requests, served from `recordings:` when the
+    source has them); a series with nothing loaded is not asked. `validate` has already refused a field
+    the catalog does not list for the source (catalog/check.py).
     """
     inc = getattr(op.spec, "incremental", None)
     if inc is None:
@@ -128,14 +129,14 @@ def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> Rev
     out: Revisions = {}
     for name in op.spec.datasets or list(source.datasets):
         ds = source.datasets[name]
-        series = series_selected(ds, op.spec.series)
-        loaded = state.watermarks(source.name, name, series)
-        first = {sid: (loaded[(name, sid)].domain().span or (None, None))[0] if (name, sid) in loaded else None
-                 for sid in series}
+        loaded = state.watermarks(source.name, name, series_selected(ds, op.spec.series))
+        spans = {sid: span for (_, sid), held in sorted(loaded.items()) if (span := held.domain().span)}
+        if not spans:
+            continue
         try:
-            revised = reader.revised_since(source, ds, series, since, first, catalog.recordings(source))
+            revised = reader.revised_since(source, ds, spans, since, catalog.recordings(source))
         except SourceError as exc:
-            raise PlanError(f"cannot ask {source.name} which {name} observations were revised since "
+            raise PlanError(f"cannot ask {source.name} which {name} observations changed since "
                             f"{since.isoformat()}: {exc}") from None
         out[name] = {sid: selections(r, since.isoformat(), ds.grain) for sid, r in revised.items()}
     return out

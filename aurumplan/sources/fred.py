@@ -105,22 +105,21 @@ class FredDriver:
             nxt = with_param(call, "offset", str(offset + len(rows)))
         return Page(records, nxt, total)
 
-    def revised_since(self, source: SourceDef, dataset: DatasetDef, series: list[str], since: dt.date,
-                      observe_from: Mapping[str, int | None], recordings: Path | None,
+    def revised_since(self, source: SourceDef, dataset: DatasetDef, spans: Mapping[str, tuple[int, int]],
+                      since: dt.date, recordings: Path | None,
                       client: DiscoveryClient | None = None) -> dict[str, Revised]:
-        """Per series, the periods (from observe_from[series] on) given a new value on a vintage date
-        on or after `since`, with those vintage dates (compile/revisions.py)."""
+        """Per series, the periods inside its span [start, end) given a value on a vintage date on or
+        after `since` (new or revised), with those vintage dates (compile/revisions.py)."""
         if client is None:
             with DiscoveryClient(source, recordings) as own:
-                return self.revised_since(source, dataset, series, since, observe_from, recordings, own)
+                return self.revised_since(source, dataset, spans, since, recordings, own)
         out: dict[str, Revised] = {}
-        for sid in series:
+        for sid, span in spans.items():
             vintages = self._vintages(client, source, sid, since)
             periods: dict[int, set[str]] = {}
             step = self.max_vintages - 1  # the day before a chunk's first vintage counts too
             for i in range(0, len(vintages), step):
-                self._revised_rows(client, source, dataset, sid, vintages[i:i + step],
-                                   observe_from.get(sid), periods)
+                self._revised_rows(client, source, dataset, sid, vintages[i:i + step], span, periods)
             out[sid] = Revised(SIGNAL, tuple(vintages), {p: tuple(sorted(d)) for p, d in sorted(periods.items())})
         return out
 
@@ -145,16 +144,16 @@ class FredDriver:
             call = with_param(call, "offset", str(offset + len(page)))
 
     def _revised_rows(self, client: DiscoveryClient, source: SourceDef, dataset: DatasetDef, series: str,
-                      vintages: list[str], observe_from: int | None, periods: dict[int, set[str]]) -> None:
+                      vintages: list[str], span: tuple[int, int], periods: dict[int, set[str]]) -> None:
         """Add the periods given a value on one of `vintages` (a chunk FRED serves at once; halved if not)."""
         day_before = (dt.date.fromisoformat(vintages[0]) - dt.timedelta(days=1)).isoformat()
-        params = [("series_id", series), ("file_type", "json"), ("output_type", "1"),
-                  ("realtime_start", day_before), ("realtime_end", vintages[-1])]
-        if observe_from is not None:
-            params.append(("observation_start", date_label(observe_from)))
-        params += [("sort_order", "asc"), ("limit", str(self.page_rows)), ("offset", "0")]
         call = Call("GET", f"{self._base(source)}/{(dataset.route or 'series/observations').strip('/')}",
-                    tuple(params), secret_in="query:api_key")
+                    (("series_id", series), ("file_type", "json"), ("output_type", "1"),
+                     ("realtime_start", day_before), ("realtime_end", vintages[-1]),
+                     ("observation_start", date_label(span[0])),
+                     ("observation_end", date_label(last_period_start(dataset.grain, span[1]))),
+                     ("sort_order", "asc"), ("limit", str(self.page_rows)), ("offset", "0")),
+                    secret_in="query:api_key")
         found: dict[int, set[str]] = {}
         try:
             while True:
@@ -174,10 +173,10 @@ class FredDriver:
                 raise
             half = len(vintages) // 2
             for part in (vintages[:half], vintages[half:]):
-                self._revised_rows(client, source, dataset, series, part, observe_from, periods)
+                self._revised_rows(client, source, dataset, series, part, span, periods)
             return
         for p, dates in found.items():
-            if observe_from is None or p >= observe_from:
+            if span[0] <= p < span[1]:
                 periods.setdefault(p, set()).update(dates)
 
     def _json(self, response: httpx.Response, source: SourceDef, key: str) -> dict[str, Any]:
