@@ -133,7 +133,9 @@ def test_incremental_plans_only_the_revised_quarters_named_by_their_vintages_and
     assert fred.log[1].params["output_type"] == "1"
     assert (fred.log[1].params["observation_start"], fred.log[1].params["observation_end"]) == \
         ("2020-01-01", "2024-07-01")  # the first and the last loaded quarter
-    code, out, err = run(project, "apply", str(project / "incremental.yaml"), "--auto-approve")
+    # The saved plan is checked against its spec at apply time, which asks FRED again: same answer, applied.
+    assert run(project, "plan", str(project / "incremental.yaml"), "-o", str(project / "plan.json"))[0] == 0
+    code, out, err = run(project, "apply", str(project / "plan.json"), "--auto-approve")
     assert code == 0, out + err
     after = gdp(project)
     assert {p: v for p, v in after.items() if before[p] != v} == {"2024-04-01": 2.0, "2024-07-01": 4.0}
@@ -173,3 +175,16 @@ def test_a_missing_key_fails_planning_in_one_line_without_a_request(
     assert "cannot ask fred which GDP observations changed since 2024-11-01" in err
     assert "FRED_API_KEY is empty" in err and "Traceback" not in err
     assert fred.log == []
+
+
+def test_a_dataset_the_config_marks_without_revisions_is_refused_by_name(project: Path) -> None:
+    """`revision_fields` per dataset in aurumplan.yaml narrows the source's: the spec names the dataset."""
+    with (project / "aurumplan.yaml").open("a") as fh:
+        fh.write("    datasets:\n      UNRATE: {revision_fields: []}\n")
+    spec = project / "two.yaml"
+    spec.write_text(INCREMENTAL.replace("FIELD", "realtime_start").replace("[GDP]", "[GDP, UNRATE]"))
+    code, _out, err = run(project, "validate", str(spec))
+    assert code == 1
+    assert err.strip() == (f"{spec}:8:12: spec.incremental.field: fred publishes no revision field 'realtime_start' "
+                           "for UNRATE; it publishes none, so nothing says which records changed: use a window "
+                           "instead (timeRange, or window with datasets)")
