@@ -18,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from aurumplan.cli.main import cli
-from aurumplan.intervals import fmt_ts
+from aurumplan.compile.revisions import Revised, selections
+from aurumplan.intervals import Grain, IntervalSet, fmt_ts, parse_ts
 from aurumplan.warehouse import open_warehouse
 from tests.doubles.fakeapis import FredServer, Synth
 
@@ -188,3 +189,14 @@ def test_a_dataset_the_config_marks_without_revisions_is_refused_by_name(project
     assert err.strip() == (f"{spec}:8:12: spec.incremental.field: fred publishes no revision field 'realtime_start' "
                            "for UNRATE; it publishes none, so nothing says which records changed: use a window "
                            "instead (timeRange, or window with datasets)")
+
+
+def test_a_long_list_of_vintage_dates_is_shortened_in_the_reason() -> None:
+    """A daily series revised on many days still gets one readable plan line per group of periods."""
+    dates = tuple(f"2024-11-{d:02d}" for d in range(11, 19))
+    day = parse_ts("2024-10-01")
+    [(where, reason)] = selections(Revised("FRED vintage dates", {day: dates, day + 86400: dates}),
+                                   "2024-11-01", Grain.DAILY)
+    assert where == IntervalSet([(day, day + 2 * 86400)])
+    assert reason == ("revised since 2024-11-01 (FRED vintage dates 2024-11-11, 2024-11-12, 2024-11-13, ..., "
+                      "2024-11-17, 2024-11-18: 8 dates)")

@@ -28,12 +28,13 @@ class Revised:
     """What the source says changed in one series since `since`."""
 
     signal: str  # what chose the periods, as a reason names it, e.g. "FRED vintage dates"
-    dates: tuple[str, ...]  # every revision date (YYYY-MM-DD) of the series on or after `since`, ascending
     periods: Mapping[int, tuple[str, ...]]  # period start -> the revision dates that published a new value
 
 
 class RevisionReader(Protocol):
     """What a driver provides when its source publishes revision information."""
+
+    revision_fields: tuple[str, ...]  # the `incremental.field` names it reads (catalog `revision_fields`)
 
     def revised_since(self, source: SourceDef, dataset: DatasetDef, spans: Mapping[str, tuple[int, int]],
                       since: dt.date, recordings: Path | None) -> dict[str, Revised]:

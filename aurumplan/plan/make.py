@@ -121,10 +121,11 @@ def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> Rev
         return {}
     source = catalog.source(op.spec.source)
     reader = revision_reader(source.driver)
-    if reader is None:
+    if reader is None or inc.field not in reader.revision_fields:
+        reads = ", ".join(reader.revision_fields) if reader is not None else "none"
         raise PlanError(f"source '{source.name}' lists revision field '{inc.field}', but its driver "
-                        f"'{source.driver}' cannot read revisions",
-                        hint="remove revision_fields from its catalog entry")
+                        f"'{source.driver}' reads {reads}",
+                        hint="fix revision_fields of the source in aurumplan.yaml")
     since = dt.date.fromisoformat(str(inc.since)[:10])  # revision dates are calendar dates, as written
     out: Revisions = {}
     for name in op.spec.datasets or list(source.datasets):

@@ -39,15 +39,13 @@ class DiscoveryClient:
             transport = CassetteTransport(recordings)
         self.key = os.environ.get(source.api_key_env) or None
         if self.key is None and not self.offline:
-            raise TerminalSourceError(f"cannot ask {source.name} which observations were revised: environment "
-                                      f"variable {source.api_key_env} is empty",
+            raise TerminalSourceError(f"environment variable {source.api_key_env} is empty",
                                       hint=f"export {source.api_key_env}, or serve the source from `recordings:`")
         self.client = httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=True,
                                    headers={"User-Agent": "aurumplan"})
         per_second = source.quota.per_second
         self.spacing = 0.0 if self.offline or not per_second else 1.0 / (per_second * source.headroom)
         self.sleep = sleep
-        self.requests = 0
         self._last = 0.0
 
     def __enter__(self) -> DiscoveryClient:
@@ -68,7 +66,6 @@ class DiscoveryClient:
             self._pace()
             request = call.build(self.client, self.key)
             try:
-                self.requests += 1
                 return read(self.client.send(request))
             except ThrottledError as exc:
                 if attempt == TRIES - 1:
@@ -85,5 +82,5 @@ class DiscoveryClient:
         raise AssertionError("unreachable")
 
     def _failed(self, call: Call, exc: Exception) -> TerminalSourceError:
-        shown = describe(call.method, httpx.URL(call.url, params=call.params).__str__())
+        shown = describe(call.method, str(httpx.URL(call.url, params=call.params)))
         return TerminalSourceError(f"{self.source.name} did not answer {shown} after {TRIES} tries: {exc}")

@@ -60,6 +60,7 @@ class FredDriver:
     """FRED series/observations."""
 
     name = "fred"
+    revision_fields = ("realtime_start",)
 
     def __init__(self, page_rows: int = PAGE, max_vintages: int = MAX_VINTAGES) -> None:
         self.page_rows = page_rows
@@ -120,7 +121,7 @@ class FredDriver:
             step = self.max_vintages - 1  # the day before a chunk's first vintage counts too
             for i in range(0, len(vintages), step):
                 self._revised_rows(client, source, dataset, sid, vintages[i:i + step], span, periods)
-            out[sid] = Revised(SIGNAL, tuple(vintages), {p: tuple(sorted(d)) for p, d in sorted(periods.items())})
+            out[sid] = Revised(SIGNAL, {p: tuple(sorted(d)) for p, d in sorted(periods.items())})
         return out
 
     def _base(self, source: SourceDef) -> str:
