@@ -244,3 +244,16 @@ def _fred(project: Path) -> dict[tuple[str, str], Any]:
     with open_warehouse(f"sqlite:///{project / '.aurumplan' / 'warehouse.db'}") as wh:
         return {(r.series_id, fmt_ts(r.period)[:10]): r.value
                 for ds in ("CPIAUCSL", "UNRATE") for r in wh.read_rows("fred", ds)}
+
+
+def test_incremental_discovery_outside_the_recordings_fails_planning_in_one_line(project: Path) -> None:
+    """Another `since` asks FRED something the recordings do not hold: one line naming the request, no key."""
+    assert run(project, "apply", "backfill-fred.yaml", "--auto-approve")[0] == 0
+    other = (project / "reprocess-fred-incremental.yaml").read_text().replace("2025-02-01", "2025-01-01")
+    (project / "other.yaml").write_text(other)
+    code, out, err = run(project, "plan", "other.yaml")
+    assert code == 1
+    (line,) = [x for x in err.splitlines() if x.strip()]
+    assert "cannot ask fred which CPIAUCSL observations changed since 2025-01-01" in line
+    assert "GET /fred/series/vintagedates?" in line and "realtime_start=2025-01-01" in line
+    assert "record it from a live plan" in line and "api_key" not in line and "Traceback" not in out + err

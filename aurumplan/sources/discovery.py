@@ -20,7 +20,7 @@ import httpx
 from aurumplan.catalog.models import SourceDef
 from aurumplan.errors import TerminalSourceError, ThrottledError, TransientSourceError
 from aurumplan.sources.base import Call
-from aurumplan.sources.cassette import CassetteTransport, describe
+from aurumplan.sources.cassette import CassetteMissError, CassetteTransport, describe
 
 T = TypeVar("T")
 TRIES = 4
@@ -67,6 +67,10 @@ class DiscoveryClient:
             request = call.build(self.client, self.key)
             try:
                 return read(self.client.send(request))
+            except CassetteMissError as exc:
+                raise CassetteMissError(exc.message, hint="planning sends this request itself, so `aurumplan record` "
+                                        "(which plans on an empty state) does not: record it from a live plan "
+                                        "(examples/recordings/README.md)") from None
             except ThrottledError as exc:
                 if attempt == TRIES - 1:
                     raise self._failed(call, exc) from None
