@@ -7,6 +7,7 @@ someone else is the diff's job.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,12 @@ def _clip(scope: Scope, ds: DatasetDef, where: IntervalSet, now: float) -> Inter
 
 
 def build_scope(op: Any, catalog: Catalog, spec_dir: Path,
-                loaded_since: dict[str, IntervalSet] | None = None, now: float | None = None) -> Scope:
+                revised: Mapping[str, Mapping[str, list[tuple[IntervalSet, str]]]] | None = None,
+                now: float | None = None) -> Scope:
     """The requested intervals of every dataset and series the operation names.
 
-    `loaded_since` serves Reprocess `incremental`: per dataset, the loaded periods from `since` on.
+    `revised` serves Reprocess `incremental`: per dataset and series, the periods the source says were
+    revised since `since`, each group with the reason naming the revision signal (plan/make.py).
     A window is clipped to what the source publishes, with a warning (`published`).
     """
     at = time.time() if now is None else now
@@ -128,11 +131,17 @@ def build_scope(op: Any, catalog: Catalog, spec_dir: Path,
     if op.kind == "Reprocess" and getattr(spec, "failedRecords", None):
         _failed_scope(scope, source, spec, spec_dir, datasets)
     elif op.kind == "Reprocess" and getattr(spec, "incremental", None):
-        since = spec.incremental.since
         for ds in datasets:
-            where = (loaded_since or {}).get(ds.name, IntervalSet())
+            found = (revised or {}).get(ds.name, {})
             for sid in _series_of(ds, spec.series):
-                scope.dataset(ds).add(sid, where, f"incremental refresh of {spec.incremental.field} since {since}")
+                for where, reason in found.get(sid, []):
+                    scope.dataset(ds).add(sid, where, reason)
+            if ds.name not in (revised or {}):
+                scope.warnings.append(f"{ds.name}: nothing of it is loaded, so an incremental refresh has "
+                                      "nothing to refresh (backfill it first)")
+            elif not any(found.values()):
+                scope.warnings.append(f"{ds.name}: {scope.source.name} changed nothing of it since "
+                                      f"{spec.incremental.since:%Y-%m-%d} ({spec.incremental.field})")
     else:
         if op.kind == "Reprocess" and spec.selection_intervals() is not None:
             where = IntervalSet(spec.selection_intervals())

@@ -13,13 +13,14 @@ from typing import Any
 import networkx as nx
 
 from aurumplan.catalog import Catalog
-from aurumplan.catalog.check import check_spec
+from aurumplan.catalog.check import check_spec, series_selected
 from aurumplan.compile.graph import build_graph
+from aurumplan.compile.revisions import revision_reader, selections
 from aurumplan.compile.scope import build_scope
 from aurumplan.diff import ChangeSet, diff
 from aurumplan.diff.engine import WatermarkReader
-from aurumplan.errors import SpecError
-from aurumplan.intervals import IntervalSet, local_to_ts
+from aurumplan.errors import PlanError, SourceError, SpecError
+from aurumplan.intervals import IntervalSet
 from aurumplan.plan.builder import build_plan, seal, spec_relative
 from aurumplan.spec.loader import LoadedSpec, load_spec
 from aurumplan.spec.models import CHECKS
@@ -106,19 +107,43 @@ def _embedded(loaded: LoadedSpec) -> dict[str, str]:
     return out
 
 
-def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> dict[str, IntervalSet]:
+Revisions = dict[str, dict[str, list[tuple[IntervalSet, str]]]]
+"""Per dataset and series: the revised periods, grouped, each group with the reason naming its signal."""
+
+
+def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> Revisions:
+    """Reprocess `incremental`: what the source says changed on or after `since` (docs/replay.md, "Incremental").
+
+    An incremental refresh keeps what is loaded current: per series, inside the span from its first to
+    its last loaded period, the periods given a value on or after `since` (revised, or published into a
+    gap). The driver asks the API at plan time (discovery requests, served from `recordings:` when the
+    source has them); a series with nothing loaded is not asked. `validate` has already refused a field
+    the catalog does not list for the source (catalog/check.py).
+    """
     inc = getattr(op.spec, "incremental", None)
     if inc is None:
         return {}
-    since_ts = local_to_ts(inc.since, op.spec.timezone)
-    out: dict[str, IntervalSet] = {}
     source = catalog.source(op.spec.source)
+    reader = revision_reader(source.driver)
+    if reader is None or inc.field not in reader.revision_fields:
+        reads = ", ".join(reader.revision_fields) if reader is not None else "none"
+        raise PlanError(f"source '{source.name}' lists revision field '{inc.field}', but its driver "
+                        f"'{source.driver}' reads {reads}",
+                        hint="fix revision_fields of the source in aurumplan.yaml")
+    since = dt.date.fromisoformat(str(inc.since)[:10])  # revision dates are calendar dates, as written
+    out: Revisions = {}
     for name in op.spec.datasets or list(source.datasets):
-        loaded = state.watermarks(source.name, name)
-        dom = IntervalSet()
-        for m in loaded.values():
-            dom = dom | m.domain()
-        out[name] = dom - IntervalSet([(0, since_ts)])
+        ds = source.datasets[name]
+        loaded = state.watermarks(source.name, name, series_selected(ds, op.spec.series))
+        spans = {sid: span for (_, sid), held in sorted(loaded.items()) if (span := held.domain().span)}
+        if not spans:
+            continue
+        try:
+            revised = reader.revised_since(source, ds, spans, since, catalog.recordings(source))
+        except SourceError as exc:
+            raise PlanError(f"cannot ask {source.name} which {name} observations changed since "
+                            f"{since.isoformat()}: {exc}") from None
+        out[name] = {sid: selections(r, since.isoformat(), ds.grain) for sid, r in revised.items()}
     return out
 
 

@@ -223,10 +223,19 @@ class TimeRange(_Model):
 
 
 class Incremental(_Model):
-    """Records whose `field` changed since an instant."""
+    """Refresh what is loaded with what the source revised since an instant, as its revision signal `field` says.
 
-    field: str = Field(description="the record attribute that says when it changed, e.g. last_updated")
-    since: DateTime = Field(description="reprocess records changed at or after this instant")
+    Only a source that publishes revision information accepts it (the catalog's `revision_fields`):
+    FRED's `realtime_start` (ALFRED real-time periods and vintage dates). At plan time aurumplan asks the
+    source which observations got a new value on a vintage date on or after `since`, inside each
+    series' loaded span, and selects only those periods; each plan line names the vintage dates that
+    chose it. EIA, BLS (`cpi`), NOAA and the ISOs publish no revision field: `validate` refuses
+    `incremental` for them at `field` (use `timeRange`, or `window` with `datasets`). docs/replay.md,
+    "Incremental".
+    """
+
+    field: str = Field(description="the source's revision signal: `realtime_start` for FRED; others have none")
+    since: DateTime = Field(description="select values published on or after this day (its date counts)")
 
 
 class RollbackWhen(_Model):
