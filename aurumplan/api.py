@@ -15,14 +15,15 @@ import networkx as nx
 from aurumplan import TEAM_DB_URL as _TEAM_DB_URL
 from aurumplan.apply import lifecycle, rollback
 from aurumplan.apply.ratelimit import RateLimiter
-from aurumplan.apply.runner import Applier, plan_of_operation
+from aurumplan.apply.runner import Applier, ApplyResult, plan_of_operation
 from aurumplan.apply.staleness import stale_ranges
+from aurumplan.apply.waiting import PausedLeasesOnly, Wait
 from aurumplan.catalog import Catalog, load_catalog
 from aurumplan.catalog.check import validate_files
 from aurumplan.catalog.quotas import validate_quotas
 from aurumplan.compile.graph import to_dot, to_mermaid
 from aurumplan.config import CONFIG_NAME, Config, load_config
-from aurumplan.errors import AurumError, Diagnostic, OperationError, StateError
+from aurumplan.errors import AurumError, Diagnostic, OperationError, StalePlanError, StateError
 from aurumplan.executors.compile_jobs import compile_plan
 from aurumplan.executors.record import record_plan
 from aurumplan.hashing import canonical_json
@@ -144,11 +145,12 @@ def validate(paths: Iterable[str | Path], ctx: Context) -> list[Diagnostic]:
     return validate_files([Path(p) for p in paths], ctx.catalog)
 
 
-def plan(spec: str | Path, ctx: Context, out: str | Path | None = None) -> Planned:
-    """Plan a spec against the current state; `out` saves the plan file."""
+def plan(spec: str | Path, ctx: Context, out: str | Path | None = None, *, wait: bool = False) -> Planned:
+    """Plan a spec against the current state; `out` saves the plan file. With wait (`apply --wait`) ranges
+    leased by running operations are planned as free: the apply queues for them (apply/waiting.py)."""
     state = open_reader(ctx)
     try:
-        planned = plan_spec(spec, ctx.catalog, state, cwd=ctx.cwd)
+        planned = plan_spec(spec, ctx.catalog, PausedLeasesOnly(state) if wait else state, cwd=ctx.cwd)
     finally:
         if isinstance(state, SqlStateStore):
             state.close()
@@ -318,21 +320,40 @@ def write_schemas(out: str | Path) -> list[str]:
 
 
 def apply_plan(plan_data: Plan | dict[str, Any], ctx: Context, hook: Any = None, *, saved: bool = False,
-               accept_config_change: bool = False) -> Any:
+               accept_config_change: bool = False, wait: float | None = None,
+               spec: str | Path | None = None) -> Any:
     """Run a plan to the end; returns the ApplyResult.
 
     A saved plan (`saved`, read from a file) is verified first: same aurumplan version, same source
     settings (unless accept_config_change), and the graph its own spec compiles to (apply/verify.py).
+    With wait (seconds), ranges another operation leases are queued for by priority (`apply --wait`);
+    when they changed meanwhile, the spec (when given) is planned again and applied in the same place
+    of the queue, and a saved plan is refused as stale (docs/operations.md, "Priority").
     """
     typed = plan_data if isinstance(plan_data, Plan) else decode(plan_data, "plan")
-    log = _action_log(ctx, typed.operation.id, typed.source.name)
-    applier = Applier(ctx.config, ctx.catalog, typed, hook=log.wrap(hook), verify=saved,
-                      accept_config_change=accept_config_change, cwd=ctx.cwd)
+    waiting = Wait(timeout=wait, replan=spec is not None and not saved) if wait is not None else None
     try:
-        with _logged(log, "apply", saved=saved, kind=typed.operation.kind):
-            return applier.apply()
+        while True:
+            log = _action_log(ctx, typed.operation.id, typed.source.name)
+            applier = Applier(ctx.config, ctx.catalog, typed, hook=log.wrap(hook), verify=saved,
+                              accept_config_change=accept_config_change, cwd=ctx.cwd, wait=waiting)
+            try:
+                with _logged(log, "apply", saved=saved, kind=typed.operation.kind):
+                    return applier.apply()
+            except StalePlanError:
+                if waiting is None or not waiting.replan or not waiting.waited or spec is None:
+                    raise
+            finally:
+                applier.close()
+            again = plan(spec, ctx, wait=True).plan
+            if not (again["summary"]["create"] or again["summary"]["replace"]):
+                return ApplyResult(again["operation"]["id"], "succeeded", notes=[
+                    "nothing left to do: the operation waited for wrote what this spec asks for"])
+            typed = decode(again, "plan")
     finally:
-        applier.close()
+        if waiting is not None and waiting.waited:
+            with open_store(ctx) as store:
+                store.remove_waiter(waiting.ticket)
 
 
 def _action_log(ctx: Context, op_id: str, source: str) -> Any:

@@ -33,7 +33,7 @@ WINDOW = "{start: '2019-01-01T00:00:00', end: '2020-01-01T00:00:00'}"
 
 
 def spec(folder: Path, kind: str) -> Path:
-    extra = "  type: correction\n  archiveOriginals: true\n" if kind == "Replay" else ""
+    extra = "  type: correction\n  archive: {to: archive}\n" if kind == "Replay" else ""
     path = folder / f"{kind.lower()}.yaml"
     path.write_text(f"apiVersion: aurumplan/v1\nkind: {kind}\nmetadata: {{name: bench-{kind.lower()}, reason: bench}}\n"
                     "spec:\n"

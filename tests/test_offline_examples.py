@@ -38,8 +38,10 @@ SPECS = {
     "backfill-eia-price.yaml": ("eia", 8 * 24),           # 8 state.sector series x 24 months
 }
 
-# Replays change what is loaded: on the empty state of a fresh copy they plan nothing and apply cleanly.
-REPLAYS = ["replay-eia.yaml", "replay-schema.yaml", "quality-profile.yaml", "replay-algorithm.yaml"]
+# Replays (and the incremental refresh) change what is loaded: on the empty state of a fresh copy they plan
+# nothing and apply cleanly.
+REPLAYS = ["replay-eia.yaml", "replay-schema.yaml", "quality-profile.yaml", "replay-algorithm.yaml",
+           "reprocess-fred-incremental.yaml"]
 
 OUTSIDE = """\
 apiVersion: aurumplan/v1
@@ -207,3 +209,51 @@ def test_algorithm_example_replaces_outliers_flags_them_and_rolls_back_exactly(p
     code, out, err = run(project, "rollback", op, "--auto-approve")
     assert code == 0, out + err
     assert _current(project) == before
+
+
+def test_incremental_example_refreshes_only_what_fred_revised_and_passes_its_gate(project: Path) -> None:
+    """examples/reprocess-fred-incremental.yaml after backfill-fred.yaml: planning asks FRED's vintage dates and
+    real-time rows (recorded discovery requests) and replaces only the 9 revised months, each plan line naming
+    the vintage dates that chose it; the gate passes and the values change only there."""
+    assert run(project, "apply", "backfill-fred.yaml", "--auto-approve")[0] == 0
+    before = _fred(project)
+    code, out, err = run(project, "plan", "reprocess-fred-incremental.yaml")
+    assert code == 0, out + err
+    assert "2024-07-01T00:00Z .. 2024-12-01T00:00Z  5 periods  (revised since 2025-02-01 (FRED vintage dates " \
+           "2025-02-12); replaces load" in out
+    assert "(revised since 2025-02-01 (FRED vintage dates 2025-02-12, 2025-03-12)" in out
+    assert "2024-10-01T00:00Z .. 2025-01-01T00:00Z  3 periods  (revised since 2025-02-01 (FRED vintage dates " \
+           "2025-02-07)" in out
+    code, out, err = run(project, "apply", "reprocess-fred-incremental.yaml", "--auto-approve")
+    assert code == 0, out + err
+    assert "9 records, 2 requests" in out
+    op = next(o for o in json.loads(run(project, "ops", "list", "--json")[1]) if o["kind"] == "Reprocess")
+    assert op["status"] == "succeeded"
+    report = json.loads(run(project, "report", op["id"], "--json")[1])
+    assert [(q["dataset"], q["passed"]) for q in report["quality"]] == [("CPIAUCSL", True), ("UNRATE", True)]
+    after = _fred(project)
+    changed = sorted(k for k in after if after[k] != before[k])
+    assert changed == [("CPIAUCSL", f"2024-{m:02d}-01") for m in range(7, 13)] + \
+        [("UNRATE", f"2024-{m}-01") for m in (10, 11, 12)]
+
+
+def _fred(project: Path) -> dict[tuple[str, str], Any]:
+    """The current FRED values by (series, period day)."""
+    from aurumplan.intervals import fmt_ts
+    from aurumplan.warehouse import open_warehouse
+    with open_warehouse(f"sqlite:///{project / '.aurumplan' / 'warehouse.db'}") as wh:
+        return {(r.series_id, fmt_ts(r.period)[:10]): r.value
+                for ds in ("CPIAUCSL", "UNRATE") for r in wh.read_rows("fred", ds)}
+
+
+def test_incremental_discovery_outside_the_recordings_fails_planning_in_one_line(project: Path) -> None:
+    """Another `since` asks FRED something the recordings do not hold: one line naming the request, no key."""
+    assert run(project, "apply", "backfill-fred.yaml", "--auto-approve")[0] == 0
+    other = (project / "reprocess-fred-incremental.yaml").read_text().replace("2025-02-01", "2025-01-01")
+    (project / "other.yaml").write_text(other)
+    code, out, err = run(project, "plan", "other.yaml")
+    assert code == 1
+    (line,) = [x for x in err.splitlines() if x.strip()]
+    assert "cannot ask fred which CPIAUCSL observations changed since 2025-01-01" in line
+    assert "GET /fred/series/vintagedates?" in line and "realtime_start=2025-01-01" in line
+    assert "record it from a live plan" in line and "api_key" not in line and "Traceback" not in out + err

@@ -32,21 +32,48 @@ class OutlierReplacement:
 
     def run(self, records: list[Rec], params: Any) -> list[Rec]:
         p = params if isinstance(params, self.Params) else self.Params.model_validate(params or {})
-        half = p.window_size // 2
-        values = [r.get("value") for r in records]
-        out: list[Rec] = []
-        for i, rec in enumerate(records):
-            x = values[i]
-            near = [v for v in values[max(0, i - half): i + half + 1] if v is not None]
-            if x is None or len(near) < 3:
-                out.append(rec)
-                continue
-            med = statistics.median(near)
-            mad = statistics.median(abs(v - med) for v in near) * 1.4826
-            if mad > 0 and abs(x - med) / mad > p.threshold:
-                out.append(_flag({**rec, "value": float(med)}, f"{self.name}@{self.version}", original=x))
-            else:
-                out.append(rec)
+        out = list(records)
+        for i, med, x in _outliers(records, p.window_size, p.threshold):
+            out[i] = _flag({**records[i], "value": float(med)}, f"{self.name}@{self.version}", original=x)
+        return out
+
+
+def _outliers(records: list[Rec], window_size: int, k: float) -> list[tuple[int, float, float]]:
+    """(index, rolling median, value) of each value further than k scaled MADs from the median of its
+    centred window of `window_size` records (a window with fewer than 3 values judges nothing)."""
+    half = window_size // 2
+    values = [r.get("value") for r in records]
+    found: list[tuple[int, float, float]] = []
+    for i, x in enumerate(values):
+        near = [v for v in values[max(0, i - half): i + half + 1] if v is not None]
+        if x is None or len(near) < 3:
+            continue
+        med = statistics.median(near)
+        mad = statistics.median(abs(v - med) for v in near) * 1.4826
+        if mad > 0 and abs(x - med) / mad > k:
+            found.append((i, med, x))
+    return found
+
+
+class OutlierDetection:
+    """CONTRACT.md's `outlier_detection`: flags outliers (rolling median/MAD, k = 3 / sensitivity, as the
+    gate's accuracy check judges them) in the record's attributes and leaves every value as it is."""
+
+    name: ClassVar[str] = "outlier_detection"
+    version: ClassVar[str] = "v2"
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        window_size: int = Field(default=24, ge=3, description="records in the rolling window (centred); "
+                                 "the gate's accuracy check uses the same")
+        sensitivity: float = Field(default=0.8, gt=0, le=1, description="higher flags more: a value is an "
+                                   "outlier beyond 3 / sensitivity scaled MADs; the gate's check uses the same")
+
+    def run(self, records: list[Rec], params: Any) -> list[Rec]:
+        p = params if isinstance(params, self.Params) else self.Params.model_validate(params or {})
+        out = list(records)
+        for i, med, _value in _outliers(records, p.window_size, 3.0 / p.sensitivity):
+            out[i] = _flag(records[i], f"{self.name}@{self.version}", outlier=True, median=float(med))
         return out
 
 
@@ -102,4 +129,5 @@ class UnitNormalisation:
         return out
 
 
-BUILTIN: dict[str, type[Any]] = {a.name: a for a in (OutlierReplacement, GapInterpolation, UnitNormalisation)}
+BUILTIN: dict[str, type[Any]] = {a.name: a for a in (OutlierReplacement, OutlierDetection, GapInterpolation,
+                                                    UnitNormalisation)}

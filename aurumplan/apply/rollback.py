@@ -123,7 +123,7 @@ def _rollback(config: Config, catalog: Catalog, plan: dict[str, Any], store: Sql
         store.update_operation(rb_id, status="running")
     ranges = [(target.source, d["dataset"], sid, s, e) for d in plan["datasets"] for sid in d["series"]
               for s, e in IntervalSet.from_json(d["intervals"])]
-    token = store.acquire_leases(rb_id, ranges, socket.gethostname(), os.getpid())
+    token = store.acquire_leases(rb_id, ranges, socket.gethostname(), os.getpid(), priority=None)  # not queued
     started = time.time()
     checks: dict[str, Any] = {}
     try:

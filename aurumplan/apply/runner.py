@@ -33,6 +33,7 @@ from aurumplan.apply.migrate import migrate_node
 from aurumplan.apply.quality_gate import validate_dataset
 from aurumplan.apply.rollback import rollback_operation
 from aurumplan.apply.staleness import stale_ranges, written
+from aurumplan.apply.waiting import Wait, keep_place, lease_or_wait
 from aurumplan.catalog import Catalog, SourceDef
 from aurumplan.config import Config
 from aurumplan.errors import (
@@ -123,7 +124,7 @@ class Applier:
     def __init__(self, config: Config, catalog: Catalog, plan: Plan, *, hook: Hook | None = None,
                  lease_ttl: float = 60.0, heartbeat: float = 5.0, poll: float = 0.5,
                  overrides: Mapping[str, Any] | None = None, verify: bool = False,
-                 accept_config_change: bool = False, cwd: Path | None = None) -> None:
+                 accept_config_change: bool = False, cwd: Path | None = None, wait: Wait | None = None) -> None:
         self.began = time.time()  # recorded with the apply: the plan's estimates learn the fixed cost of an apply
         self.config = config
         self.catalog = catalog
@@ -157,6 +158,8 @@ class Applier:
         self.accept_config_change = accept_config_change
         self.cwd = cwd or Path.cwd()
         self.started_at = time.time()  # an emergency stop shortly before this still binds it
+        self.wait = wait  # `apply --wait`: queue for leased ranges by priority (apply/waiting.py)
+        self.lease_ranges: list[tuple[str, str, str, int, int]] = []
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -181,6 +184,8 @@ class Applier:
             if self.verify:
                 verify.compiles_to_itself(self.plan, self.catalog, self.store, self.cwd)
         except (StalePlanError, PlanError):
+            keep_place(self.store, self.op_id, self.lease_ranges, socket.gethostname(), os.getpid(),
+                       self.settings.priority, self.wait)
             self.store.release_leases(self.op_id)
             raise
         op = self.plan.operation
@@ -305,8 +310,9 @@ class Applier:
         for _, ds, sid, s, e in ranges:
             per_dataset.setdefault(ds, []).append((sid, s, e))
         self.fence_scopes = {ds: N.fence_scope(self.source.name, ds, r) for ds, r in per_dataset.items()}
-        self.token = self.store.acquire_leases(self.op_id, ranges, socket.gethostname(), os.getpid(),
-                                               ttl_seconds=self.lease_ttl)
+        self.lease_ranges = ranges
+        self.token = lease_or_wait(self.store, self.op_id, ranges, socket.gethostname(), os.getpid(), self.lease_ttl,
+                                   self.settings.priority, self.wait, self.stop, self.hook)
         self.store.release_leases(self.op_id, below_token=self.token)
 
     # ---- the walk -------------------------------------------------------------------------------
@@ -538,7 +544,8 @@ class Applier:
             raise
         algo = (self.settings.replay or {}).get("algorithm")
         if algo and (self.settings.replay or {}).get("type") == "algorithm_update":
-            run_algorithm(self.warehouse, lid, self.source.name, self.source.datasets[node.dataset].name, algo)
+            run_algorithm(self.warehouse, lid, self.source.name, self.source.datasets[node.dataset].name, algo,
+                          {rel: f.text for rel, f in self.plan.spec.files.items()})
         crash_point("before-staged")
         if getattr(executor, "name", "") == "local":  # rows went through write_batch: the running totals
             load = self.warehouse.load(lid)           # in `loads` were updated with them, atomically

@@ -20,7 +20,7 @@ from aurumplan import __version__
 from aurumplan.apply.staleness import written
 from aurumplan.catalog import Catalog, SourceDef
 from aurumplan.errors import AurumError, PlanError
-from aurumplan.intervals import IntervalSet
+from aurumplan.intervals import IntervalSet, parse_ts
 from aurumplan.plan.builder import plan_hash
 from aurumplan.plan.make import plan_loaded
 from aurumplan.plan.model import DataNode, Plan, SpecBlock
@@ -75,7 +75,8 @@ def compiles_to_itself(plan: Plan, catalog: Catalog, state: Any, cwd: Path) -> N
             doc, op = parse_spec(spec.text, spec.file, folder)
             loaded = LoadedSpec(path=folder / name, text=spec.text,
                                 sha256=hashlib.sha256(spec.text.encode()).hexdigest(), doc=doc, op=op)
-            again = plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=plan.operation.id).plan
+            now = parse_ts(plan.published_until) if plan.published_until else None
+            again = plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=plan.operation.id, now=now).plan
         except AurumError as exc:
             raise PlanError(f"plan {plan.operation.id}: its embedded spec no longer plans ({exc})",
                             hint="re-plan the spec and review it") from None
@@ -88,10 +89,12 @@ def compiles_to_itself(plan: Plan, catalog: Catalog, state: Any, cwd: Path) -> N
 
 
 def _spec_folder(spec: SpecBlock, cwd: Path, tmp: Path) -> Path:
-    """The spec's own folder when its file is still there unchanged (spec-relative inputs such as a
-    failure log resolve as at plan time); otherwise a folder holding the plan's embedded files."""
+    """The spec's own folder when its file and the Python files it names are still there unchanged
+    (spec-relative inputs such as a failure log resolve as at plan time); otherwise a folder holding the
+    plan's embedded files, so the check judges what was reviewed and will run, not a later edit."""
     original: Path = (cwd / spec.file).resolve()
-    if original.is_file() and original.read_text() == spec.text:
+    if original.is_file() and original.read_text() == spec.text and all(
+            _same_text(original.parent / rel, f.text) for rel, f in spec.files.items()):
         return original.parent
     for rel, f in spec.files.items():
         target = (tmp / rel).resolve()
@@ -99,3 +102,10 @@ def _spec_folder(spec: SpecBlock, cwd: Path, tmp: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(f.text)
     return tmp
+
+
+def _same_text(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() == text
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -67,6 +67,7 @@ def check_spec(loaded: LoadedSpec, catalog: Catalog) -> list[Diagnostic]:
     if isinstance(spec, ReprocessSpec):
         out.extend(_hours_diagnostics(loaded, chosen))
         out.extend(_failure_log_diagnostics(loaded, catalog))
+        out.extend(_incremental_diagnostics(loaded, source, chosen))
     return out
 
 
@@ -138,6 +139,33 @@ def _hours_diagnostics(loaded: LoadedSpec, chosen: list[DatasetDef]) -> list[Dia
     if chosen and len(coarse) == len(chosen):
         return [doc.diag(("spec", "hours"), f"spec.hours: source '{spec.source}' has no hourly dataset: drop hours")]
     return []
+
+
+def _incremental_diagnostics(loaded: LoadedSpec, source: SourceDef,
+                             chosen: list[DatasetDef]) -> list[Diagnostic]:
+    """`incremental.field` must be a revision signal the source publishes for every chosen dataset
+    (the catalog's `revision_fields`): selecting by a field nobody reads would select by nothing.
+
+    See docs/replay.md, "Incremental".
+    """
+    doc, spec = loaded.doc, loaded.op.spec
+    assert isinstance(spec, ReprocessSpec)
+    if spec.incremental is None or not chosen:
+        return []
+    name = spec.incremental.field
+    lacking = [ds for ds in chosen if name not in source.revisions_of(ds)]
+    if not lacking:
+        return []
+    published = sorted({f for ds in lacking for f in source.revisions_of(ds)})
+    which = "" if len(lacking) == len(chosen) else f" for {', '.join(ds.name for ds in lacking)}"
+    if published:
+        fix = f"it publishes {', '.join(published)}: name that, or use a window instead"
+    else:
+        fix = ("it publishes none, so nothing says which records changed: use a window instead "
+               "(timeRange, or window with datasets)")
+    return [doc.diag(("spec", "incremental", "field"),
+                     f"spec.incremental.field: {source.name} publishes no revision field '{name}'{which}"
+                     f"{did_you_mean(name, published)}; {fix}")]
 
 
 def _failure_log_diagnostics(loaded: LoadedSpec, catalog: Catalog) -> list[Diagnostic]:

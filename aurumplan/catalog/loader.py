@@ -42,9 +42,17 @@ class Catalog:
     """Sources and datasets by name; lookups fail with a did-you-mean."""
 
     def __init__(self, sources: dict[str, SourceDef],
-                 quality_profiles: dict[str, QualityProfile] | None = None) -> None:
+                 quality_profiles: dict[str, QualityProfile] | None = None, root: str | Path = ".") -> None:
         self.sources = sources
         self.quality_profiles = dict(quality_profiles or {})  # aurumplan.yaml's, by name (docs/quality.md)
+        self.root = Path(root)  # the project folder a source's relative `recordings:` resolves against
+
+    def recordings(self, source: SourceDef) -> Path | None:
+        """The folder a source's responses are served from (`recordings:`), resolved; None = the live API."""
+        if not source.recordings:
+            return None
+        folder = Path(source.recordings)
+        return folder if folder.is_absolute() else self.root / folder
 
     def source(self, name: str) -> SourceDef:
         try:
@@ -108,7 +116,7 @@ def load_catalog(config: Config | None = None) -> Catalog:
             diagnostics.extend(_config_diagnostics(config, name, err))
     if diagnostics:
         raise ConfigError(diagnostics)
-    return Catalog(sources, dict(config.quality_profiles))
+    return Catalog(sources, dict(config.quality_profiles), config.root)
 
 
 def _config_diagnostics(config: Config, name: str, err: ValidationError) -> list[Diagnostic]:

@@ -83,6 +83,8 @@ class DatasetDef(_Model):
     available_from: str | None = Field(default=None, description="earliest period the source has")
     calendar: Literal["all", "weekdays"] = Field(default="all", description="which periods are expected")
     derive: Derivation | None = Field(default=None, description="computed from another dataset")
+    revision_fields: list[str] | None = Field(
+        default=None, description="revision signals of this dataset for `incremental.field`; None = the source's")
 
 
 class SourceDef(_Model):
@@ -100,6 +102,13 @@ class SourceDef(_Model):
     frozen: bool = False
     avg_response_bytes_per_row: int = 200
     datasets: dict[str, DatasetDef] = Field(default_factory=dict)
+    revision_fields: list[str] = Field(
+        default_factory=list, description="the revision signals the API publishes, by the name `incremental.field` "
+                                          "uses (FRED: realtime_start); empty = none (docs/replay.md, 'Incremental')")
+
+    def revisions_of(self, dataset: DatasetDef) -> list[str]:
+        """The revision fields an `incremental` over this dataset may name (the dataset's, else the source's)."""
+        return list(self.revision_fields if dataset.revision_fields is None else dataset.revision_fields)
 
     def dataset_limits(self, dataset: DatasetDef) -> RequestLimits:
         return self.limits.merged(dataset.limits)

@@ -66,16 +66,20 @@ def _summary(result: Any, as_json: bool, log_format: str = "human") -> None:
               help="seconds between progress lines when not on a terminal")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="serve Prometheus /metrics on 127.0.0.1:PORT while it runs (docs/operations.md)")
+@click.option("--wait", "wait", is_flag=True,
+              help="queue for ranges another operation leases, served by the spec's priority (docs/operations.md)")
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=3600.0, show_default=True,
+              help="with --wait: seconds to wait at most")
 @pass_obj
 @handle_errors
 def apply(obj: Obj, target: str, auto_approve: bool, accept_config_change: bool, as_json: bool,
-          progress_interval: float, metrics_port: int | None) -> None:
+          progress_interval: float, metrics_port: int | None, wait: bool, wait_timeout: float) -> None:
     """Run a spec (asks first) or a saved plan (was the review; refused if stale, edited or made elsewhere)."""
     saved = api.is_saved_plan(target)
     if saved:
         plan = api.show(target)
     else:
-        plan = api.plan(target, obj.ctx).plan
+        plan = api.plan(target, obj.ctx, wait=wait).plan
         if not as_json:
             click.echo(api.render(plan), nl=False)
         s = plan["summary"]
@@ -85,7 +89,8 @@ def apply(obj: Obj, target: str, auto_approve: bool, accept_config_change: bool,
         _confirm("apply", auto_approve)
     with api.metrics_server(obj.ctx, metrics_port), make_hook(plan, progress_interval, quiet=as_json,
                                                                 log_format=obj.log_format) as hook:
-        result = api.apply_plan(plan, obj.ctx, hook, saved=saved, accept_config_change=accept_config_change)
+        result = api.apply_plan(plan, obj.ctx, hook, saved=saved, accept_config_change=accept_config_change,
+                                wait=wait_timeout if wait else None, spec=None if saved else target)
     _summary(result, as_json, obj.log_format)
 
 

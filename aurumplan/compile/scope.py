@@ -7,6 +7,7 @@ someone else is the diff's job.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ class Scope:
     kind: str
     datasets: dict[str, DatasetScope] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    published_until: int | None = None
+    """The hour a window reaching the present was clipped at (the plan records it: apply/verify.py)."""
 
     def dataset(self, ds: DatasetDef, cascade_from: str | None = None) -> DatasetScope:
         if ds.name not in self.datasets:
@@ -100,6 +103,9 @@ def published(ds: DatasetDef, where: IntervalSet, now: float) -> IntervalSet:
 
 def _clip(scope: Scope, ds: DatasetDef, where: IntervalSet, now: float) -> IntervalSet:
     kept = published(ds, where, now)
+    span = where.span
+    if span and span[1] > int(now) // HOUR * HOUR:
+        scope.published_until = int(now) // HOUR * HOUR
     if kept != where:
         span = kept.span
         scope.warnings.append(f"{ds.name}: window clipped to "
@@ -109,10 +115,12 @@ def _clip(scope: Scope, ds: DatasetDef, where: IntervalSet, now: float) -> Inter
 
 
 def build_scope(op: Any, catalog: Catalog, spec_dir: Path,
-                loaded_since: dict[str, IntervalSet] | None = None, now: float | None = None) -> Scope:
+                revised: Mapping[str, Mapping[str, list[tuple[IntervalSet, str]]]] | None = None,
+                now: float | None = None) -> Scope:
     """The requested intervals of every dataset and series the operation names.
 
-    `loaded_since` serves Reprocess `incremental`: per dataset, the loaded periods from `since` on.
+    `revised` serves Reprocess `incremental`: per dataset and series, the periods the source says were
+    revised since `since`, each group with the reason naming the revision signal (plan/make.py).
     A window is clipped to what the source publishes, with a warning (`published`).
     """
     at = time.time() if now is None else now
@@ -123,11 +131,17 @@ def build_scope(op: Any, catalog: Catalog, spec_dir: Path,
     if op.kind == "Reprocess" and getattr(spec, "failedRecords", None):
         _failed_scope(scope, source, spec, spec_dir, datasets)
     elif op.kind == "Reprocess" and getattr(spec, "incremental", None):
-        since = spec.incremental.since
         for ds in datasets:
-            where = (loaded_since or {}).get(ds.name, IntervalSet())
+            found = (revised or {}).get(ds.name, {})
             for sid in _series_of(ds, spec.series):
-                scope.dataset(ds).add(sid, where, f"incremental refresh of {spec.incremental.field} since {since}")
+                for where, reason in found.get(sid, []):
+                    scope.dataset(ds).add(sid, where, reason)
+            if ds.name not in (revised or {}):
+                scope.warnings.append(f"{ds.name}: nothing of it is loaded, so an incremental refresh has "
+                                      "nothing to refresh (backfill it first)")
+            elif not any(found.values()):
+                scope.warnings.append(f"{ds.name}: {scope.source.name} changed nothing of it since "
+                                      f"{spec.incremental.since:%Y-%m-%d} ({spec.incremental.field})")
     else:
         if op.kind == "Reprocess" and spec.selection_intervals() is not None:
             where = IntervalSet(spec.selection_intervals())

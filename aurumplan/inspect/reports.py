@@ -467,7 +467,8 @@ def _sections(data: dict[str, Any]) -> tuple[str, list[Section]]:
              f"{x['window'][0]} – {x['window'][1]}"] for x in data["loads"]])]))
     if data.get("algorithm"):  # what an algorithm_update ran on the data (docs/replay.md, "Algorithms")
         a = data["algorithm"]
-        sections.append((2, "Algorithm", [f"`{a['name']}` version {a['version']}, params "
+        where = f" from `{a['file']}` (the text embedded in the plan)" if a.get("file") else ""
+        sections.append((2, "Algorithm", [f"`{a['name']}` version {a['version']}{where}, params "
                                           f"`{json.dumps(a.get('params') or {}, sort_keys=True)}`."]))
     if data.get("migration") is not None:
         sections.append((2, "Schema migration", _migration_blocks(data["migration"])))

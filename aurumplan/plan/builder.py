@@ -71,9 +71,13 @@ def operation_id(kind: str, source: str, span_end: int | None, seed: str) -> str
 
 def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[str, str], source: SourceDef,
                changes: ChangeSet, graph: nx.DiGraph, settings: dict[str, Any],
-               warnings: list[str] | None = None, observed: Observed | None = None) -> dict[str, Any]:
+               warnings: list[str] | None = None, published_until: int | None = None,
+               observed: Observed | None = None) -> dict[str, Any]:
     """The plan document (without created_at), with plan_id = hash of its content.
 
+    `published_until`: the hour a window reaching the present was clipped at, recorded so the plan
+    re-compiles to itself when applied later (apply/verify.py); absent otherwise, so plans of past
+    windows stay byte-identical whenever they are made.
     `observed`: the source's figures from earlier runs for the duration estimate (catalog/estimate.py).
     """
     datasets = []
@@ -141,6 +145,8 @@ def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[
         "estimates": estimates,
         "warnings": warnings,
     }
+    if published_until is not None:
+        plan["published_until"] = fmt_ts(published_until)
     return plan
 
 

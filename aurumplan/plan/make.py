@@ -13,14 +13,15 @@ from typing import Any
 import networkx as nx
 
 from aurumplan.catalog import Catalog
-from aurumplan.catalog.check import check_spec
+from aurumplan.catalog.check import check_spec, series_selected
 from aurumplan.catalog.estimate import RUNS, Observed, observe
 from aurumplan.compile.graph import build_graph
+from aurumplan.compile.revisions import revision_reader, selections
 from aurumplan.compile.scope import build_scope
 from aurumplan.diff import ChangeSet, diff
 from aurumplan.diff.engine import WatermarkReader
-from aurumplan.errors import SpecError
-from aurumplan.intervals import IntervalSet, local_to_ts
+from aurumplan.errors import PlanError, SourceError, SpecError
+from aurumplan.intervals import IntervalSet
 from aurumplan.plan.builder import build_plan, seal, spec_relative
 from aurumplan.spec.loader import LoadedSpec, load_spec
 from aurumplan.spec.models import CHECKS
@@ -62,9 +63,10 @@ def settings_of(op: Any) -> dict[str, Any]:
         out["replay"] = {"type": s.type, "schemaVersion": s.schemaVersion, "migration": s.migration,
                          "transform": s.transform, "qualityProfile": s.qualityProfile,
                          "archive": s.archive.model_dump(mode="json") if s.archive else None,
-                         "algorithm": s.algorithm.model_dump(mode="json") if s.algorithm else None}
+                         "algorithm": s.algorithm.model_dump(mode="json", exclude_none=True) if s.algorithm else None}
     if op.kind == "Reprocess":
-        out["reprocess"] = {"maxAttempts": s.maxAttempts, "conflicts": s.conflicts,
+        out["retries"]["max"] = s.attempts() - 1  # maxAttempts is the Reprocess's name for it
+        out["reprocess"] = {"maxAttempts": s.attempts(), "conflicts": s.conflicts,
                             "rollbackWhen": s.rollbackWhen.qualityBelow if s.rollbackWhen else None}
     return out
 
@@ -100,22 +102,49 @@ def _embedded(loaded: LoadedSpec) -> dict[str, str]:
             out[rel] = loaded.resolve_path(rel).read_text()
     for rel in loaded.op.spec.validation.scripts:
         out[rel] = loaded.resolve_path(rel).read_text()
+    algorithm = getattr(loaded.op.spec, "algorithm", None)
+    if algorithm is not None and algorithm.file:  # apply runs this text, not the file as it is later
+        out[algorithm.file] = loaded.resolve_path(algorithm.file).read_text()
     return out
 
 
-def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> dict[str, IntervalSet]:
+Revisions = dict[str, dict[str, list[tuple[IntervalSet, str]]]]
+"""Per dataset and series: the revised periods, grouped, each group with the reason naming its signal."""
+
+
+def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> Revisions:
+    """Reprocess `incremental`: what the source says changed on or after `since` (docs/replay.md, "Incremental").
+
+    An incremental refresh keeps what is loaded current: per series, inside the span from its first to
+    its last loaded period, the periods given a value on or after `since` (revised, or published into a
+    gap). The driver asks the API at plan time (discovery requests, served from `recordings:` when the
+    source has them); a series with nothing loaded is not asked. `validate` has already refused a field
+    the catalog does not list for the source (catalog/check.py).
+    """
     inc = getattr(op.spec, "incremental", None)
     if inc is None:
         return {}
-    since_ts = local_to_ts(inc.since, op.spec.timezone)
-    out: dict[str, IntervalSet] = {}
     source = catalog.source(op.spec.source)
+    reader = revision_reader(source.driver)
+    if reader is None or inc.field not in reader.revision_fields:
+        reads = ", ".join(reader.revision_fields) if reader is not None else "none"
+        raise PlanError(f"source '{source.name}' lists revision field '{inc.field}', but its driver "
+                        f"'{source.driver}' reads {reads}",
+                        hint="fix revision_fields of the source in aurumplan.yaml")
+    since = dt.date.fromisoformat(str(inc.since)[:10])  # revision dates are calendar dates, as written
+    out: Revisions = {}
     for name in op.spec.datasets or list(source.datasets):
-        loaded = state.watermarks(source.name, name)
-        dom = IntervalSet()
-        for m in loaded.values():
-            dom = dom | m.domain()
-        out[name] = dom - IntervalSet([(0, since_ts)])
+        ds = source.datasets[name]
+        loaded = state.watermarks(source.name, name, series_selected(ds, op.spec.series))
+        spans = {sid: span for (_, sid), held in sorted(loaded.items()) if (span := held.domain().span)}
+        if not spans:
+            continue
+        try:
+            revised = reader.revised_since(source, ds, spans, since, catalog.recordings(source))
+        except SourceError as exc:
+            raise PlanError(f"cannot ask {source.name} which {name} observations changed since "
+                            f"{since.isoformat()}: {exc}") from None
+        out[name] = {sid: selections(r, since.isoformat(), ds.grain) for sid, r in revised.items()}
     return out
 
 
@@ -152,16 +181,17 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, *, cwd: Path | None = None,
-                own_operation: str | None = None) -> Planned:
-    """Plan an already loaded and checked spec (see plan_spec)."""
+                own_operation: str | None = None, now: float | None = None) -> Planned:
+    """Plan an already loaded and checked spec (see plan_spec). `now` (default: the clock) is the
+    instant windows reaching the present are clipped at; re-checking a saved plan passes its own."""
     with _cyclic_gc_paused():
-        return _plan(loaded, catalog, state, cwd, own_operation)
+        return _plan(loaded, catalog, state, cwd, own_operation, now)
 
 
 def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Path | None,
-          own_operation: str | None) -> Planned:
+          own_operation: str | None, now: float | None) -> Planned:
     op = loaded.op
-    scope = build_scope(op, catalog, loaded.path.parent, _incremental_since(op, catalog, state))
+    scope = build_scope(op, catalog, loaded.path.parent, _incremental_since(op, catalog, state), now=now)
     policy = getattr(op.spec, "conflicts", "latest_wins")
     target_schema = getattr(op.spec, "schemaVersion", None)
     changes = diff(scope, state, conflicts_policy=policy, target_schema=target_schema,
@@ -172,7 +202,7 @@ def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Pat
     plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
                       embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
                       settings=with_profile(settings_of(op), op, catalog), warnings=scope.warnings,
-                      observed=_observed(scope.source, state))
+                      published_until=scope.published_until, observed=_observed(scope.source, state))
     _next_attempt(plan, state)
     return Planned(loaded, changes, graph, plan, seal(plan))
 

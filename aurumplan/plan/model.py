@@ -195,6 +195,8 @@ class Plan(_Part):
     graph: Graph
     estimates: dict[str, Any]
     warnings: list[str]
+    published_until: str | None = None
+    """The hour a window reaching the present was clipped at (compile/scope.py), when it was."""
     plan_id: str | None = None
     signature: str | None = None
     created_at: Any = None

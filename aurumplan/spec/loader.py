@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aurumplan.algorithms import UnknownAlgorithm, resolve
+from aurumplan.algorithms import Algorithm, AlgorithmFileError, UnknownAlgorithm, from_file, resolve
 from aurumplan.errors import Diagnostic, SpecError
 from aurumplan.spec.failures import read_failure_log
 from aurumplan.spec.models import Operation, is_absolute
@@ -112,21 +112,55 @@ def path_diagnostics(doc: YamlDoc, folder: Path) -> list[Diagnostic]:
     return out
 
 
-def algorithm_diagnostics(doc: YamlDoc) -> list[Diagnostic]:
-    """An algorithm_update's algorithm must resolve and its params fit its Params model (docs/replay.md)."""
+def _file_algorithm(doc: YamlDoc, folder: Path, rel: str, name: str) -> Algorithm | list[Diagnostic]:
+    """The algorithm a spec-relative Python file defines, or the diagnostics saying why there is none.
+
+    Unlike migrate/transform files, the file is run here: its Params model is needed to check params."""
+    where = ("spec", "algorithm", "file")
+    root = folder.resolve()
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root):
+        return [doc.diag(where, f"spec.algorithm.file: '{rel}' leads outside the spec's folder ({root}): "
+                                "files a spec names must be inside its folder tree")]
+    if not target.is_file():
+        return [doc.diag(where, f"spec.algorithm.file: file '{rel}' not found (looked for {target})")]
+    try:
+        return from_file(target.read_text(encoding="utf-8"), str(target), name)
+    except AlgorithmFileError as exc:
+        return [Diagnostic(str(target), exc.line, exc.col, str(exc))]
+    except UnknownAlgorithm as exc:
+        return [doc.diag(("spec", "algorithm", "name"), f"spec.algorithm.name: {exc}")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [doc.diag(where, f"spec.algorithm.file: cannot read '{rel}': {exc}")]
+
+
+def algorithm_diagnostics(doc: YamlDoc, folder: Path) -> list[Diagnostic]:
+    """An algorithm_update's algorithm must resolve (installed, or defined by its spec-relative `file`) and its
+    params fit its Params model (docs/replay.md, "Algorithms")."""
     data = doc.data if isinstance(doc.data, dict) else {}
     spec = data.get("spec")
     algo = spec.get("algorithm") if isinstance(spec, dict) else None
     if not isinstance(algo, dict) or not isinstance(algo.get("name"), str):
         return []  # missing or wrong type: the model reports it
-    try:
-        impl = resolve(algo["name"])
-    except UnknownAlgorithm as exc:
-        return [doc.diag(("spec", "algorithm", "name"), f"spec.algorithm.name: {exc}")]
+    rel = algo.get("file")
+    impl: Algorithm
+    if rel is not None:
+        if not isinstance(rel, str) or not rel or is_absolute(rel):
+            return []  # wrong type / absolute: the model reports it
+        found = _file_algorithm(doc, folder, rel, algo["name"])
+        if isinstance(found, list):
+            return found
+        impl = found
+    else:
+        try:
+            impl = resolve(algo["name"])
+        except UnknownAlgorithm as exc:
+            return [doc.diag(("spec", "algorithm", "name"), f"spec.algorithm.name: {exc}")]
     version = str(algo.get("version"))
     if version not in (impl.version, f"v{impl.version}"):
-        return [doc.diag(("spec", "algorithm", "version"), f"spec.algorithm.version: '{version}' is not the installed "
-                                                          f"{impl.name}, which is version {impl.version}: "
+        which = f"{impl.name} in {rel}" if rel is not None else f"installed {impl.name}"
+        return [doc.diag(("spec", "algorithm", "version"), f"spec.algorithm.version: '{version}' is not the "
+                                                          f"{which}, which is version {impl.version}: "
                                                           f"set version: '{impl.version}'")]
     params = algo.get("params")
     try:
@@ -164,7 +198,7 @@ def parse_spec(text: str, file: str, folder: Path) -> tuple[YamlDoc, Operation]:
         kept = [e for e in err.errors() if e["type"] not in _DROPPED]
         problems.extend(validation_diagnostics(kept, doc, Operation))
     problems.extend(path_diagnostics(doc, folder))
-    problems.extend(algorithm_diagnostics(doc))
+    problems.extend(algorithm_diagnostics(doc, folder))
     if problems or op is None:
         raise SpecError(problems or [Diagnostic(file, 1, 1, "invalid spec")])
     return doc, op

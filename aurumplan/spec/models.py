@@ -180,10 +180,23 @@ class Validation(_Model):
 class Algorithm(_Model):
     """The algorithm an algorithm_update replay applies."""
 
-    name: str = Field(description="a built-in (outlier_replacement, gap_interpolation, unit_normalisation) "
-                                  "or an installed plug-in; docs/replay.md")
-    version: str = Field(description="the installed algorithm's version, e.g. \"1\"")
+    name: str = Field(description="a built-in (outlier_replacement, outlier_detection, gap_interpolation, "
+                                  "unit_normalisation), "
+                                  "an installed plug-in, or the algorithm `file` defines; docs/replay.md")
+    file: SpecPath | None = Field(
+        default=None, description="Python file in the spec's folder defining the algorithm (a class with name, "
+        "version, Params, run); the plan embeds its text and apply runs that text")
+    version: str = Field(description="the algorithm's version as it declares it (installed or in `file`), e.g. \"1\"")
     params: dict[str, Any] = Field(default_factory=dict, description="checked against the algorithm's Params model")
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, v: str | None) -> str | None:
+        return _relative(v)
+
+
+DEFAULT_ARCHIVE = "archive"
+"""Where `archiveOriginals: true` archives: the spec's folder `archive/`."""
 
 
 class Archive(_Model):
@@ -210,10 +223,19 @@ class TimeRange(_Model):
 
 
 class Incremental(_Model):
-    """Records whose `field` changed since an instant."""
+    """Refresh what is loaded with what the source revised since an instant, as its revision signal `field` says.
 
-    field: str = Field(description="the record attribute that says when it changed, e.g. last_updated")
-    since: DateTime = Field(description="reprocess records changed at or after this instant")
+    Only a source that publishes revision information accepts it (the catalog's `revision_fields`):
+    FRED's `realtime_start` (ALFRED real-time periods and vintage dates). At plan time aurumplan asks the
+    source which observations got a new value on a vintage date on or after `since`, inside each
+    series' loaded span, and selects only those periods; each plan line names the vintage dates that
+    chose it. EIA, BLS (`cpi`), NOAA and the ISOs publish no revision field: `validate` refuses
+    `incremental` for them at `field` (use `timeRange`, or `window` with `datasets`). docs/replay.md,
+    "Incremental".
+    """
+
+    field: str = Field(description="the source's revision signal: `realtime_start` for FRED; others have none")
+    since: DateTime = Field(description="select values published on or after this day (its date counts)")
 
 
 class RollbackWhen(_Model):
@@ -237,8 +259,10 @@ class BaseSpec(_Model):
     retries: Retries = Field(default_factory=Retries, description="retry policy of failed requests")
     rateLimit: RateLimit = Field(default="auto", description="auto (share of the source quota) or requests/s")
     priority: Literal["low", "normal", "high"] = Field(
-        default="normal", description="high: an emergency `aurumplan stop` keeps it running unless "
-        "--include-critical (docs/emergency.md); low and normal are stopped alike; it does not order scheduling")
+        default="normal", description="who is served first when operations wait: for ranges another operation "
+        "leases (`apply --wait`: higher priority, then earlier arrival) and for a source's shared quota (a lower "
+        "one yields, at most 5 s per level); an emergency `aurumplan stop` keeps high running unless "
+        "--include-critical (docs/operations.md, \"Priority\"; docs/emergency.md)")
     validation: Validation = Field(default_factory=Validation, description="quality gate")
     commit: Literal["atomic", "progressive"] = Field(
         default="atomic", description="atomic: a dataset becomes current only when all its ranges loaded; "
@@ -293,9 +317,21 @@ class ReplaySpec(BaseSpec):
                                        description="Python file defining transform(record) -> dict | None")
     qualityProfile: str | None = Field(default=None, description="a profile of aurumplan.yaml's quality_profiles "
                                                                  "to validate with (docs/quality.md)")
+    archiveOriginals: bool = Field(default=False, description="archive the replaced versions to the spec's "
+                                   "folder `archive/` as Parquet: the same as archive: {to: archive}")
     archive: Archive | None = Field(
-        default=None, description="also export the replaced versions to files before the switch (they stay in "
-        "the warehouse for rollback until `aurumplan gc`)")
+        default=None, validate_default=True, description="also export the replaced versions to files before the "
+        "switch (they stay in the warehouse for rollback until `aurumplan gc`)")
+
+    @field_validator("archive")
+    @classmethod
+    def _archive(cls, v: Archive | None, info: ValidationInfo) -> Archive | None:
+        if info.data.get("archiveOriginals"):
+            if v is not None:
+                raise ValueError("archive and archiveOriginals both ask for an archive: keep archive "
+                                 "(it names the folder) and remove archiveOriginals")
+            return Archive(to=DEFAULT_ARCHIVE)
+        return v
 
     @field_validator("type")
     @classmethod
@@ -338,7 +374,9 @@ class ReprocessSpec(BaseSpec):
     timeRange: TimeRange | None = Field(default=None, description="selector: start..end (end exclusive)")
     failedRecords: SpecPath | None = Field(default=None, description="selector: a failure log (JSONL) written by apply")
     incremental: Incremental | None = Field(default=None, description="selector: records changed since an instant")
-    maxAttempts: int = Field(default=3, ge=1, le=20, description="attempts per request, first one included")
+    maxAttempts: int | None = Field(default=None, ge=1, le=21, description=(
+        "attempts per request, first one included: sets retries.max to maxAttempts - 1 "
+        "(default: retries.max + 1)"))
     conflicts: Literal["latest_wins", "keep_existing", "fail"] = Field(
         default="latest_wins", description="when a reprocessed record differs from the current one")
     rollbackWhen: RollbackWhen | None = Field(default=None, description="automatic rollback condition")
@@ -385,6 +423,19 @@ class ReprocessSpec(BaseSpec):
             raise ValueError("a Reprocess needs one selector: date (optionally with hours), timeRange, "
                              "failedRecords, incremental, or window together with datasets")
         return self
+
+    @field_validator("maxAttempts")
+    @classmethod
+    def _attempts(cls, v: int | None, info: ValidationInfo) -> int | None:
+        retries = info.data.get("retries")
+        if v is not None and retries is not None and "max" in retries.model_fields_set and v != retries.max + 1:
+            raise ValueError(f"maxAttempts {v} and retries.max {retries.max} disagree (maxAttempts counts "
+                             "the first attempt): give one of them")
+        return v
+
+    def attempts(self) -> int:
+        """Attempts per request: maxAttempts, or the retry policy's retries plus the first attempt."""
+        return self.maxAttempts if self.maxAttempts is not None else self.retries.max + 1
 
     def selection_intervals(self) -> list[tuple[int, int]] | None:
         """What the selector covers as coalesced half-open UTC intervals; None when it needs files or state.

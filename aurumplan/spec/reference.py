@@ -75,6 +75,8 @@ _RULES = """\
   `incremental`, or `window`. `hours` needs `date`. `window` is allowed only together with `datasets`
   (a dataset-specific reprocess over a window); without `datasets`, select with `date` or `timeRange`.
   `hours` only applies to hourly datasets.
+- Reprocess `incremental.field` must be a revision field the source publishes for every selected dataset
+  (the catalog's `revision_fields`; built in: `realtime_start` for `fred`, none for the others).
 """
 
 

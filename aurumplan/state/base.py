@@ -126,7 +126,8 @@ class StateStore(StateReader):
 
     @abstractmethod
     def acquire_leases(self, operation_id: str, ranges: Iterable[LeaseRange], host: str, pid: int,
-                       ttl_seconds: float = 60.0, now: float | None = None) -> int:
+                       ttl_seconds: float = 60.0, now: float | None = None, *, priority: int | None = 1,
+                       ticket: str | None = None) -> int:
         """Lease every range or none (LeaseConflictError); returns a new, higher fencing token."""
 
     @abstractmethod
@@ -147,7 +148,8 @@ class StateStore(StateReader):
 
     @abstractmethod
     def reserve_request(self, source: str, windows: Iterable[tuple[float, float]],
-                        now: float | None = None, n: int = 1) -> float:
+                        now: float | None = None, n: int = 1, *, holder: str | None = None,
+                        priority: int = 1) -> float:
         """0 and the request logged if it fits every (window seconds, max requests); else seconds to wait."""
 
     @abstractmethod

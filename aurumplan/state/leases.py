@@ -3,6 +3,7 @@
 Both run under the store's write lock, so "check then insert" is atomic across processes.
 A lease whose holder stopped heartbeating for ttl seconds no longer blocks anyone; whoever
 takes the range over marks it released, so the old holder's next heartbeat is refused.
+Who goes first when several wait (priority, then arrival) is state/waiters.py.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from sqlalchemy.engine import Connection
 from aurumplan.errors import FencedError, LeaseConflictError, OperationError
 from aurumplan.intervals import fmt_ts
 from aurumplan.state.models import Lease, LeaseRange
+from aurumplan.state.schema import lease_waiters as lw
 from aurumplan.state.schema import leases as ls
 from aurumplan.state.schema import operations as ops
 from aurumplan.state.schema import request_log as rl
-from aurumplan.state.sqlbase import SqlBase
+from aurumplan.state.waiters import WaitersMixin, waiter_ahead
 
 _EPS = 1e-6
 _JITTER = 0.02
@@ -60,7 +62,7 @@ def _limits(windows: Iterable[tuple[float, float]]) -> list[tuple[float, int]]:
     return out
 
 
-class LeasesMixin(SqlBase):
+class LeasesMixin(WaitersMixin):
     """Leases, fencing and shared quota of SqlStateStore."""
 
     def _unreleased(self, conn: Connection, *where: Any) -> list[Lease]:
@@ -68,7 +70,12 @@ class LeasesMixin(SqlBase):
         return [_lease(r) for r in conn.execute(q).mappings()]
 
     def acquire_leases(self, operation_id: str, ranges: Iterable[LeaseRange], host: str, pid: int,
-                       ttl_seconds: float = 60.0, now: float | None = None) -> int:
+                       ttl_seconds: float = 60.0, now: float | None = None, *, priority: int | None = 1,
+                       ticket: str | None = None) -> int:
+        """Lease every range or none. Refused (LeaseConflictError) while another operation holds one, or
+        while a live waiter ahead of this apply (higher priority, then earlier arrival; ticket names this
+        apply's own place in the queue) wants one it does not hold already; on success the ticket leaves the
+        queue. priority None (a rollback) is not queued: it goes before every waiter."""
         wanted = list(ranges)
         for r in wanted:
             if r[4] <= r[3]:
@@ -93,6 +100,15 @@ class LeasesMixin(SqlBase):
                                 f"wait for it to finish, or `aurumplan state unlock {held.id} --force` "
                                 "if that process is dead"))
                         taken.add(held.id)
+            own = self._unreleased(conn, ls.c.operation_id == operation_id) if priority is not None else []
+            queued = [r for r in wanted if not any((x.source, x.dataset, x.series_id) == r[:3] and x.start <= r[3]
+                                                   and r[4] <= x.end for x in own)]  # a resume keeps its own
+            ahead = waiter_ahead(conn, at, operation_id, queued, priority, ticket) \
+                if priority is not None and queued else None
+            if ahead is not None:
+                raise LeaseConflictError(ahead, hint="apply with --wait to queue behind it")
+            if ticket is not None:
+                conn.execute(lw.delete().where(lw.c.ticket == ticket))
             if taken:
                 conn.execute(ls.update().where(ls.c.id.in_(sorted(taken))).values(released=True))
             token = self._bump(conn, "fence")
@@ -165,14 +181,23 @@ class LeasesMixin(SqlBase):
                                     .where(rl.c.source == source, rl.c.at > since)).scalar_one())
 
     def reserve_request(self, source: str, windows: Iterable[tuple[float, float]],
-                        now: float | None = None, n: int = 1) -> float:
-        """Leave now=None in concurrent use: the clock is then read under the lock, in order."""
+                        now: float | None = None, n: int = 1, *, holder: str | None = None,
+                        priority: int = 1) -> float:
+        """Leave now=None in concurrent use: the clock is then read under the lock, in order.
+
+        With holder (one per applying operation) the request also takes its turn in the source's quota
+        queue: it yields while a waiter with an earlier turn is live (state/waiters.py)."""
         limits = _limits(windows)
         for window, allowed in limits:
             if n > allowed:
                 raise ValueError(f"{n} requests can never fit {allowed} per {window:g}s")
         with self._write() as conn:
             at = self._now(now)
+            if holder is not None:
+                behind = self.yield_wait(conn, source, holder, priority, at)
+                if behind > 0:
+                    self._quota_wait(conn, source, holder, priority, at, booked=False)
+                    return behind
             wait = 0.0
             for window, allowed in limits:
                 since = at - window
@@ -189,6 +214,8 @@ class LeasesMixin(SqlBase):
                     if freed >= excess:
                         wait = max(wait, t + window - at + _EPS)
                         break
+            if holder is not None:
+                self._quota_wait(conn, source, holder, priority, at, booked=wait <= 0)
             if wait > 0:
                 return wait + random.uniform(0, _JITTER)  # so that waiting processes take turns
             horizon = max(w for w, _ in limits) if limits else 0.0

@@ -89,6 +89,33 @@ leases = sa.Table(
     sa.Index("ix_leases_op", "operation_id"),
 )
 
+lease_waiters = sa.Table(
+    "lease_waiters", metadata,
+    sa.Column("ticket", sa.String(64), primary_key=True),
+    sa.Column("operation_id", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),  # 0 low, 1 normal, 2 high
+    sa.Column("ranges", sa.Text, nullable=False),  # JSON [[dataset, series_id, start, end], ...]
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("since", _Time, nullable=False),
+    sa.Column("heartbeat_at", _Time, nullable=False),
+    sa.Column("ttl_seconds", _Time, nullable=False),
+    sa.Index("ix_lease_waiters_source", "source"),
+)
+"""Applies waiting (`apply --wait`) for ranges another operation leases; served by priority, then arrival
+(state/waiters.py). Added after schema version 1: opening an older state creates it (sqlbase._open)."""
+
+quota_waiters = sa.Table(
+    "quota_waiters", metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(255), primary_key=True),  # the operation (one limiter per operation)
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("since", _Time, nullable=False),
+    sa.Column("heartbeat_at", _Time, nullable=False),
+)
+"""Operations waiting for a slot of a source's shared quota, so a lower priority yields (state/waiters.py)."""
+
 quality_results = sa.Table(
     "quality_results", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

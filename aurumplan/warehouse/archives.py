@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from aurumplan.errors import OperationError
 from aurumplan.warehouse.base import WarehouseBase
-from aurumplan.warehouse.commits import Exclusions, _outside, missing_versions
+from aurumplan.warehouse.commits import Exclusions, _outside, index_lookups, missing_versions
 from aurumplan.warehouse.rows import epoch, naive_utc
 from aurumplan.warehouse.schema import load_displaced, loads, observations, observations_active
 
@@ -120,5 +120,6 @@ class ArchivesMixin(WarehouseBase):
     def unrestorable(self, load_ids: Iterable[str]) -> list[str]:
         """Committed loads whose replaced versions are no longer stored (`gc` removed them)."""
         with self._read() as conn:
+            index_lookups(conn)
             return [lid for lid in dict.fromkeys(load_ids) if missing_versions(conn, lid)]
 

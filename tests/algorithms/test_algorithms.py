@@ -27,6 +27,20 @@ def test_outlier_replacement_replaces_a_spike_with_the_median_and_keeps_the_orig
     assert [r["value"] for r in out if not r["attributes"]] == [v for v in values if v != 5000.0]
 
 
+def test_outlier_detection_of_the_contract_flags_a_spike_and_changes_no_value() -> None:
+    """CONTRACT.md's example: {name: outlier_detection, version: v2, params: {sensitivity: 0.8, window_size: 24}}."""
+    algo = resolve("outlier_detection")
+    assert algo.version == "v2"
+    values: list[float | None] = [100.0 + (i % 3) for i in range(30)]
+    values[12] = 900.0
+    out = algo.run(series(values), algo.Params.model_validate({"sensitivity": 0.8, "window_size": 24}))
+    assert [r["value"] for r in out] == values
+    assert [(r["period"] // H, r["attributes"]) for r in out if r["attributes"]] == [
+        (12, {"algorithm": "outlier_detection@v2", "outlier": True, "median": 101.0})]
+    with pytest.raises(ValidationError):
+        algo.Params.model_validate({"sensitivity": 1.5})
+
+
 def test_outlier_replacement_leaves_a_smooth_series_alone() -> None:
     algo = resolve("outlier_replacement")
     recs = series([100.0 + i for i in range(30)])
@@ -66,7 +80,7 @@ def test_params_are_typed_and_closed() -> None:
 
 def test_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(UnknownAlgorithm, match="outlier_replacement"):
-        resolve("outlier_detection")
+        resolve("outlier_detector")
 
 
 PLUGIN = '''

@@ -117,8 +117,11 @@ def backfill_and_replay(project: Path, server: EiaServer, db_url: str, spec: str
     return before, ops(project)[-1]["id"]
 
 
+@pytest.mark.parametrize("archive", [ARCHIVE, "  archiveOriginals: true\n"], ids=["archive", "archiveOriginals"])
 def test_replay_archives_what_it_replaces_and_report_lists_the_file(project: Path, db_url: str,
-                                                                      server: EiaServer) -> None:
+                                                                      server: EiaServer, archive: str) -> None:
+    """CONTRACT.md's `archiveOriginals: true` archives to the spec folder's archive/, as `archive:` does."""
+    (project / "replay.yaml").write_text(REPLAY.format(archive=archive))
     ok(project, "apply", "backfill.yaml", "--auto-approve")
     backfill_id = ops(project)[-1]["id"]
     old = {(r.series_id, r.period): r.value for r in open_warehouse(db_url).read_rows("eia", "ELEC.DEMAND")}
@@ -304,3 +307,10 @@ def test_a_failed_attempt_is_kept_until_a_later_attempt_supersedes_it(tmp_path: 
         store.create_operation(f"{first}-a2", "Replay", "eia", status="running", parent_id=first,
                                now=time.time() + 1)
         assert ended(store.list_operations()) == {first}  # resume now refuses it: superseded
+
+
+def test_archive_and_archive_originals_together_are_refused_at_archive(project: Path) -> None:
+    (project / "both.yaml").write_text(REPLAY.format(archive="  archiveOriginals: true\n" + ARCHIVE))
+    code, out, err = run(project, "validate", "both.yaml")
+    assert code == 1
+    assert "both.yaml:12:3:" in out + err and "remove archiveOriginals" in out + err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +140,26 @@ def test_signed_plans_only_when_a_plan_key_is_set(proj: Path, monkeypatch: pytes
     monkeypatch.setenv("AURUMPLAN_PLAN_KEY", "ci-secret")
     code, out, err = run(proj, "apply", str(signed))
     assert code == 0, out + err
+
+
+def test_a_plan_clipped_at_the_present_still_applies_in_a_later_hour(
+        proj: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window reaching the present is clipped at the planning hour; the plan records that hour, so
+    applying it an hour later runs what was reviewed instead of refusing it as edited."""
+    now = time.time()
+    day = 86400
+    start, end = (time.strftime("%Y-%m-%d", time.gmtime(now + d * day)) for d in (-1, 2))
+    (proj / "spec.yaml").write_text(SPEC.replace("2024-01-01", start).replace("2024-01-07", end))
+    plan = saved_plan(proj)
+    clipped_at = json.loads(plan.read_text())["published_until"]
+    assert clipped_at == time.strftime("%Y-%m-%dT%H:00Z", time.gmtime(now))
+    later = types.SimpleNamespace(time=lambda: now + 3600)
+    monkeypatch.setattr("aurumplan.compile.scope.time", later)
+    code, out, err = run(proj, "apply", str(plan), "--auto-approve")
+    assert code == 0, out + err
+    periods = open_warehouse(f"sqlite:///{proj.parent / 'db.sqlite'}").count_current("eia")
+    assert periods == 24 + int(now) % day // 3600
+
+
+def test_a_plan_of_a_past_window_records_no_clip_hour(proj: Path) -> None:
+    assert "published_until" not in json.loads(saved_plan(proj).read_text())

@@ -37,7 +37,7 @@ def test_kind_picks_the_spec_model() -> None:
     assert (replay.type, replay.archive) == ("correction", None)
     reprocess = op("Reprocess", "  date: 2024-01-15\n").spec
     assert isinstance(reprocess, ReprocessSpec)
-    assert (reprocess.maxAttempts, reprocess.conflicts) == (3, "latest_wins")
+    assert (reprocess.attempts(), reprocess.conflicts) == (4, "latest_wins")  # retries.max 3 + the first
 
 
 def test_date_end_is_inclusive_and_datetime_end_exclusive() -> None:

@@ -129,6 +129,26 @@ def test_replace_range_drops_periods_the_new_load_lacks_and_rollback_brings_them
     wh.close()
 
 
+def test_rollback_is_refused_where_a_later_load_wrote_periods_it_removed(db_url: str) -> None:
+    """L2 removes PJM hours 6..11; L3 writes hour 8 where nothing was active: rolling L2 back would put
+    L1's hour 8 beside L3's, so it is refused naming L3, and nothing changes."""
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    wh.stage_load(LoadInfo("L2", "OP2", "eia", "ELEC.DEMAND", 0, 12 * H, ("PJM",)))
+    wh.write_batch("L2", _rows(range(6), bump=3.0, series=("PJM",)))
+    wh.commit(["L2"], replace_range=True)
+    wh.stage_load(LoadInfo("L3", "OP3", "eia", "ELEC.DEMAND", 8 * H, 9 * H, ("PJM",)))
+    wh.write_batch("L3", _rows(range(8, 9), bump=5.0, series=("PJM",)))
+    wh.commit(["L3"])
+    before = wh.current_checksum()
+    with pytest.raises(OperationError, match="later load L3 of operation OP3 wrote periods it removed; roll back OP3"):
+        wh.rollback(["L2"])
+    assert wh.current_checksum() == before and wh.load("L2").status == "committed"
+    assert wh.rollback(["L3"]) == ["L3"] and wh.rollback(["L2"]) == ["L2"]
+    wh.close()
+
+
 def test_an_older_fencing_token_cannot_commit_after_a_newer_one(db_url: str) -> None:
     wh = open_warehouse(db_url)
     _load(wh, "NEW", _rows(range(2)), op="OP_NEW")
