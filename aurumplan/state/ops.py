@@ -62,22 +62,34 @@ def _cp(row: Mapping[Any, Any]) -> Checkpoint:
 _DATA_KINDS = ("Backfill", "Replay", "Reprocess")
 
 
-def _run(row: Mapping[Any, Any], cps: list[Any], began: float | None) -> RunRecord | None:
+def _run(row: Mapping[Any, Any], agg: Any, began: float | None) -> RunRecord | None:
     """One operation's figures; None when it sent no request (nothing to learn a latency from)."""
-    extract = [c for c in cps if c.started_at is not None and c.finished_at is not None and c.requests > 0]
-    requests = sum(c.requests for c in extract)
-    if not extract or not requests:
+    if agg is None or not agg.requests or agg.first_start is None:
         return None
     s = loads(row["summary"])
     settings = s.get("settings") or {}
     return RunRecord(
-        operation_id=row["id"], began=began, created_at=row["created_at"],
-        first_start=min(c.started_at for c in extract), last_end=max(c.finished_at for c in extract),
-        ended=max(row["updated_at"], max(c.finished_at or 0.0 for c in cps)), requests=requests,
-        retries=int(s.get("retries") or 0), throttles=int(s.get("throttles") or 0),
+        operation_id=row["id"], began=began, created_at=row["created_at"], first_start=float(agg.first_start),
+        last_end=float(agg.last_end), ended=max(float(row["updated_at"]), float(agg.last_finish or 0.0)),
+        requests=int(agg.requests), retries=int(s.get("retries") or 0), throttles=int(s.get("throttles") or 0),
         records=int(s.get("records") or 0), concurrency=max(1, int(settings.get("concurrency") or 1)),
-        rate_limit=settings.get("rateLimit"), extract_nodes=len(extract),
-        other_nodes=sum(1 for c in cps if c.node_id.endswith(("/validate", "/commit"))))
+        rate_limit=settings.get("rateLimit"), extract_nodes=int(agg.extract_nodes),
+        other_nodes=int(agg.other_nodes))
+
+
+def _run_figures(ids: list[str]) -> sa.Select[Any]:
+    """Per operation, summed in the database (a large operation has 100,000s of checkpoints): the first
+    extract start, the last extract end, the last node end, requests, extract and validate/commit nodes."""
+    extract = sa.and_(cp.c.started_at.is_not(None), cp.c.finished_at.is_not(None), cp.c.requests > 0)
+    step = sa.or_(cp.c.node_id.like("%/validate"), cp.c.node_id.like("%/commit"))
+    return (sa.select(cp.c.operation_id,
+                      sa.func.min(sa.case((extract, cp.c.started_at))).label("first_start"),
+                      sa.func.max(sa.case((extract, cp.c.finished_at))).label("last_end"),
+                      sa.func.max(cp.c.finished_at).label("last_finish"),
+                      sa.func.sum(sa.case((extract, cp.c.requests), else_=0)).label("requests"),
+                      sa.func.sum(sa.case((extract, 1), else_=0)).label("extract_nodes"),
+                      sa.func.sum(sa.case((step, 1), else_=0)).label("other_nodes"))
+            .where(cp.c.operation_id.in_(ids)).group_by(cp.c.operation_id))
 
 
 class OperationsMixin(SqlBase):
@@ -180,10 +192,7 @@ class OperationsMixin(SqlBase):
         with self._read() as conn:
             rows = list(conn.execute(q).mappings())
             ids = [r["id"] for r in rows]
-            cps: dict[str, list[Any]] = {}
-            for c in conn.execute(sa.select(cp.c.operation_id, cp.c.node_id, cp.c.requests, cp.c.started_at,
-                                            cp.c.finished_at).where(cp.c.operation_id.in_(ids))):
-                cps.setdefault(c.operation_id, []).append(c)
+            figures = {f.operation_id: f for f in conn.execute(_run_figures(ids))} if ids else {}
             began: dict[str, float | None] = {}
             resumed: set[str] = set()
             for e in conn.execute(sa.select(ev.c.operation_id, ev.c.kind, ev.c.detail)
@@ -195,7 +204,7 @@ class OperationsMixin(SqlBase):
                     began[e.operation_id] = float(at) if isinstance(at, int | float) else None
         out = []
         for r in rows:
-            run = None if r["id"] in resumed else _run(r, cps.get(r["id"], []), began.get(r["id"]))
+            run = None if r["id"] in resumed else _run(r, figures.get(r["id"]), began.get(r["id"]))
             if run is not None:
                 out.append(run)
             if len(out) == limit:
