@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from aurumplan.errors import FencedError, OperationError
@@ -63,7 +63,12 @@ class CommitsMixin(WarehouseBase):
         if fence is None:
             return
         scope, token = fence
-        ins = (sqlite.insert(fences) if self._sqlite else postgresql.insert(fences))
+        if self._sqlite:
+            ins: sqlite.Insert | postgresql.Insert = sqlite.insert(fences)
+        else:
+            from sqlalchemy.dialects import postgresql  # the PostgreSQL dialect only for a PostgreSQL warehouse
+
+            ins = postgresql.insert(fences)
         conn.execute(ins.values(scope=scope, token=token).on_conflict_do_nothing(index_elements=["scope"]))
         moved = conn.execute(fences.update().where(fences.c.scope == scope, fences.c.token <= token)
                              .values(token=token)).rowcount
