@@ -14,7 +14,7 @@ from aurumplan import TEAM_DB_URL as _TEAM_DB_URL
 from aurumplan.catalog import Catalog, load_catalog
 from aurumplan.catalog.check import validate_files
 from aurumplan.catalog.quotas import validate_quotas
-from aurumplan.compile.graph import to_dot, to_mermaid
+from aurumplan.compile.graph import JobGraph, to_dot, to_mermaid
 from aurumplan.config import CONFIG_NAME, Config, load_config
 from aurumplan.errors import AurumError, Diagnostic, OperationError, StateError
 from aurumplan.hashing import canonical_json
@@ -29,8 +29,6 @@ from aurumplan.state.ops import check_operation_id
 # The rest of the library is imported by the functions that use it: `plan` and `--help` must not pay for
 # apply, the executors, the warehouse and the reports (issue 18; tests/test_cli_startup.py).
 if TYPE_CHECKING:
-    import networkx as nx
-
     from aurumplan.quality import patterns as _patterns
 
     PatternLimits = _patterns.Limits
@@ -191,7 +189,7 @@ def duration_text(seconds: float) -> str:
 def graph(spec: str | Path, ctx: Context, fmt: str = "dot") -> str:
     """The compiled job graph as dot, mermaid or json text."""
     planned = plan(spec, ctx)
-    g: nx.DiGraph = planned.graph
+    g: JobGraph = planned.graph
     if fmt == "dot":
         return to_dot(g)
     if fmt == "mermaid":

@@ -90,3 +90,25 @@ def test_names_the_api_loads_on_first_use_are_the_real_ones() -> None:
     assert patterns.Limits() == api.PATTERN_LIMITS
     with pytest.raises(AttributeError, match="no attribute 'NOT_A_NAME'"):
         _ = api.NOT_A_NAME  # type: ignore[attr-defined]
+
+
+def test_the_plan_graph_without_networkx_orders_nodes_as_networkx_does() -> None:
+    """Planning builds a JobGraph instead of importing networkx; `graph`'s dot and mermaid order is unchanged."""
+    import networkx as nx
+
+    from aurumplan.catalog import load_catalog
+    from aurumplan.compile.graph import JobGraph, build_graph, build_job_graph, lexicographic_order
+    from aurumplan.intervals import DAY, IntervalSet, parse_ts
+
+    t = parse_ts("2024-01-01")
+    work = {"ELEC.DEMAND.DAILY": {"PJM": IntervalSet([(t, t + 60 * DAY)])},
+            "ELEC.DEMAND": {"PJM": IntervalSet([(t, t + 60 * DAY)]), "MISO": IntervalSet([(t, t + 9 * DAY)])}}
+    source = load_catalog().source("eia")
+    jobs, reference = build_job_graph(source, work), build_graph(source, work)
+    assert lexicographic_order(jobs) == list(nx.lexicographical_topological_sort(reference))
+    assert jobs.edges == list(reference.edges) and jobs.nodes == dict(reference.nodes(data=True))
+    assert "ELEC.DEMAND.DAILY/derive" in jobs.successors("ELEC.DEMAND/commit")
+    cyclic = JobGraph()
+    cyclic.add_edges_from([("a", "b"), ("b", "a")])
+    with pytest.raises(ValueError, match="cycle"):
+        lexicographic_order(cyclic)
