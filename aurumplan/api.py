@@ -20,8 +20,6 @@ from aurumplan.errors import AurumError, Diagnostic, OperationError, StateError
 from aurumplan.hashing import canonical_json
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
 from aurumplan.plan.make import Planned, plan_spec
-from aurumplan.plan.model import Plan, decode
-from aurumplan.plan.planfile import is_plan_file, read_plan
 from aurumplan.plan.render import human_duration, render_plan
 from aurumplan.state import SqlStateStore, mask_url, open_state
 from aurumplan.state.ops import check_operation_id
@@ -29,6 +27,7 @@ from aurumplan.state.ops import check_operation_id
 # The rest of the library is imported by the functions that use it: `plan` and `--help` must not pay for
 # apply, the executors, the warehouse and the reports (issue 18; tests/test_cli_startup.py).
 if TYPE_CHECKING:
+    from aurumplan.plan.model import Plan
     from aurumplan.quality import patterns as _patterns
 
     PatternLimits = _patterns.Limits
@@ -168,11 +167,15 @@ def plan(spec: str | Path, ctx: Context, out: str | Path | None = None) -> Plann
 
 def show(plan_file: str | Path) -> dict[str, Any]:
     """A saved plan, checked (planfile.read_plan), in its file form for the views."""
+    from aurumplan.plan.planfile import read_plan
+
     return read_plan(plan_file).to_dict()
 
 
 def is_saved_plan(path: str | Path) -> bool:
     """Whether a CLI target is a saved plan file rather than a spec."""
+    from aurumplan.plan.planfile import is_plan_file
+
     return is_plan_file(path)
 
 
@@ -342,6 +345,7 @@ def apply_plan(plan_data: Plan | dict[str, Any], ctx: Context, hook: Any = None,
     settings (unless accept_config_change), and the graph its own spec compiles to (apply/verify.py).
     """
     from aurumplan.apply.runner import Applier
+    from aurumplan.plan.model import Plan, decode
 
     typed = plan_data if isinstance(plan_data, Plan) else decode(plan_data, "plan")
     log = _action_log(ctx, typed.operation.id, typed.source.name)
@@ -396,10 +400,15 @@ def format_record(rec: dict[str, Any], as_json: bool) -> str:
     return line(rec) if as_json else human(rec)
 
 
+def plan_of_operation(store: SqlStateStore, op_id: str) -> Plan:
+    """The typed plan an operation was applied from (apply/runner.py; imported on use, like apply itself)."""
+    from aurumplan.apply import runner
+
+    return runner.plan_of_operation(store, op_id)
+
+
 def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
     """The plan an operation was applied from (what `resume` runs), in its file form."""
-    from aurumplan.apply.runner import plan_of_operation
-
     with open_store(ctx) as store:
         return plan_of_operation(store, op_id).to_dict()
 
@@ -407,7 +416,7 @@ def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
 def resume(op_id: str, ctx: Context, hook: Any = None, *, concurrency: int | None = None,
            rate_limit: float | None = None, batch_size: int | None = None) -> Any:
     """Continue an operation; the overrides tune it mid-flight (audit trail; never above the quota)."""
-    from aurumplan.apply.runner import Applier, plan_of_operation
+    from aurumplan.apply.runner import Applier
 
     with open_store(ctx) as store:
         plan_data = plan_of_operation(store, op_id)
@@ -480,6 +489,7 @@ def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,
     changed ones get new actions.
     """
     from aurumplan.apply.staleness import stale_ranges
+    from aurumplan.plan.planfile import read_plan
 
     old = read_plan(saved)
     with reading(ctx) as state:
@@ -494,6 +504,7 @@ def record(spec: str | Path, ctx: Context, out: str | Path) -> dict[str, Any]:
     """Record the responses a spec's requests get, for offline runs (`recordings:`)."""
     from aurumplan.apply.ratelimit import RateLimiter
     from aurumplan.executors.record import record_plan
+    from aurumplan.plan.model import decode
 
     planned = plan_spec(spec, ctx.catalog, EmptyState(), cwd=ctx.cwd)
     typed = decode(planned.plan, str(spec))
@@ -506,6 +517,7 @@ def record(spec: str | Path, ctx: Context, out: str | Path) -> dict[str, Any]:
 def compile_jobs(spec: str | Path, ctx: Context, out: str | Path) -> list[dict[str, Any]]:
     """The SeaTunnel job configs of a spec's plan (against the current state)."""
     from aurumplan.executors.compile_jobs import compile_plan
+    from aurumplan.plan.model import decode
 
     planned = plan(spec, ctx)
     typed = decode(planned.plan, str(spec))
