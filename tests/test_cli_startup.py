@@ -29,7 +29,7 @@ print(",".join(sorted(m for m in sys.argv[1].split(",") if m in sys.modules)) or
 HELP_NEVER = ("sqlalchemy", "httpx", "networkx", "psycopg", "pydantic", "jinja2", "pyarrow")
 PLAN_NEVER = ("psycopg", "jinja2", "pyarrow", "pyhocon", "httpx", "deepdiff", "sqlalchemy.dialects.postgresql",
               "aurumplan.apply", "aurumplan.executors", "aurumplan.warehouse", "aurumplan.quality")
-APPLY_NEVER = ("jinja2", "pyarrow", "pyhocon", "deepdiff", "sqlalchemy.dialects.postgresql",
+APPLY_NEVER = ("psycopg", "jinja2", "pyarrow", "pyhocon", "deepdiff", "sqlalchemy.dialects.postgresql",
                "aurumplan.executors.seatunnel")
 
 
@@ -64,7 +64,7 @@ def test_plan_of_a_sqlite_project_imports_no_driver_renderer_or_apply_code(quick
     assert found == []
 
 
-def test_apply_of_a_sqlite_project_imports_no_renderer_archive_or_postgresql_dialect(tmp_path: Path) -> None:
+def test_apply_of_a_sqlite_project_imports_no_postgresql_driver_renderer_or_archive_code(tmp_path: Path) -> None:
     project = tmp_path / "examples"
     shutil.copytree(ROOT / "examples", project, ignore=shutil.ignore_patterns(".aurumplan"))
     text, found = imported(APPLY_NEVER, ["apply", "quickstart.yaml", "--auto-approve"], cwd=project)
