@@ -8,36 +8,43 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from aurumplan import TEAM_DB_URL as _TEAM_DB_URL
-from aurumplan.apply import lifecycle, rollback
-from aurumplan.apply.ratelimit import RateLimiter
-from aurumplan.apply.runner import Applier, ApplyResult, plan_of_operation
-from aurumplan.apply.staleness import stale_ranges
-from aurumplan.apply.waiting import PausedLeasesOnly, Wait
 from aurumplan.catalog import Catalog, load_catalog
 from aurumplan.catalog.check import validate_files
 from aurumplan.catalog.quotas import validate_quotas
-from aurumplan.compile.graph import to_dot, to_mermaid
+from aurumplan.compile.graph import JobGraph, to_dot, to_mermaid
 from aurumplan.config import CONFIG_NAME, Config, load_config
 from aurumplan.errors import AurumError, Diagnostic, OperationError, StalePlanError, StateError
-from aurumplan.executors.compile_jobs import compile_plan
-from aurumplan.executors.record import record_plan
 from aurumplan.hashing import canonical_json
-from aurumplan.inspect import status as inspect_status
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
 from aurumplan.plan.make import Planned, plan_spec
-from aurumplan.plan.model import Plan, decode
-from aurumplan.plan.planfile import is_plan_file, read_plan
 from aurumplan.plan.render import human_duration, render_plan
-from aurumplan.quality.expected import period_end as _period_end
-from aurumplan.spec.reference import write_reference
-from aurumplan.spec.schema import write_schemas as spec_write_schemas
 from aurumplan.state import SqlStateStore, mask_url, open_state
 from aurumplan.state.ops import check_operation_id
+
+# The rest of the library is imported by the functions that use it: `plan` and `--help` must not pay for
+# apply, the executors, the warehouse and the reports (issue 18; tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from aurumplan.plan.model import Plan
+    from aurumplan.quality import patterns as _patterns
+
+    PatternLimits = _patterns.Limits
+    render_patterns = _patterns.render_patterns
+    REPORT_FORMATS: tuple[str, ...]  # inspect.reports.FORMATS
+    PATTERN_LIMITS: PatternLimits  # quality.patterns.Limits(): compare's default limits
+else:
+    def __getattr__(name: str) -> Any:
+        """The names above that live in the reports and the quality package, imported on first use."""
+        if name == "REPORT_FORMATS":
+            from aurumplan.inspect.reports import FORMATS
+            return FORMATS
+        if name in ("PatternLimits", "PATTERN_LIMITS", "render_patterns"):
+            from aurumplan.quality import patterns
+            return {"PatternLimits": patterns.Limits, "PATTERN_LIMITS": patterns.Limits(),
+                    "render_patterns": patterns.render_patterns}[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -150,7 +157,12 @@ def plan(spec: str | Path, ctx: Context, out: str | Path | None = None, *, wait:
     leased by running operations are planned as free: the apply queues for them (apply/waiting.py)."""
     state = open_reader(ctx)
     try:
-        planned = plan_spec(spec, ctx.catalog, PausedLeasesOnly(state) if wait else state, cwd=ctx.cwd)
+        reader: Any = state
+        if wait:
+            from aurumplan.apply.waiting import PausedLeasesOnly
+
+            reader = PausedLeasesOnly(state)
+        planned = plan_spec(spec, ctx.catalog, reader, cwd=ctx.cwd)
     finally:
         if isinstance(state, SqlStateStore):
             state.close()
@@ -161,11 +173,15 @@ def plan(spec: str | Path, ctx: Context, out: str | Path | None = None, *, wait:
 
 def show(plan_file: str | Path) -> dict[str, Any]:
     """A saved plan, checked (planfile.read_plan), in its file form for the views."""
+    from aurumplan.plan.planfile import read_plan
+
     return read_plan(plan_file).to_dict()
 
 
 def is_saved_plan(path: str | Path) -> bool:
     """Whether a CLI target is a saved plan file rather than a spec."""
+    from aurumplan.plan.planfile import is_plan_file
+
     return is_plan_file(path)
 
 
@@ -182,7 +198,7 @@ def duration_text(seconds: float) -> str:
 def graph(spec: str | Path, ctx: Context, fmt: str = "dot") -> str:
     """The compiled job graph as dot, mermaid or json text."""
     planned = plan(spec, ctx)
-    g: nx.DiGraph = planned.graph
+    g: JobGraph = planned.graph
     if fmt == "dot":
         return to_dot(g)
     if fmt == "mermaid":
@@ -244,6 +260,9 @@ def gaps(ctx: Context, source: str, *, dataset: str | None = None, days: int | N
 
 def _quarantined(ctx: Context, source: str, dataset: str, wanted: IntervalSet) -> dict[str, dict[str, IntervalSet]]:
     """series -> quarantine id -> the periods of `wanted` it hides now (read from the warehouse)."""
+    from aurumplan.quality.expected import period_end as _period_end
+    from aurumplan.warehouse import open_warehouse as _open_warehouse
+
     span = wanted.span
     if span is None or _sqlite_missing(ctx.config.warehouse_url):
         return {}
@@ -300,6 +319,8 @@ def state_unlock(ctx: Context, lease_id: str | None, force: bool, operation: str
     if not force:
         raise OperationError("breaking a lease can let two writers collide: add --force if its holder is dead")
     if operation:
+        from aurumplan.apply import lifecycle
+
         return lifecycle.unlock_operation(ctx.config, operation)
     if lease_id is None or not str(lease_id).isdigit():
         raise OperationError(f"invalid lease id {lease_id!r}: use the number `aurumplan state show` lists, "
@@ -310,6 +331,9 @@ def state_unlock(ctx: Context, lease_id: str | None, force: bool, operation: str
 
 
 def write_schemas(out: str | Path) -> list[str]:
+    from aurumplan.spec.reference import write_reference
+    from aurumplan.spec.schema import write_schemas as spec_write_schemas
+
     written = [str(p) for p in spec_write_schemas(Path(out))]
     reference = Path(out).resolve().parent / "docs" / "spec-reference.md"
     if reference.parent.is_dir():
@@ -330,6 +354,10 @@ def apply_plan(plan_data: Plan | dict[str, Any], ctx: Context, hook: Any = None,
     when they changed meanwhile, the spec (when given) is planned again and applied in the same place
     of the queue, and a saved plan is refused as stale (docs/operations.md, "Priority").
     """
+    from aurumplan.apply.runner import Applier, ApplyResult
+    from aurumplan.apply.waiting import Wait
+    from aurumplan.plan.model import Plan, decode
+
     typed = plan_data if isinstance(plan_data, Plan) else decode(plan_data, "plan")
     waiting = Wait(timeout=wait, replan=spec is not None and not saved) if wait is not None else None
     try:
@@ -398,6 +426,13 @@ def format_record(rec: dict[str, Any], as_json: bool) -> str:
     return line(rec) if as_json else human(rec)
 
 
+def plan_of_operation(store: SqlStateStore, op_id: str) -> Plan:
+    """The typed plan an operation was applied from (apply/runner.py; imported on use, like apply itself)."""
+    from aurumplan.apply import runner
+
+    return runner.plan_of_operation(store, op_id)
+
+
 def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
     """The plan an operation was applied from (what `resume` runs), in its file form."""
     with open_store(ctx) as store:
@@ -407,6 +442,8 @@ def operation_plan(op_id: str, ctx: Context) -> dict[str, Any]:
 def resume(op_id: str, ctx: Context, hook: Any = None, *, concurrency: int | None = None,
            rate_limit: float | None = None, batch_size: int | None = None) -> Any:
     """Continue an operation; the overrides tune it mid-flight (audit trail; never above the quota)."""
+    from aurumplan.apply.runner import Applier
+
     with open_store(ctx) as store:
         plan_data = plan_of_operation(store, op_id)
     overrides = {"concurrency": concurrency, "rateLimit": rate_limit, "batchSize": batch_size}
@@ -420,15 +457,21 @@ def resume(op_id: str, ctx: Context, hook: Any = None, *, concurrency: int | Non
 
 
 def pause(op_id: str, ctx: Context) -> str:
+    from aurumplan.apply import lifecycle
+
     return lifecycle.pause(ctx.config, op_id)
 
 
 def cancel(op_id: str, ctx: Context, force: bool = False) -> dict[str, Any]:
+    from aurumplan.apply import lifecycle
+
     return lifecycle.cancel(ctx.config, op_id, force)
 
 
 def status(op_id: str | None, ctx: Context) -> Any:
     """One operation's progress, or every active one's."""
+    from aurumplan.inspect import status as inspect_status
+
     require_state(ctx, op_id)
     with open_store(ctx) as store:
         if op_id:
@@ -437,6 +480,8 @@ def status(op_id: str | None, ctx: Context) -> Any:
 
 
 def ops_list(ctx: Context, active_only: bool = False) -> list[dict[str, Any]]:
+    from aurumplan.inspect import status as inspect_status
+
     require_state(ctx)
     with reading(ctx) as state:
         if isinstance(state, EmptyState):
@@ -445,10 +490,14 @@ def ops_list(ctx: Context, active_only: bool = False) -> list[dict[str, Any]]:
 
 
 def rollback_plan(op_id: str, ctx: Context) -> dict[str, Any]:
+    from aurumplan.apply import rollback
+
     return rollback.rollback_plan(ctx.config, ctx.catalog, op_id)
 
 
 def rollback_apply(op_id: str, ctx: Context, mode: str = "controlled") -> dict[str, Any]:
+    from aurumplan.apply import rollback
+
     with open_store(ctx) as store:
         source = store.get_operation(op_id).source
     log = _action_log(ctx, op_id, source)
@@ -465,6 +514,9 @@ def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,
     Ranges that did not change plan exactly as before (same fingerprints, same actions); only the
     changed ones get new actions.
     """
+    from aurumplan.apply.staleness import stale_ranges
+    from aurumplan.plan.planfile import read_plan
+
     old = read_plan(saved)
     with reading(ctx) as state:
         changed = stale_ranges(old, state)
@@ -476,6 +528,10 @@ def refresh_plan(saved: str | Path, spec: str | Path, ctx: Context,
 
 def record(spec: str | Path, ctx: Context, out: str | Path) -> dict[str, Any]:
     """Record the responses a spec's requests get, for offline runs (`recordings:`)."""
+    from aurumplan.apply.ratelimit import RateLimiter
+    from aurumplan.executors.record import record_plan
+    from aurumplan.plan.model import decode
+
     planned = plan_spec(spec, ctx.catalog, EmptyState(), cwd=ctx.cwd)
     typed = decode(planned.plan, str(spec))
     source = ctx.catalog.source(typed.operation.source).model_copy(update={"recordings": None})
@@ -486,23 +542,24 @@ def record(spec: str | Path, ctx: Context, out: str | Path) -> dict[str, Any]:
 
 def compile_jobs(spec: str | Path, ctx: Context, out: str | Path) -> list[dict[str, Any]]:
     """The SeaTunnel job configs of a spec's plan (against the current state)."""
+    from aurumplan.executors.compile_jobs import compile_plan
+    from aurumplan.plan.model import decode
+
     planned = plan(spec, ctx)
     typed = decode(planned.plan, str(spec))
     return compile_plan(typed, ctx.catalog.source(typed.operation.source), ctx.config, Path(out))
 
 
 # ---- quality (check, coverage) ----
-# Imported here rather than at the top so this block stays apart from the rest of the file.
-from aurumplan.inspect import reports as _reports  # noqa: E402
-from aurumplan.quality import CoverageRow, heat_strip  # noqa: E402
-
-REPORT_FORMATS: tuple[str, ...] = _reports.FORMATS
+# The reports import the warehouse and every check: each function imports them when called.
 
 
 def check(ctx: Context, source: str, window: str, dataset: str | None = None, checks: list[str] | None = None,
           *, series: list[str] | None = None, threshold: float = 0.95,
           operation: str | None = None) -> dict[str, Any]:
     """`aurumplan check`: quality of the active version in a window (docs/quality.md, "Commands")."""
+    from aurumplan.inspect import reports as _reports
+
     return _reports.check_loaded(ctx.config, ctx.catalog, source, window, dataset, checks, series=series,
                                  threshold=threshold, operation=operation)
 
@@ -512,17 +569,23 @@ def coverage(ctx: Context, source: str, monthly: bool = False, dataset: str | No
              operation: str | None = None) -> dict[str, Any]:
     """`aurumplan coverage`: active records per day (or month) against what is expected, the series
     `check` judges (docs/quality.md, "What is expected")."""
+    from aurumplan.inspect import reports as _reports
+
     return _reports.coverage_report(ctx.config, ctx.catalog, source, monthly, dataset, window=window,
                                     series=series, operation=operation)
 
 
 def coverage_strip(rows: list[dict[str, Any]], width: int = 100) -> str:
     """The heat strip of `coverage`'s rows (as its result lists them), wrapped at width."""
+    from aurumplan.quality import CoverageRow, heat_strip
+
     return heat_strip([CoverageRow(**r) for r in rows], width=width)
 
 
 def report(ctx: Context, op_id: str, fmt: str = "markdown", *, top_n: int = 10) -> str:
     """`aurumplan report`: what an operation did, rendered as markdown, json or html."""
+    from aurumplan.inspect import reports as _reports
+
     require_state(ctx, op_id)
     return _reports.render_report(_reports.operation_report(ctx.config, ctx.catalog, op_id, top_n=top_n), fmt)
 
@@ -724,6 +787,7 @@ def init_team(cwd: str | Path | None = None, *, state_url: str = TEAM_DB_URL, wa
     from urllib.parse import urlsplit
 
     from aurumplan import __version__
+    from aurumplan.spec.schema import write_schemas as spec_write_schemas
 
     for option, url in (("--state-url", state_url), ("--warehouse-url", warehouse_url)):
         if urlsplit(url).password:
@@ -773,15 +837,14 @@ def find_operations(ctx: Context, *, op_id: str | None = None, spec_sha256: str 
 
 
 # ---- emergency ----
-# Imported here, like the quality block above, so this block stays apart from the rest of the file.
-import json  # noqa: E402
-
-from aurumplan.apply import damage, emergency  # noqa: E402
+# apply.damage and apply.emergency import the warehouse and the checks: each function imports them when called.
 
 
 def stop(ctx: Context, *, source: str | None, reason: str, cancel: bool = False,
          include_critical: bool = False) -> dict[str, Any]:
     """Emergency stop of active operations (docs/emergency.md)."""
+    from aurumplan.apply import emergency
+
     if source is not None:
         ctx.catalog.source(source)
     return emergency.stop(ctx.config, source=source, reason=reason, cancel=cancel, include_critical=include_critical)
@@ -789,17 +852,25 @@ def stop(ctx: Context, *, source: str | None, reason: str, cancel: bool = False,
 
 def freeze(ctx: Context, source: str, reason: str) -> dict[str, Any]:
     """Freeze a source in the state, for every process (docs/emergency.md)."""
+    from aurumplan.apply import emergency
+
     ctx.catalog.source(source)
     return emergency.freeze(ctx.config, source, reason)
 
 
 def unfreeze(ctx: Context, source: str) -> dict[str, Any]:
+    from aurumplan.apply import emergency
+
     return emergency.unfreeze(ctx.config, source)
 
 
 def scan(ctx: Context, source: str, *, window: str | None = None, checks: list[str] | None = None,
          out: str | Path | None = None) -> dict[str, Any]:
     """Damage report of current data; `out` writes it as JSON (docs/emergency.md)."""
+    import json
+
+    from aurumplan.apply import damage
+
     report = damage.scan(ctx.config, ctx.catalog, source, window, checks)
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -809,32 +880,40 @@ def scan(ctx: Context, source: str, *, window: str | None = None, checks: list[s
 
 def quarantine(ctx: Context, report: str | Path, mode: str = "strict") -> dict[str, Any]:
     """Hide a damage report's versions from observations_current, reversibly."""
+    from aurumplan.apply import damage
+
     return damage.quarantine(ctx.config, report, mode)
 
 
 def release(ctx: Context, quarantine_id: str) -> dict[str, Any]:
+    from aurumplan.apply import damage
+
     return damage.release(ctx.config, quarantine_id)
 
 
 def recover(ctx: Context, report: str | Path, out_dir: str | Path) -> dict[str, Any]:
     """Write reviewable recovery specs for a damage report (never applies)."""
+    from aurumplan.apply import damage
+
     return damage.recover(ctx.config, ctx.catalog, report, out_dir)
 
 
 # ---- retention (gc, archive restore) ----
-# Imported here rather than at the top so this block stays apart from the rest of the file.
-from aurumplan.apply import archive as _archive  # noqa: E402
-from aurumplan.apply import gc as _gc  # noqa: E402
-from aurumplan.warehouse import open_warehouse as _open_warehouse  # noqa: E402
+# gc and archives import the warehouse and pyarrow: each function imports them when called.
 
 
 def gc(ctx: Context, older_than: str, *, dry_run: bool = False) -> dict[str, Any]:
     """`aurumplan gc`: delete superseded versions no rollback can need (docs/replay.md, "Archive and retention")."""
+    from aurumplan.apply import gc as _gc
+
     return _gc.collect(ctx.config, older_than, dry_run=dry_run)
 
 
 def archive_restore(ctx: Context, file: str | Path) -> dict[str, Any]:
     """`aurumplan archive restore`: put back the versions of an archive file that gc removed."""
+    from aurumplan.apply import archive as _archive
+    from aurumplan.warehouse import open_warehouse as _open_warehouse
+
     path = Path(file) if Path(file).is_absolute() else ctx.cwd / file
     if not path.is_file():
         raise OperationError(f"{file}: no such archive file",
@@ -844,13 +923,8 @@ def archive_restore(ctx: Context, file: str | Path) -> dict[str, Any]:
 
 
 # ---- pattern comparison (compare) ----
-# Imported here rather than at the top so this block stays apart from the rest of the file.
+# quality.patterns imports the quality package and so the warehouse: its names load on first use (__getattr__).
 from aurumplan.errors import CatalogError as _CatalogError  # noqa: E402
-from aurumplan.quality import patterns as _patterns  # noqa: E402
-
-PatternLimits = _patterns.Limits
-PATTERN_LIMITS = _patterns.Limits()
-render_patterns = _patterns.render_patterns
 
 
 def _day(option: str, text: str) -> int:
@@ -863,9 +937,13 @@ def _day(option: str, text: str) -> int:
 
 
 def compare(ctx: Context, source: str, dataset: str, reference: str, against: str, *,
-            series: list[str] | None = None, limits: _patterns.Limits = PATTERN_LIMITS) -> dict[str, Any]:
+            series: list[str] | None = None, limits: PatternLimits | None = None) -> dict[str, Any]:
     """`aurumplan compare`: is a day shaped like a reference day, per series (docs/quality.md,
-    "Comparing patterns")."""
+    "Comparing patterns"); limits default to PATTERN_LIMITS."""
+    from aurumplan.quality import patterns as _patterns
+    from aurumplan.warehouse import open_warehouse as _open_warehouse
+
+    limits = _patterns.Limits() if limits is None else limits
     ref_day, against_day = _day("--reference", reference), _day("--against", against)
     if not -1 <= limits.min_correlation <= 1 or limits.max_mean_diff < 0 or limits.max_peak_diff < 0:
         raise AurumError("invalid limits: --min-correlation is between -1 and 1, --max-mean-diff and "

@@ -136,11 +136,12 @@ class Database:
     """An engine opened on a URL, with the URL shown masked; the base of the state store and the warehouse.
 
     `error` is the class its failures are raised as, `failures` the exceptions that count as one
-    (a subclass that uses driver cursors directly adds the drivers' own).
+    (a subclass that uses driver cursors directly adds the drivers' own: psycopg's on an instance opened
+    on PostgreSQL, so that SQLite never imports psycopg).
     """
 
     error: ClassVar[type[AurumError]] = AurumError
-    failures: ClassVar[tuple[type[Exception], ...]] = (sa.exc.DBAPIError,)
+    failures: tuple[type[Exception], ...] = (sa.exc.DBAPIError,)
 
     def __init__(self, url: str) -> None:
         self._raw_url = url

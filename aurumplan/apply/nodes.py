@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aurumplan.apply.archive import write_archive
 from aurumplan.apply.faults import crash_point
 from aurumplan.catalog import DatasetDef, SourceDef
 from aurumplan.errors import QualityGateError
@@ -131,6 +130,8 @@ def commit(run: NodeRun, dataset: str, nodes: list[DataNode], pending: dict[str,
         skips = changed_since_staged(run, dataset, nodes)
         pending = {"loads": ids, "replaced": _snapshot(run, dataset, nodes), "skipped": skips}
         if run.archive_dir is not None:
+            from aurumplan.apply.archive import write_archive  # pyarrow: only a Replay that archives needs it
+
             replaced = run.warehouse.replaced_by_commit(ids, _exclusions(skips))
             pending["archive"] = write_archive(run.archive_dir, run.operation_id, dataset, replaced)
             crash_point("after-archive")

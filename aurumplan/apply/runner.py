@@ -24,7 +24,6 @@ from typing import Any, cast
 from aurumplan.apply import emergency, verify
 from aurumplan.apply import nodes as N
 from aurumplan.apply.algorithm import run_algorithm
-from aurumplan.apply.archive import archive_dir
 from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, discard_staged, lineage, transition
@@ -479,7 +478,11 @@ class Applier:
     def _node_run(self) -> N.NodeRun:
         target = (self.settings.replay or {}).get("schemaVersion")
         archive = (self.settings.replay or {}).get("archive")
-        folder = archive_dir(archive["to"], self.plan.spec.file, self.cwd) if archive else None
+        folder = None
+        if archive:
+            from aurumplan.apply.archive import archive_dir  # imports pyarrow, which only an archiving Replay uses
+
+            folder = archive_dir(archive["to"], self.plan.spec.file, self.cwd)
         return N.NodeRun(self.op_id, self.source, self.store, self.warehouse, self.token, self.kind, self.settings,
                          lambda ds: target or ds.schema_version, self.fence_scopes, archive_dir=folder)
 

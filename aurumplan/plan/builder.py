@@ -14,9 +14,7 @@ import os
 from itertools import chain
 from operator import itemgetter, methodcaller
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from aurumplan import __version__
 from aurumplan.catalog import SourceDef
@@ -28,6 +26,9 @@ from aurumplan.diff import ChangeSet
 from aurumplan.hashing import canonical_json, canonical_json_float_free, fingerprint, sha256_hex
 from aurumplan.intervals import IntervalSet, fmt_ts
 from aurumplan.plan.layout import COMMA, lay_out_object, sha256_of, text_of
+
+if TYPE_CHECKING:  # annotation only: planning passes a compile.graph.JobGraph and never imports networkx
+    import networkx as nx
 
 FORMAT_VERSION = 1
 HASHED_EXCLUDE = ("created_at", "plan_id", "signature")

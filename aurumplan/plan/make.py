@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from aurumplan.catalog import Catalog
 from aurumplan.catalog.check import check_spec, series_selected
 from aurumplan.catalog.estimate import RUNS, Observed, observe
-from aurumplan.compile.graph import build_graph
+from aurumplan.compile.graph import JobGraph, build_job_graph
 from aurumplan.compile.revisions import revision_reader, selections
 from aurumplan.compile.scope import build_scope
 from aurumplan.diff import ChangeSet, diff
@@ -34,7 +32,7 @@ class Planned:
 
     loaded: LoadedSpec
     changes: ChangeSet
-    graph: nx.DiGraph
+    graph: JobGraph
     plan: dict[str, Any]
     text: str  # the plan file's exact bytes (canonical JSON)
 
@@ -198,7 +196,7 @@ def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Pat
                    own_operation=own_operation, migrating=getattr(op.spec, "type", None) == "schema_correction")
     work = {name: {sid: ch.where("create", "replace") for sid, ch in d.series.items()}
             for name, d in changes.datasets.items()}
-    graph = build_graph(scope.source, work, bridge_gaps=op.kind == "Backfill")
+    graph = build_job_graph(scope.source, work, bridge_gaps=op.kind == "Backfill")
     plan = build_plan(op=op, spec_text=loaded.text, spec_file=spec_relative(loaded.path, cwd or Path.cwd()),
                       embedded_files=_embedded(loaded), source=scope.source, changes=changes, graph=graph,
                       settings=with_profile(settings_of(op), op, catalog), warnings=scope.warnings,

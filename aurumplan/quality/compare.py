@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepdiff import DeepDiff
 from sqlalchemy.engine import Connection
 
 from aurumplan.catalog import Catalog, DatasetDef
@@ -151,6 +150,8 @@ def compare_frames(ds: DatasetDef, before: DatasetFrame, after: DatasetFrame, *,
     scores["quality"] = (q_before.score, q_after.score)
     sb = {sid: series_summary(before.get(sid)) for sid in series}
     sa_ = {sid: series_summary(after.get(sid)) for sid in series}
+    from deepdiff import DeepDiff  # only a version comparison's readable diff needs it
+
     diff = DeepDiff(sb, sa_, significant_digits=6, ignore_numeric_type_changes=True)
     changed, added, removed, unchanged = totals
     return Comparison(before.source, ds.name, after.window, before.load_ids, after.load_ids,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.compile.requests import RequestPlanner, RequestSpec, group_series, periods_cap
 from aurumplan.intervals import IntervalSet, from_ts, to_ts
+
+if TYPE_CHECKING:  # annotations only: planning loads the drivers, httpx loads when requests are sent
+    import httpx
 
 __all__ = ["Call", "Driver", "Page", "Record", "RequestSpec", "estimate_bytes", "plan_capped", "plan_windows"]
 

@@ -18,9 +18,7 @@ footnote codes in attributes; other footnote codes (e.g. `P` preliminary) are ke
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.errors import SuspendedError, TerminalSourceError, ThrottledError, TransientSourceError
@@ -28,6 +26,9 @@ from aurumplan.intervals import IntervalSet, from_ts
 from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_capped
 from aurumplan.sources.periods import bls_period_start
 from aurumplan.sources.responses import json_body, retry_after
+
+if TYPE_CHECKING:  # annotations only: planning loads the drivers, httpx loads when requests are sent
+    import httpx
 
 MAX_SERIES = 50
 MAX_YEARS = 20

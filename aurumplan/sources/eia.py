@@ -18,15 +18,16 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.errors import SuspendedError, TerminalSourceError, ThrottledError, TransientSourceError
 from aurumplan.intervals import HOUR, Grain, IntervalSet, fmt_ts, from_ts
 from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_windows
 from aurumplan.sources.responses import as_int, json_body, retry_after, with_param
+
+if TYPE_CHECKING:  # annotations only: planning loads the drivers, httpx loads when requests are sent
+    import httpx
 
 _FIELD = re.compile(r"\{(\w+)\}")
 _FREQ = {Grain.HOURLY: "hourly", Grain.DAILY: "daily", Grain.MONTHLY: "monthly", Grain.QUARTERLY: "quarterly"}

@@ -31,9 +31,7 @@ import datetime as dt
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.compile.revisions import Revised
@@ -43,6 +41,9 @@ from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_capped
 from aurumplan.sources.discovery import DiscoveryClient
 from aurumplan.sources.periods import date_label, date_start, last_period_start
 from aurumplan.sources.responses import as_int, json_body, param, retry_after, with_param
+
+if TYPE_CHECKING:  # annotations only: planning loads the drivers, httpx loads when requests are sent
+    import httpx
 
 PAGE = 100_000
 NOT_REGISTERED_LIMIT = 3

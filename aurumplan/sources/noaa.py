@@ -17,9 +17,7 @@ malformed bodies -> TransientSourceError; a rejected token -> TerminalSourceErro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.errors import TerminalSourceError, ThrottledError, TransientSourceError
@@ -27,6 +25,9 @@ from aurumplan.intervals import IntervalSet
 from aurumplan.sources.base import Call, Page, Record, RequestSpec, plan_capped
 from aurumplan.sources.periods import date_label, date_start, last_period_start
 from aurumplan.sources.responses import as_int, json_body, param, retry_after, with_param
+
+if TYPE_CHECKING:  # annotations only: planning loads the drivers, httpx loads when requests are sent
+    import httpx
 
 PAGE = 1000
 MAX_DAYS = 365

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from aurumplan.catalog.models import DatasetDef, SourceDef
 from aurumplan.errors import TerminalSourceError, ThrottledError, TransientSourceError
@@ -30,6 +28,9 @@ from aurumplan.intervals import HOUR, IntervalSet
 from aurumplan.sources.base import Call, Page, Record, RequestSpec
 from aurumplan.sources.periods import ept_year_cuts, pjm_filter, utc_naive_start
 from aurumplan.sources.responses import as_int, json_body, param, retry_after, with_param
+
+if TYPE_CHECKING:  # annotations only: planning loads the drivers, httpx loads when requests are sent
+    import httpx
 
 PAGE = 50_000
 MAX_DAYS = 366

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from aurumplan.errors import TransientSourceError
 from aurumplan.sources.base import Call, Record, RequestSpec
+
+if TYPE_CHECKING:  # annotations only: planning loads the drivers, httpx loads when requests are sent
+    import httpx
 
 
 def json_body(response: httpx.Response, api: str) -> Any:

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -90,10 +89,16 @@ class WarehouseBase(Database):
     """Engine, transactions and table creation; its failures are WarehouseErrors."""
 
     error: ClassVar[type[AurumError]] = WarehouseError
-    failures: ClassVar[tuple[type[Exception], ...]] = (sa.exc.DBAPIError, sqlite3.Error, psycopg.Error)
+    failures: tuple[type[Exception], ...] = (sa.exc.DBAPIError, sqlite3.Error)
+    integrity_errors: tuple[type[Exception], ...] = (sa.exc.IntegrityError, sqlite3.IntegrityError)
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
+        if not self._sqlite:
+            import psycopg  # the PostgreSQL driver's own errors: a SQLite warehouse never imports psycopg
+
+            self.failures = (*self.failures, psycopg.Error)
+            self.integrity_errors = (*self.integrity_errors, psycopg.IntegrityError)
         try:
             self._create()
         except self.failures as exc:

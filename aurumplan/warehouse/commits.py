@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from aurumplan.errors import FencedError, OperationError
@@ -78,7 +78,12 @@ class CommitsMixin(WarehouseBase):
         if fence is None:
             return
         scope, token = fence
-        ins = (sqlite.insert(fences) if self._sqlite else postgresql.insert(fences))
+        if self._sqlite:
+            ins: sqlite.Insert | postgresql.Insert = sqlite.insert(fences)
+        else:
+            from sqlalchemy.dialects import postgresql  # the PostgreSQL dialect only for a PostgreSQL warehouse
+
+            ins = postgresql.insert(fences)
         conn.execute(ins.values(scope=scope, token=token).on_conflict_do_nothing(index_elements=["scope"]))
         moved = conn.execute(fences.update().where(fences.c.scope == scope, fences.c.token <= token)
                              .values(token=token)).rowcount
@@ -219,7 +224,12 @@ class CommitsMixin(WarehouseBase):
         # a period this one removed: the insert skips it, the counts differ, and only then is the
         # culprit looked up (a join per load that PostgreSQL planned as a scan of the active table).
         displaced = sa.select(*(_d.c[k] for k in _KEY), _d.c.prev_load_id).where(_d.c.load_id == lid)
-        ins = sqlite.insert(_a) if conn.dialect.name == "sqlite" else postgresql.insert(_a)
+        if conn.dialect.name == "sqlite":
+            ins: sqlite.Insert | postgresql.Insert = sqlite.insert(_a)
+        else:
+            from sqlalchemy.dialects import postgresql  # the PostgreSQL dialect only for a PostgreSQL warehouse
+
+            ins = postgresql.insert(_a)
         restore = ins.from_select([*_KEY, "load_id"], displaced).on_conflict_do_nothing()
         restored = conn.execute(restore.execution_options(preserve_rowcount=True)).rowcount
         wanted = conn.execute(sa.select(sa.func.count()).select_from(_d).where(_d.c.load_id == lid)).scalar_one()

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -158,7 +156,7 @@ class WritesMixin(WarehouseBase):
             load = self._staged(conn, load_id)
             try:
                 self._insert(conn, flat)
-            except (sa.exc.IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError):
+            except self.integrity_errors:
                 raise OperationError(f"load {load_id} got a record twice (same series and period) "
                                      "or was written by another process") from None
             conn.execute(loads.update().where(loads.c.load_id == load_id).values(
