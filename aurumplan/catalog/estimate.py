@@ -138,11 +138,3 @@ def remaining(requests_left: int, pace: Pace, concurrency: int, nodes_left: int,
     own = requests_left * elapsed / done + observed.per_node * nodes_left
     weight = done / (done + 3)
     return weight * own + (1 - weight) * model
-
-
-def basis_text(observed: Observed | dict[str, Any] | None) -> str:
-    """`last 5 runs`, `last run` or `no earlier runs`, as the plan views print it."""
-    runs = observed.runs if isinstance(observed, Observed) else int((observed or {}).get("runs") or 0)
-    if runs <= 0:
-        return "no earlier runs"
-    return "last run" if runs == 1 else f"last {runs} runs"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurumplan.catalog.estimate import basis_text
-
 SYMBOL = {"create": "+", "replace": "~", "unchanged": "=", "missing": "?", "conflict": "!"}
 
 
@@ -33,6 +31,14 @@ def _series(series: list[str], limit: int = 6) -> str:
     if len(series) <= limit:
         return ",".join(series)
     return ",".join(series[:limit]) + f",+{len(series) - limit}"
+
+
+def basis_text(basis: dict[str, Any] | None) -> str:
+    """`last 5 runs`, `last run` or `no earlier runs`: what an estimate rests on (`estimates.basis`)."""
+    runs = int((basis or {}).get("runs") or 0)
+    if runs <= 0:
+        return "no earlier runs"
+    return "last run" if runs == 1 else f"last {runs} runs"
 
 
 def duration_line(estimates: dict[str, Any]) -> str:

@@ -20,7 +20,6 @@ from aurumplan import api
 from aurumplan.catalog.estimate import (
     DEFAULT_LATENCY,
     Observed,
-    basis_text,
     estimate,
     fit_latency,
     observe,
@@ -31,7 +30,7 @@ from aurumplan.catalog.pacing import Pace, schedule_seconds
 from aurumplan.cli.markdown import render_markdown
 from aurumplan.config import Quota
 from aurumplan.plan.planfile import read_plan
-from aurumplan.plan.render import summary_line
+from aurumplan.plan.render import basis_text, summary_line
 from aurumplan.state import RunRecord, open_state
 from tests.doubles.fakeapis import FredServer, Synth
 
@@ -97,7 +96,7 @@ def test_the_eta_blends_the_model_with_the_runs_own_pace() -> None:
 
 def test_the_views_say_what_the_estimate_rests_on() -> None:
     assert basis_text(None) == "no earlier runs" and basis_text({"runs": 1}) == "last run"
-    assert basis_text(Observed(runs=5)) == "last 5 runs"
+    assert basis_text(Observed(runs=5).basis()) == "last 5 runs"
     plan = {"summary": {"create": 24, "replace": 0, "unchanged": 0, "conflict": 0},
             "estimates": {"requests": 3, "records": 24, "bytes": 0, "min_duration_seconds": 27.2,
                           "duration_seconds": 35.4, "rate_per_second": 4.0, "days_of_quota": 1,
