@@ -23,6 +23,7 @@ from aurumplan.plan.make import Planned, plan_spec
 from aurumplan.plan.render import human_duration, render_plan
 from aurumplan.state import SqlStateStore, mask_url, open_state
 from aurumplan.state.ops import check_operation_id
+from aurumplan.state.waiters import NAMES as PRIORITY_NAMES
 
 # The rest of the library is imported by the functions that use it: `plan` and `--help` must not pay for
 # apply, the executors, the warehouse and the reports (issue 18; tests/test_cli_startup.py).
@@ -296,14 +297,20 @@ def state_list(ctx: Context) -> list[dict[str, Any]]:
 
 
 def state_show(ctx: Context, source: str | None = None) -> dict[str, Any]:
-    """The store itself: url (password masked), serial, operations and live leases."""
+    """The store itself: url (password masked), serial, operations, live leases and the applies waiting
+    for leased ranges in the order they will be served (`apply --wait`, docs/operations.md#priority)."""
     with reading(ctx) as state:
         if isinstance(state, EmptyState):
-            return {"url": ctx.config.state_url, "initialized": False, "serial": 0, "operations": 0, "leases": []}
+            return {"url": ctx.config.state_url, "initialized": False, "serial": 0, "operations": 0, "leases": [],
+                    "waiters": []}
         leases = [lease_dict(lease) for lease in state.leases(active_only=True)
                   if source is None or lease.source == source]
+        now = time.time()
+        waiters = [{"operation_id": w.operation_id, "source": w.source, "priority": PRIORITY_NAMES[w.priority],
+                    "ranges": len(w.ranges), "waiting_seconds": round(now - w.since, 1), "host": w.host,
+                    "pid": w.pid} for w in state.waiters(now=now) if source is None or w.source == source]
         return {"url": state.url, "initialized": True, "serial": state.serial(), "lineage": state.lineage(),
-                "operations": len(state.list_operations()), "leases": leases}
+                "operations": len(state.list_operations()), "leases": leases, "waiters": waiters}
 
 
 def lease_dict(lease: Any, now: float | None = None) -> dict[str, Any]:

@@ -66,6 +66,10 @@ def test_high_priority_waiter_runs_before_an_earlier_low_one(tmp_path: Path, db_
         high = _start(tmp_path, "high.yaml")
         _until(lambda: len(store.waiters()) == 2, "the high apply to queue")
         assert [w.priority for w in store.waiters()] == [2, 0]  # served high first, though it came second
+        code, shown, _ = run(tmp_path, "state", "show")
+        assert code == 0
+        lines = [x for x in shown.splitlines() if x.startswith("waiting #")]
+        assert [x.split()[3:5] for x in lines] == [["priority", "high"], ["priority", "low"]], shown
         store.release_leases("HOLDER")
         outs = [p.communicate(timeout=90) for p in (low, high)]
         assert [p.returncode for p in (low, high)] == [0, 0], [o[1][-800:] for o in outs]
