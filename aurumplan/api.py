@@ -605,10 +605,10 @@ def metrics_server(ctx: Context, port: int | None, host: str = "127.0.0.1") -> A
     """A context manager serving GET /metrics on host:port while it is open; a no-op when port is None."""
     import contextlib
 
-    from aurumplan.observe import metrics
-
     if port is None:
         return contextlib.nullcontext()
+    from aurumplan.observe import metrics  # its HTTP server only when a port is given
+
     return metrics.serving(lambda: metrics_text(ctx, process=True), port, host)
 
 

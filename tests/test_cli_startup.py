@@ -30,7 +30,7 @@ HELP_NEVER = ("sqlalchemy", "httpx", "networkx", "psycopg", "pydantic", "jinja2"
 PLAN_NEVER = ("psycopg", "jinja2", "pyarrow", "pyhocon", "httpx", "deepdiff", "sqlalchemy.dialects.postgresql",
               "aurumplan.apply", "aurumplan.executors", "aurumplan.warehouse", "aurumplan.quality")
 APPLY_NEVER = ("psycopg", "jinja2", "pyarrow", "pyhocon", "deepdiff", "sqlalchemy.dialects.postgresql",
-               "aurumplan.executors.seatunnel")
+               "aurumplan.executors.seatunnel", "aurumplan.observe.metrics", "aurumplan.inspect.reports")
 
 
 def imported(modules: tuple[str, ...], args: list[str], cwd: Path | None = None) -> tuple[str, list[str]]:
