@@ -1,7 +1,8 @@
 """`api`, loaded on first use: `aurumplan --help` and `--version` must not import the whole library.
 
-Importing aurumplan.api pulls in SQLAlchemy, httpx, networkx, pydantic and every layer (~0.8 s on an
-idle machine, issue 18); a command pays that only when it calls into the library. See docs/architecture.md.
+Importing aurumplan.api pulls in SQLAlchemy, pydantic and the planning layers (~0.3 s; apply, the
+executors, the warehouse and the reports load in the api functions that use them, issue 18); a command
+pays that only when it calls into the library. See docs/architecture.md and bench/startup.py.
 """
 
 from __future__ import annotations
