@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -261,12 +262,12 @@ def gaps(ctx: Context, source: str, *, dataset: str | None = None, days: int | N
 
 def _quarantined(ctx: Context, source: str, dataset: str, wanted: IntervalSet) -> dict[str, dict[str, IntervalSet]]:
     """series -> quarantine id -> the periods of `wanted` it hides now (read from the warehouse)."""
-    from aurumplan.quality.expected import period_end as _period_end
-    from aurumplan.warehouse import open_warehouse as _open_warehouse
-
     span = wanted.span
     if span is None or _sqlite_missing(ctx.config.warehouse_url):
         return {}
+    from aurumplan.quality.expected import period_end as _period_end
+    from aurumplan.warehouse import open_warehouse as _open_warehouse
+
     ds = ctx.catalog.dataset(source, dataset)
     found: dict[str, dict[str, list[tuple[int, int]]]] = {}
     with _open_warehouse(ctx.config.warehouse_url) as wh:
@@ -638,10 +639,10 @@ def metrics_server(ctx: Context, port: int | None, host: str = "127.0.0.1") -> A
     """A context manager serving GET /metrics on host:port while it is open; a no-op when port is None."""
     import contextlib
 
-    from aurumplan.observe import metrics
-
     if port is None:
         return contextlib.nullcontext()
+    from aurumplan.observe import metrics  # its HTTP server only when a port is given
+
     return metrics.serving(lambda: metrics_text(ctx, process=True), port, host)
 
 
@@ -874,8 +875,6 @@ def unfreeze(ctx: Context, source: str) -> dict[str, Any]:
 def scan(ctx: Context, source: str, *, window: str | None = None, checks: list[str] | None = None,
          out: str | Path | None = None) -> dict[str, Any]:
     """Damage report of current data; `out` writes it as JSON (docs/emergency.md)."""
-    import json
-
     from aurumplan.apply import damage
 
     report = damage.scan(ctx.config, ctx.catalog, source, window, checks)
