@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,7 @@ from aurumplan.plan.make import Planned, plan_spec
 from aurumplan.plan.render import human_duration, render_plan
 from aurumplan.state import SqlStateStore, mask_url, open_state
 from aurumplan.state.ops import check_operation_id
+from aurumplan.state.waiters import NAMES as PRIORITY_NAMES
 
 # The rest of the library is imported by the functions that use it: `plan` and `--help` must not pay for
 # apply, the executors, the warehouse and the reports (issue 18; tests/test_cli_startup.py).
@@ -260,12 +262,12 @@ def gaps(ctx: Context, source: str, *, dataset: str | None = None, days: int | N
 
 def _quarantined(ctx: Context, source: str, dataset: str, wanted: IntervalSet) -> dict[str, dict[str, IntervalSet]]:
     """series -> quarantine id -> the periods of `wanted` it hides now (read from the warehouse)."""
-    from aurumplan.quality.expected import period_end as _period_end
-    from aurumplan.warehouse import open_warehouse as _open_warehouse
-
     span = wanted.span
     if span is None or _sqlite_missing(ctx.config.warehouse_url):
         return {}
+    from aurumplan.quality.expected import period_end as _period_end
+    from aurumplan.warehouse import open_warehouse as _open_warehouse
+
     ds = ctx.catalog.dataset(source, dataset)
     found: dict[str, dict[str, list[tuple[int, int]]]] = {}
     with _open_warehouse(ctx.config.warehouse_url) as wh:
@@ -296,14 +298,20 @@ def state_list(ctx: Context) -> list[dict[str, Any]]:
 
 
 def state_show(ctx: Context, source: str | None = None) -> dict[str, Any]:
-    """The store itself: url (password masked), serial, operations and live leases."""
+    """The store itself: url (password masked), serial, operations, live leases and the applies waiting
+    for leased ranges in the order they will be served (`apply --wait`, docs/operations.md#priority)."""
     with reading(ctx) as state:
         if isinstance(state, EmptyState):
-            return {"url": ctx.config.state_url, "initialized": False, "serial": 0, "operations": 0, "leases": []}
+            return {"url": ctx.config.state_url, "initialized": False, "serial": 0, "operations": 0, "leases": [],
+                    "waiters": []}
         leases = [lease_dict(lease) for lease in state.leases(active_only=True)
                   if source is None or lease.source == source]
+        now = time.time()
+        waiters = [{"operation_id": w.operation_id, "source": w.source, "priority": PRIORITY_NAMES[w.priority],
+                    "ranges": len(w.ranges), "waiting_seconds": round(now - w.since, 1), "host": w.host,
+                    "pid": w.pid} for w in state.waiters(now=now) if source is None or w.source == source]
         return {"url": state.url, "initialized": True, "serial": state.serial(), "lineage": state.lineage(),
-                "operations": len(state.list_operations()), "leases": leases}
+                "operations": len(state.list_operations()), "leases": leases, "waiters": waiters}
 
 
 def lease_dict(lease: Any, now: float | None = None) -> dict[str, Any]:
@@ -631,10 +639,10 @@ def metrics_server(ctx: Context, port: int | None, host: str = "127.0.0.1") -> A
     """A context manager serving GET /metrics on host:port while it is open; a no-op when port is None."""
     import contextlib
 
-    from aurumplan.observe import metrics
-
     if port is None:
         return contextlib.nullcontext()
+    from aurumplan.observe import metrics  # its HTTP server only when a port is given
+
     return metrics.serving(lambda: metrics_text(ctx, process=True), port, host)
 
 
@@ -867,8 +875,6 @@ def unfreeze(ctx: Context, source: str) -> dict[str, Any]:
 def scan(ctx: Context, source: str, *, window: str | None = None, checks: list[str] | None = None,
          out: str | Path | None = None) -> dict[str, Any]:
     """Damage report of current data; `out` writes it as JSON (docs/emergency.md)."""
-    import json
-
     from aurumplan.apply import damage
 
     report = damage.scan(ctx.config, ctx.catalog, source, window, checks)

@@ -30,7 +30,7 @@ HELP_NEVER = ("sqlalchemy", "httpx", "networkx", "psycopg", "pydantic", "jinja2"
 PLAN_NEVER = ("psycopg", "jinja2", "pyarrow", "pyhocon", "httpx", "deepdiff", "sqlalchemy.dialects.postgresql",
               "aurumplan.apply", "aurumplan.executors", "aurumplan.warehouse", "aurumplan.quality")
 APPLY_NEVER = ("psycopg", "jinja2", "pyarrow", "pyhocon", "deepdiff", "sqlalchemy.dialects.postgresql",
-               "aurumplan.executors.seatunnel")
+               "aurumplan.executors.seatunnel", "aurumplan.observe.metrics", "aurumplan.inspect.reports")
 
 
 def imported(modules: tuple[str, ...], args: list[str], cwd: Path | None = None) -> tuple[str, list[str]]:
@@ -112,3 +112,12 @@ def test_the_plan_graph_without_networkx_orders_nodes_as_networkx_does() -> None
     cyclic.add_edges_from([("a", "b"), ("b", "a")])
     with pytest.raises(ValueError, match="cycle"):
         lexicographic_order(cyclic)
+
+
+def test_the_collector_runs_again_once_the_api_has_loaded() -> None:
+    """The api loads with the cyclic GC paused (cli/lazyapi.py); an apply after it must collect as usual."""
+    code = ("import gc, aurumplan.cli.main, sys; from aurumplan.cli.lazyapi import api; "
+            "assert 'aurumplan.api' in sys.modules and gc.isenabled(); api.REPORT_FORMATS; "
+            "print(gc.isenabled(), 'sqlalchemy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]

@@ -41,7 +41,7 @@ SPECS = {
 # Replays (and the incremental refresh) change what is loaded: on the empty state of a fresh copy they plan
 # nothing and apply cleanly.
 REPLAYS = ["replay-eia.yaml", "replay-schema.yaml", "quality-profile.yaml", "replay-algorithm.yaml",
-           "reprocess-fred-incremental.yaml"]
+           "reprocess-fred-incremental.yaml", "replay-algorithm-file.yaml"]
 
 OUTSIDE = """\
 apiVersion: aurumplan/v1

@@ -256,7 +256,7 @@ def state_list(obj: Obj, as_json: bool) -> None:
 @pass_obj
 @handle_errors
 def state_show(obj: Obj, source: str | None, as_json: bool) -> None:
-    """The store: url, serial, operations, live leases."""
+    """The store: url, serial, operations, live leases, applies waiting for them (in the order served)."""
     info = api.state_show(obj.ctx, source)
     if as_json:
         echo_json(info)
@@ -266,6 +266,9 @@ def state_show(obj: Obj, source: str | None, as_json: bool) -> None:
         click.echo(f"lease {lease['id']}: {lease['operation_id']} {lease['source']}/{lease['dataset']}/"
                    f"{lease['series_id']} {lease['interval'][0]} .. {lease['interval'][1]} "
                    f"host {lease['host']} pid {lease['pid']} age {lease['age_seconds']}s")
+    for n, w in enumerate(info.get("waiters") or [], 1):
+        click.echo(f"waiting #{n}: {w['operation_id']} priority {w['priority']} for {w['ranges']} range(s) of "
+                   f"{w['source']}, {w['waiting_seconds']}s, host {w['host']} pid {w['pid']}")
 
 
 @state.command("unlock")

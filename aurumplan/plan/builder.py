@@ -14,21 +14,18 @@ import os
 from itertools import chain
 from operator import itemgetter, methodcaller
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aurumplan import __version__
 from aurumplan.catalog import SourceDef
 from aurumplan.catalog.estimate import Observed, estimate, pace_of
 from aurumplan.catalog.quotas import days_needed, min_duration_seconds
-from aurumplan.compile.graph import graph_to_json
+from aurumplan.compile.graph import JobGraph, graph_to_json
 from aurumplan.config import Quota
 from aurumplan.diff import ChangeSet
 from aurumplan.hashing import canonical_json, canonical_json_float_free, fingerprint, sha256_hex
 from aurumplan.intervals import IntervalSet, fmt_ts
 from aurumplan.plan.layout import COMMA, lay_out_object, sha256_of, text_of
-
-if TYPE_CHECKING:  # annotation only: planning passes a compile.graph.JobGraph and never imports networkx
-    import networkx as nx
 
 FORMAT_VERSION = 1
 HASHED_EXCLUDE = ("created_at", "plan_id", "signature")
@@ -71,7 +68,7 @@ def operation_id(kind: str, source: str, span_end: int | None, seed: str) -> str
 
 
 def build_plan(*, op: Any, spec_text: str, spec_file: str, embedded_files: dict[str, str], source: SourceDef,
-               changes: ChangeSet, graph: nx.DiGraph, settings: dict[str, Any],
+               changes: ChangeSet, graph: JobGraph, settings: dict[str, Any],
                warnings: list[str] | None = None, published_until: int | None = None,
                observed: Observed | None = None) -> dict[str, Any]:
     """The plan document (without created_at), with plan_id = hash of its content.

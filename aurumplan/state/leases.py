@@ -193,11 +193,10 @@ class LeasesMixin(WaitersMixin):
                 raise ValueError(f"{n} requests can never fit {allowed} per {window:g}s")
         with self._write() as conn:
             at = self._now(now)
-            if holder is not None:
-                behind = self.yield_wait(conn, source, holder, priority, at)
-                if behind > 0:
-                    self._quota_wait(conn, source, holder, priority, at, booked=False)
-                    return behind
+            place = self.quota_queue(conn, source, holder, priority, at) if holder is not None else None
+            if place is not None and place.behind:
+                self.leave_or_join(conn, place, booked=False)
+                return place.yield_wait
             wait = 0.0
             for window, allowed in limits:
                 since = at - window
@@ -214,8 +213,8 @@ class LeasesMixin(WaitersMixin):
                     if freed >= excess:
                         wait = max(wait, t + window - at + _EPS)
                         break
-            if holder is not None:
-                self._quota_wait(conn, source, holder, priority, at, booked=wait <= 0)
+            if place is not None:
+                self.leave_or_join(conn, place, booked=wait <= 0)
             if wait > 0:
                 return wait + random.uniform(0, _JITTER)  # so that waiting processes take turns
             horizon = max(w for w, _ in limits) if limits else 0.0

@@ -98,6 +98,23 @@ def waiter_ahead(conn: Connection, now: float, operation_id: str, ranges: list[L
     return None
 
 
+@dataclass(frozen=True)
+class QuotaPlace:
+    """A holder's place in a source's quota queue: queued (has a row), behind (must yield now)."""
+
+    source: str
+    holder: str
+    priority: int
+    at: float
+    queued: bool
+    behind: bool
+
+    @property
+    def yield_wait(self) -> float:
+        """Seconds to wait before asking again because a live waiter has an earlier turn (0: none has)."""
+        return _YIELD if self.behind else 0.0
+
+
 class WaitersMixin(SqlBase):
     """The waiting queues of SqlStateStore (leases and shared quota)."""
 
@@ -116,6 +133,7 @@ class WaitersMixin(SqlBase):
                       "ranges": json.dumps(flat, separators=(",", ":")), "host": host, "pid": int(pid),
                       "since": float(first), "heartbeat_at": at, "ttl_seconds": float(ttl_seconds)}
             if old is None:
+                conn.execute(lw.delete().where(lw.c.heartbeat_at + 10 * lw.c.ttl_seconds < at))  # long dead
                 conn.execute(lw.insert().values(ticket=ticket, **values))
             else:
                 conn.execute(lw.update().where(lw.c.ticket == ticket).values(**values))
@@ -135,32 +153,26 @@ class WaitersMixin(SqlBase):
 
     # -- quota ---------------------------------------------------------------------------------------
 
-    def _quota_turn(self, conn: Connection, source: str, holder: str | None, priority: int,
-                    at: float) -> tuple[float, float | None]:
-        """(my turn, the earliest turn of another live waiter or None)."""
+    def quota_queue(self, conn: Connection, source: str, holder: str, priority: int, at: float) -> QuotaPlace:
+        """Where holder stands in the source's quota queue now (read under the write lock)."""
         rows = conn.execute(sa.select(qw).where(qw.c.source == source)).mappings().all()
         mine = next((r for r in rows if r["holder"] == holder), None)
         turn = (mine["since"] if mine is not None else at) - AGING * priority
-        others = [r["since"] - AGING * r["priority"] for r in rows
-                  if r["holder"] != holder and at - r["heartbeat_at"] < QUOTA_WAITER_TTL]
-        return turn, min(others) if others else None
+        ahead = any(r["since"] - AGING * r["priority"] < turn for r in rows
+                    if r["holder"] != holder and at - r["heartbeat_at"] < QUOTA_WAITER_TTL)
+        return QuotaPlace(source, holder, priority, at, queued=mine is not None, behind=ahead)
 
-    def _quota_wait(self, conn: Connection, source: str, holder: str, priority: int, at: float,
-                    booked: bool) -> None:
+    def leave_or_join(self, conn: Connection, place: QuotaPlace, booked: bool) -> None:
         """After a reservation: a granted holder leaves the queue, a refused one joins it (or heartbeats)."""
+        q = (qw.c.source == place.source) & (qw.c.holder == place.holder)
         if booked:
-            conn.execute(qw.delete().where(qw.c.source == source, qw.c.holder == holder))
+            if place.queued:
+                conn.execute(qw.delete().where(q))
             return
-        done = conn.execute(qw.update().where(qw.c.source == source, qw.c.holder == holder)
-                            .values(heartbeat_at=at, priority=priority)).rowcount
-        if not done:
-            conn.execute(qw.insert().values(source=source, holder=holder, priority=priority, since=at,
-                                            heartbeat_at=at))
-        conn.execute(qw.delete().where(qw.c.source == source, qw.c.heartbeat_at < at - 10 * QUOTA_WAITER_TTL))
-
-    def yield_wait(self, conn: Connection, source: str, holder: str | None, priority: int, at: float) -> float:
-        """Seconds to wait because a live quota waiter of the source has an earlier turn (0: none has)."""
-        if holder is None:
-            return 0.0
-        turn, first = self._quota_turn(conn, source, holder, priority, at)
-        return _YIELD if first is not None and first < turn else 0.0
+        if place.queued:
+            conn.execute(qw.update().where(q).values(heartbeat_at=place.at, priority=place.priority))
+        else:
+            conn.execute(qw.insert().values(source=place.source, holder=place.holder, priority=place.priority,
+                                            since=place.at, heartbeat_at=place.at))
+            conn.execute(qw.delete().where(qw.c.source == place.source,
+                                           qw.c.heartbeat_at < place.at - 10 * QUOTA_WAITER_TTL))

@@ -69,7 +69,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     dest = tmp_path / "examples"
     shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns(".aurumplan"))
     monkeypatch.chdir(dest)
-    (dest / "algorithms").mkdir()
+    (dest / "algorithms").mkdir(exist_ok=True)
     (dest / "algorithms" / "scale.py").write_text(PLUGIN)
     return dest
 
@@ -149,3 +149,23 @@ def test_a_missing_file_a_wrong_name_a_wrong_version_and_bad_params_name_the_fie
     (tmp_path / "algorithms" / "broken.py").write_text("class Scale:\n    name = 'scale'\n    def run(self\n")
     [(name, line, _, msg)] = diagnostics(tmp_path, file="algorithms/broken.py")
     assert name == "broken.py" and line == 3 and msg.startswith("Python syntax error")
+
+
+def test_the_shipped_file_plugin_example_applies_after_the_quickstart_and_clips_what_it_should(
+        project: Path) -> None:
+    """examples/replay-algorithm-file.yaml passes its gate on the recorded week (nothing outside its range);
+    with a bound inside the data it clips exactly the values beyond it and flags them."""
+    assert run(project, "apply", "quickstart.yaml", "--auto-approve")[0] == 0
+    before = current(project)
+    code, out, err = run(project, "apply", "replay-algorithm-file.yaml", "--auto-approve")
+    assert code == 0, out + err
+    assert current(project) == before
+    bound = sorted(v for v, _ in before.values())[-10]  # the 9 largest values lie above it
+    tight = (project / "replay-algorithm-file.yaml").read_text().replace("high: 200000", f"high: {bound}")
+    (project / "tight.yaml").write_text(tight.replace("threshold: 0.95", "threshold: 0.0"))
+    code, out, err = run(project, "apply", "tight.yaml", "--auto-approve")
+    assert code == 0, out + err
+    changed = {k: v for k, v in current(project).items() if v != before[k]}
+    assert len(changed) == sum(1 for v, _ in before.values() if v > bound) >= 1
+    for key, (value, attrs) in changed.items():
+        assert value == bound and attrs["algorithm"] == "clip_range@1" and attrs["original"] == before[key][0]

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from aurumplan.apply.ratelimit import RateLimiter
 from aurumplan.apply.waiting import Wait, lease_or_wait
+from aurumplan.config import Quota
 from aurumplan.errors import LeaseConflictError
 from aurumplan.intervals import parse_ts
 from aurumplan.state import open_state
@@ -64,6 +66,10 @@ def test_high_priority_waiter_runs_before_an_earlier_low_one(tmp_path: Path, db_
         high = _start(tmp_path, "high.yaml")
         _until(lambda: len(store.waiters()) == 2, "the high apply to queue")
         assert [w.priority for w in store.waiters()] == [2, 0]  # served high first, though it came second
+        code, shown, _ = run(tmp_path, "state", "show")
+        assert code == 0
+        lines = [x for x in shown.splitlines() if x.startswith("waiting #")]
+        assert [x.split()[3:5] for x in lines] == [["priority", "high"], ["priority", "low"]], shown
         store.release_leases("HOLDER")
         outs = [p.communicate(timeout=90) for p in (low, high)]
         assert [p.returncode for p in (low, high)] == [0, 0], [o[1][-800:] for o in outs]
@@ -91,4 +97,36 @@ def test_a_wait_that_times_out_names_the_holder_and_leaves_the_queue(db_url: str
     assert 0.3 <= time.monotonic() - started < 5
     assert "leased by operation HOLDER" in str(err.value) and "waited 0.3s with --wait" in str(err.value)
     assert events == ["waiting"] and store.waiters() == []
+    store.close()
+
+
+def test_two_limiters_sharing_a_quota_serve_the_high_priority_first(db_url: str) -> None:
+    """Real threads and limiters (as make_limiter builds them): a low operation starts first; a high one
+    arriving 0.3 s later gets every grant until its work is done, and the total stays inside the quota."""
+    store = open_state(db_url)
+    grants: list[tuple[float, str]] = []
+    lock = threading.Lock()
+
+    def work(name: str, level: int, n: int, delay: float) -> None:
+        time.sleep(delay)
+        limiter = RateLimiter.for_source(Quota(per_second=10), 1.0, source="eia", reserve=(
+            lambda s, windows, _now: store.reserve_request(s, windows, holder=name, priority=level)))
+        for _ in range(n):
+            limiter.acquire()
+            with lock:
+                grants.append((time.monotonic(), name))
+
+    threads = [threading.Thread(target=work, args=("low", 0, 12, 0.0)),
+               threading.Thread(target=work, args=("high", 2, 8, 0.3))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    who = [n for _, n in grants]
+    first_high = who.index("high")
+    last_high = len(who) - 1 - who[::-1].index("high")
+    assert who[first_high:last_high + 1].count("low") <= 1  # at most one already on its way when high queued
+    assert who[last_high + 1:] == ["low"] * (len(who) - last_high - 1) and who.count("low") == 12
+    times = sorted(t for t, _ in grants)
+    assert all(b - a >= 0.98 for a, b in zip(times, times[10:], strict=False))  # <= 10 a second together
     store.close()
