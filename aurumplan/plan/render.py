@@ -51,10 +51,12 @@ def duration_line(estimates: dict[str, Any]) -> str:
 
 
 def summary_line(plan: dict[str, Any]) -> str:
+    """The last line of a plan, in CONTRACT.md's words: `... N records, at least DURATION.` (the quota
+    floor); the estimate itself is on the `Estimates:` line above it."""
     c = plan["summary"]
     e = plan["estimates"]
     return (f"Plan: {c['create']} periods to create, {c['replace']} to replace, {c['unchanged']} unchanged. "
-            f"{e['requests']} requests, {e['records']} records, {duration_line(e)}.")
+            f"{e['requests']} requests, {e['records']} records, at least {human_duration(e['min_duration_seconds'])}.")
 
 
 def render_plan(plan: dict[str, Any], *, show_unchanged: bool = True) -> str:
@@ -77,6 +79,6 @@ def render_plan(plan: dict[str, Any], *, show_unchanged: bool = True) -> str:
     e = plan["estimates"]
     rate = f"{e['rate_per_second']:g} req/s" if e.get("rate_per_second") else "unlimited"
     lines.append(f"Estimates: {e['requests']} requests at {rate}, {e['records']} records, "
-                 f"~{e['bytes'] / 1e6:.1f} MB, {e['days_of_quota']} day(s) of quota.")
+                 f"~{e['bytes'] / 1e6:.1f} MB, {e['days_of_quota']} day(s) of quota, {duration_line(e)}.")
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"

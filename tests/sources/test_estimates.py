@@ -30,7 +30,7 @@ from aurumplan.catalog.pacing import Pace, schedule_seconds
 from aurumplan.cli.markdown import render_markdown
 from aurumplan.config import Quota
 from aurumplan.plan.planfile import read_plan
-from aurumplan.plan.render import basis_text, summary_line
+from aurumplan.plan.render import basis_text, render_plan, summary_line
 from aurumplan.state import RunRecord, open_state
 from tests.doubles.fakeapis import FredServer, Synth
 
@@ -103,11 +103,12 @@ def test_the_views_say_what_the_estimate_rests_on() -> None:
                           "basis": Observed(runs=5).basis()},
             "operation": {"id": "BACKFILL_20240101_EIA_abcdef", "kind": "Backfill", "source": "eia"},
             "datasets": [], "plan_id": "f" * 64}
-    assert summary_line(plan).endswith("3 requests, 24 records, about 35s (quota floor 27s; last 5 runs).")
+    assert summary_line(plan).endswith("3 requests, 24 records, at least 27s.")  # CONTRACT.md's last line
+    assert render_plan(plan).endswith("about 35s (quota floor 27s; last 5 runs).\n" + summary_line(plan) + "\n")
     md = render_markdown([("spec.yaml", plan)])
     assert "about 35s (quota floor 27s; last 5 runs)" in md and "| 35s |" in md
     plan["estimates"]["basis"] = Observed().basis()
-    assert "(quota floor 27s; no earlier runs)" in summary_line(plan)
+    assert "(quota floor 27s; no earlier runs)" in render_plan(plan)
 
 
 def test_the_state_hands_out_the_runs_that_teach_something(db_url: str) -> None:
