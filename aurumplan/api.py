@@ -362,6 +362,7 @@ def apply_plan(plan_data: Plan | dict[str, Any], ctx: Context, hook: Any = None,
     when they changed meanwhile, the spec (when given) is planned again and applied in the same place
     of the queue, and a saved plan is refused as stale (docs/operations.md, "Priority").
     """
+    began = time.time()  # the estimator's overhead includes the imports below (docs/operations.md#estimates)
     from aurumplan.apply.runner import Applier, ApplyResult
     from aurumplan.apply.waiting import Wait
     from aurumplan.plan.model import Plan, decode
@@ -372,7 +373,8 @@ def apply_plan(plan_data: Plan | dict[str, Any], ctx: Context, hook: Any = None,
         while True:
             log = _action_log(ctx, typed.operation.id, typed.source.name)
             applier = Applier(ctx.config, ctx.catalog, typed, hook=log.wrap(hook), verify=saved,
-                              accept_config_change=accept_config_change, cwd=ctx.cwd, wait=waiting)
+                              accept_config_change=accept_config_change, cwd=ctx.cwd, wait=waiting,
+                              began=began if waiting is None else None)
             try:
                 with _logged(log, "apply", saved=saved, kind=typed.operation.kind):
                     return applier.apply()

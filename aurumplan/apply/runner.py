@@ -123,8 +123,11 @@ class Applier:
     def __init__(self, config: Config, catalog: Catalog, plan: Plan, *, hook: Hook | None = None,
                  lease_ttl: float = 60.0, heartbeat: float = 5.0, poll: float = 0.5,
                  overrides: Mapping[str, Any] | None = None, verify: bool = False,
-                 accept_config_change: bool = False, cwd: Path | None = None, wait: Wait | None = None) -> None:
-        self.began = time.time()  # recorded with the apply: the plan's estimates learn the fixed cost of an apply
+                 accept_config_change: bool = False, cwd: Path | None = None, wait: Wait | None = None,
+                 began: float | None = None) -> None:
+        # recorded with the apply: the plan's estimates learn the fixed cost of an apply; `began` is when
+        # the caller started it (api.apply_plan: imports and setup before this object count too)
+        self.began = time.time() if began is None else began
         self.config = config
         self.catalog = catalog
         self.plan = plan
