@@ -7,7 +7,6 @@ pays that only when it calls into the library. See docs/architecture.md and benc
 
 from __future__ import annotations
 
-import gc
 import importlib.abc
 import importlib.util
 import sys
@@ -15,6 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from aurumplan.gcpause import paused_gc
 
 if TYPE_CHECKING:
     from aurumplan import api as api
@@ -31,16 +32,8 @@ else:
             return self.inner.create_module(spec)
 
         def exec_module(self, module: Any) -> None:
-            enabled = gc.isenabled()
-            gc.disable()
-            try:
+            with paused_gc():
                 self.inner.exec_module(module)
-            finally:
-                if not gc.get_freeze_count():
-                    gc.freeze()
-                    gc.unfreeze()
-                if enabled:
-                    gc.enable()
 
     def _lazy(name: str) -> Any:
         """The module object now, its code run on first attribute access (importlib.util.LazyLoader)."""

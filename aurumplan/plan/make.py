@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from aurumplan.compile.scope import build_scope
 from aurumplan.diff import ChangeSet, diff
 from aurumplan.diff.engine import WatermarkReader
 from aurumplan.errors import PlanError, SourceError, SpecError
+from aurumplan.gcpause import paused_gc
 from aurumplan.intervals import IntervalSet
 from aurumplan.plan.builder import build_plan, seal, spec_relative
 from aurumplan.spec.loader import LoadedSpec, load_spec
@@ -156,33 +154,11 @@ def plan_spec(path: str | Path, catalog: Catalog, state: WatermarkReader, *, cwd
     return plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=own_operation)
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Planning allocates millions of small, acyclic objects (interval tuples, watermark refs, node
-    dicts); the cyclic collector's passes over them took ~40% of a large plan's time and freed nothing.
-
-    Reference counting still frees everything. At the end the survivors (the plan) are moved straight
-    to the oldest generation (freeze + unfreeze: no traversal), so the first young collection after
-    the pause does not walk them all either (~0.15 s); full collections still see them as usual. Not
-    when the application froze objects itself: unfreeze would release those too.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if not gc.get_freeze_count():
-            gc.freeze()
-            gc.unfreeze()
-        if enabled:
-            gc.enable()
-
-
 def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, *, cwd: Path | None = None,
                 own_operation: str | None = None, now: float | None = None) -> Planned:
     """Plan an already loaded and checked spec (see plan_spec). `now` (default: the clock) is the
     instant windows reaching the present are clipped at; re-checking a saved plan passes its own."""
-    with _cyclic_gc_paused():
+    with paused_gc():  # planning allocates millions of acyclic objects (aurumplan/gcpause.py)
         return _plan(loaded, catalog, state, cwd, own_operation, now)
 
 
