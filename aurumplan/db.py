@@ -14,7 +14,9 @@ queue on a lock per database file first: SQLite's busy handler sleeps in growing
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -82,10 +84,10 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
-        if not memory:
-            cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        if not memory:
+            _wal(cur)
+        cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
@@ -96,6 +98,26 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 
     _WRITERS[engine] = _file_lock(None if memory else str(Path(db).expanduser().resolve()))
     return engine
+
+
+def _wal(cur: Any) -> None:
+    """Switch to WAL, waiting out another process that is creating or switching the same new file.
+
+    Two processes opening a new database at once (two applies on a fresh state) can meet SQLite's
+    "database is locked" here without its busy handler being consulted; a few short retries, within
+    the busy timeout, let the first one finish (seen once in CI, tests/apply/test_shared_quota.py).
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.01
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aurumplan.state import open_state
 from tests.apply.common import write_config
 from tests.doubles.fakeapis import EiaServer, Synth
 
@@ -32,6 +33,7 @@ spec:
 def test_two_processes_stay_under_one_quota(tmp_path: Path, db_url: str) -> None:
     with EiaServer(data=Synth(seed=2), quota={"per_second": 5}, until=1_900_000_000) as srv:
         write_config(tmp_path, db_url, srv.base_url, "{per_second: 5, per_hour: null}\n    headroom: 0.6")
+        open_state(db_url, create=True).close()  # one shared state, made before both start (as `init` does)
         procs = []
         for name, series in (("a", "PJM"), ("b", "MISO")):
             (tmp_path / f"{name}.yaml").write_text(SPEC.format(name=name, series=series))
