@@ -175,6 +175,11 @@ class Database:
     def url(self) -> str:
         return self._url
 
+    @property
+    def sqlite(self) -> bool:
+        """Whether this database is SQLite (some statements and value forms differ)."""
+        return self._sqlite
+
     @contextmanager
     def _failures(self) -> Iterator[None]:
         """Driver and SQLAlchemy errors become one `error` line naming this database, without its password."""

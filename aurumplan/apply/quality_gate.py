@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aurumplan.apply.nodes import load_id_of
@@ -9,7 +11,7 @@ from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.intervals import IntervalSet
 from aurumplan.plan.model import DataNode, Settings
-from aurumplan.quality.evaluate import evaluate
+from aurumplan.quality.evaluate import evaluate, normalize_checks
 from aurumplan.quality.expected import expected_series
 from aurumplan.quality.params import quality_params
 from aurumplan.quality.scripts import load_scripts
@@ -18,7 +20,7 @@ from aurumplan.warehouse import open_warehouse
 CHUNK_ROWS = 200_000
 
 
-def _chunks(staged: list[DataNode]) -> list[list[DataNode]]:
+def chunks_of(staged: list[DataNode]) -> list[list[DataNode]]:
     """Nodes in time order, grouped so one group holds at most about CHUNK_ROWS rows (bounded memory)."""
     ordered = sorted(staged, key=lambda n: n.window[0])
     out: list[list[DataNode]] = [[]]
@@ -32,39 +34,73 @@ def _chunks(staged: list[DataNode]) -> list[list[DataNode]]:
     return out
 
 
-def validate_dataset(applier: Any, dataset: str, staged: list[DataNode]) -> dict[str, Any]:
+Part = tuple[int, float, dict[str, float], dict[str, Any]]
+"""One evaluated range: (its length, score, score per check, detail)."""
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """A chunk of staged nodes, judged: the ranges' parts and the series it expected."""
+
+    parts: list[Part]
+    series: tuple[str, ...]
+
+
+def chunk_key(chunk: list[DataNode]) -> tuple[str, ...]:
+    return tuple(n.id for n in chunk)
+
+
+def early_allowed(settings: Settings) -> bool:
+    """Whether a chunk may be judged as soon as its nodes are staged, while others still fetch: only
+    when every check reads nothing but the staged loads (consistency reads other datasets and the
+    active version, which may change until the validate node runs)."""
+    return "consistency" not in normalize_checks(settings.validation.checks)
+
+
+def judge_chunk(applier: Any, conn: Any, dataset: str, chunk: list[DataNode]) -> ChunkResult:
+    """The evaluation of one chunk of a dataset's staged nodes, one part per coalesced range."""
+    settings: Settings = applier.settings
+    plain = settings.model_dump(mode="json")
+    scripts = load_scripts(plain, {rel: {"text": f.text} for rel, f in applier.plan.spec.files.items()})
+    ds = applier.catalog.dataset(applier.source.name, dataset)
+    where = IntervalSet()
+    series: set[str] = set()
+    for n in chunk:
+        for sid in n.series:
+            where = where | n.where(sid)
+        series.update(n.series)
+    want = expected_series(ds, (), narrow=series, by="operation")  # the definition check/coverage use
+    load_ids = [load_id_of(applier.op_id, n.id) for n in chunk]
+    parts: list[Part] = []
+    for s, e in where:
+        q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), settings.validation.checks,
+                     load_id=load_ids, params=quality_params(plain), series=list(want.series), scripts=scripts,
+                     weights=settings.validation.weights)
+        parts.append((e - s, q.score, {k: r.score for k, r in q.results.items()},
+                      q.to_dict(settings.validation.threshold)))
+    return ChunkResult(parts, tuple(want.series))
+
+
+def validate_dataset(applier: Any, dataset: str, staged: list[DataNode],
+                     judged: Mapping[tuple[str, ...], ChunkResult] | None = None) -> dict[str, Any]:
     """Quality of the staged version of one dataset over exactly the periods its loads cover.
 
     A Backfill node may bridge loaded gaps; only its targets are judged, one evaluation per
     coalesced range. Large datasets are judged in chunks of nodes so memory stays bounded; the
-    scores are weighted by the length each range covers.
+    scores are weighted by the length each range covers. `judged` holds chunks already judged
+    while the apply was still fetching (the same chunks, so the same scores).
     """
     settings: Settings = applier.settings
-    plain = settings.model_dump(mode="json")
     threshold = settings.validation.threshold
-    checks = settings.validation.checks
     profile = settings.validation.profile
-    weights = settings.validation.weights
-    scripts = load_scripts(plain, {rel: {"text": f.text} for rel, f in applier.plan.spec.files.items()})
-    parts: list[tuple[int, float, dict[str, float], dict[str, Any]]] = []
     ds = applier.catalog.dataset(applier.source.name, dataset)
+    parts: list[Part] = []
     loaded: set[str] = set()
     with applier.warehouse.connect() as conn:
-        for chunk in _chunks(staged):
-            where = IntervalSet()
-            series: set[str] = set()
-            for n in chunk:
-                for sid in n.series:
-                    where = where | n.where(sid)
-                series.update(n.series)
-            want = expected_series(ds, (), narrow=series, by="operation")  # the definition check/coverage use
-            loaded.update(want.series)
-            load_ids = [load_id_of(applier.op_id, n.id) for n in chunk]
-            for s, e in where:
-                q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), checks, load_id=load_ids,
-                             params=quality_params(plain), series=list(want.series), scripts=scripts,
-                             weights=weights)
-                parts.append((e - s, q.score, {k: r.score for k, r in q.results.items()}, q.to_dict(threshold)))
+        for chunk in chunks_of(staged):
+            done = (judged or {}).get(chunk_key(chunk)) or judge_chunk(applier, conn, dataset, chunk)
+            parts.extend(done.parts)
+            loaded.update(done.series)
     total = sum(p[0] for p in parts) or 1
     score = sum(w * sc for w, sc, _, _ in parts) / total
     per_check: dict[str, float] = {}

@@ -29,7 +29,7 @@ from aurumplan.apply.faults import crash_point
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, discard_staged, lineage, transition
 from aurumplan.apply.limits import make_limiter
 from aurumplan.apply.migrate import migrate_node
-from aurumplan.apply.quality_gate import validate_dataset
+from aurumplan.apply.quality_gate import ChunkResult, chunk_key, chunks_of, early_allowed, judge_chunk, validate_dataset
 from aurumplan.apply.rollback import rollback_operation
 from aurumplan.apply.staleness import stale_ranges, written
 from aurumplan.apply.waiting import Wait, keep_place, lease_or_wait
@@ -162,6 +162,9 @@ class Applier:
         self.started_at = time.time()  # an emergency stop shortly before this still binds it
         self.wait = wait  # `apply --wait`: queue for leased ranges by priority (apply/waiting.py)
         self.lease_ranges: list[tuple[str, str, str, int, int]] = []
+        self.judged: dict[tuple[str, ...], ChunkResult] = {}  # validation chunks judged while fetching
+        self.staged_ids: set[str] = set()  # data nodes staged (this run or before), for judging early
+        self._judging = threading.Lock()
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -328,8 +331,10 @@ class Applier:
             preds[b].add(a)
         state = self._prepare(nodes)
         cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}
+        self.staged_ids = {nid for nid, c in cps.items() if c.status == "staged"}
         limiter = make_limiter(self.source, self.settings, self.store)
-        executor = make_executor(self.config, self.warehouse, limiter)
+        planned = sum(n.expected_rows for n in nodes.values() if isinstance(n, ExtractNode) and state.get(n.id) is None)
+        executor = make_executor(self.config, self.warehouse, limiter, planned)
         watcher = threading.Thread(target=self._watch, daemon=True)
         watcher.start()
         previous = self._catch_interrupts()
@@ -524,6 +529,7 @@ class Applier:
             with self._lock:
                 self.result.counters.records += load.records if load else 0
             self.hook("node", {"node": nid, "status": "staged", "records": load.records if load else 0})
+            self._judge_early(node.dataset, nid)
             return
         job = extract_job(self.op_id, node, self.source, self.settings, api_key(self.source),
                           transform=self._transform(), stop=self.stop, on_progress=self._progress(nid),
@@ -570,6 +576,30 @@ class Applier:
             self.result.counters.retries += counters.retries
             self.result.counters.outcomes = merged(self.result.counters.outcomes, counters.outcomes)
         self.hook("node", {"node": nid, "status": "staged", "records": records})
+        self._judge_early(node.dataset, nid)
+
+    def _judge_early(self, dataset: str, staged_now: str) -> None:
+        """Judge each validation chunk of the dataset whose nodes are all staged, while other nodes still
+        fetch: the validate node then reuses it (the same chunk, so the same score) instead of reading
+        every staged row after the last page (issue 18). One chunk at a time, so memory stays that of
+        one chunk. A failure here is left to the validate node, which judges that chunk again."""
+        with self._lock:
+            self.staged_ids.add(staged_now)
+            staged = set(self.staged_ids)
+        if self.stop.is_set() or not early_allowed(self.settings):
+            return
+        for chunk in chunks_of(self._data_nodes(dataset)):
+            key = chunk_key(chunk)
+            if key in self.judged or not staged.issuperset(key):
+                continue
+            with self._judging:
+                if key in self.judged or self.stop.is_set():
+                    continue
+                try:
+                    with self.warehouse.connect() as conn:
+                        self.judged[key] = judge_chunk(self, conn, dataset, chunk)
+                except Exception:  # the validate node judges it again and reports it
+                    continue
 
     def _record_external(self, nid: str, external_id: str) -> None:
         """The engine's job id, saved before the job runs, so a resume adopts it instead of submitting twice."""
@@ -663,7 +693,7 @@ class Applier:
             self.store.upsert_checkpoint(self.op_id, node.id, status="skipped", finished_at=time.time())
             return
         v = self.settings.validation
-        outcome = validate_dataset(self, dataset, staged)
+        outcome = validate_dataset(self, dataset, staged, self.judged)
         self.result.quality.append(outcome)
         decision = N.gate(outcome["score"], v.threshold, v.onFailure, dataset)
         rollback_below = (self.settings.reprocess or {}).get("rollbackWhen")

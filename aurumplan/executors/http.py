@@ -97,8 +97,13 @@ def _where(source: SourceDef, call: Call) -> str:
 
 def fetch_page(client: httpx.Client, driver: Driver, source: SourceDef, dataset: DatasetDef, request: RequestSpec,
                call: Call, api_key: str | None, limiter: Limiter, policy: RetryPolicy, counters: Counters,
-               stopped: Callable[[], bool], sleep: Callable[[float], None] = time.sleep) -> Page:
-    """Send one call until it parses, retries run out, the error is permanent, or the operation stops."""
+               stopped: Callable[[], bool], sleep: Callable[[float], None] = time.sleep,
+               parse: Callable[[httpx.Response], Page | None] | None = None) -> Page:
+    """Send one call until it parses, retries run out, the error is permanent, or the operation stops.
+
+    `parse`, when given, is tried first (the local executor's parse workers); where it returns None the
+    driver parses the response here.
+    """
     last: SourceError | None = None
     for attempt in range(policy.max + 1):
         if stopped():
@@ -111,7 +116,9 @@ def fetch_page(client: httpx.Client, driver: Driver, source: SourceDef, dataset:
             response = _unbound(_send(client, call, api_key, source, stopped, sleep))
             status = response.status_code
             counters.bytes += len(response.content)
-            page = driver.parse(source, dataset, request, call, response)
+            page = parse(response) if parse is not None else None
+            if page is None:
+                page = driver.parse(source, dataset, request, call, response)
             limiter.on_success()
             outcome = "ok"
             return page

@@ -1,7 +1,8 @@
 """The embedded executor: the driver builds each call, httpx fetches it, rows are staged in batches.
 
 This is the per-request and per-record hot path: records stay tuples, a batch is one
-transaction, and nothing is held in memory beyond one page and one batch.
+transaction, and nothing is held in memory beyond one page and one batch. With parse workers
+(executors/parsepool.py) the pages are decoded and turned into rows in other processes.
 
 A source that cannot be used at all (no key, key rejected, host unreachable) fails its first
 node and every later node at once, without another request (docs/sources.md, "When a source fails").
@@ -10,6 +11,7 @@ node and every later node at once, without another request (docs/sources.md, "Wh
 from __future__ import annotations
 
 import threading
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -17,10 +19,11 @@ import httpx
 from aurumplan.errors import TerminalSourceError
 from aurumplan.executors.base import Counters, ExtractJob
 from aurumplan.executors.http import Limiter, SourceDownError, fetch_page, make_client
-from aurumplan.intervals import IntervalSet
-from aurumplan.sources.base import Call, Record
+from aurumplan.executors.parsepool import Keep, ParsePool, Prepared, PreparedPage, Staging
+from aurumplan.sources.base import Call, Page, Record
 from aurumplan.sources.keys import require_key
 from aurumplan.warehouse import Warehouse
+from aurumplan.warehouse.rows import MASK, ROW_WIDTH
 
 
 class LocalExecutor:
@@ -28,10 +31,12 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, warehouse: Warehouse, limiter: Limiter, root: Path | None = None) -> None:
+    def __init__(self, warehouse: Warehouse, limiter: Limiter, root: Path | None = None,
+                 parse_workers: int = 0) -> None:
         self.warehouse = warehouse
         self.limiter = limiter
         self.root = root
+        self.pool = ParsePool(parse_workers) if parse_workers > 0 else None
         self._clients: dict[str, httpx.Client] = {}
         self._clients_lock = threading.Lock()
         self._down: dict[str, TerminalSourceError] = {}
@@ -49,6 +54,8 @@ class LocalExecutor:
         for c in self._clients.values():
             c.close()
         self._clients.clear()
+        if self.pool is not None:
+            self.pool.close()
 
     def cancel(self, job: ExtractJob) -> None:
         job.stop.set()
@@ -70,19 +77,23 @@ class LocalExecutor:
                 self._down.setdefault(job.source.name, exc)
             raise
 
+    @staticmethod
+    def _keep(job: ExtractJob) -> Keep:
+        r = job.request
+        return Keep(frozenset(r.series), r.start, r.end, tuple(r.targets) if r.targets else ())
+
     def _run(self, job: ExtractJob) -> Counters:
+        if self.pool is not None and job.transform is None:
+            return self._run_pooled(job, self.pool)
         counters = job.counters
-        wanted = frozenset(job.request.series)
-        lo, hi = job.request.start, job.request.end
-        keep = IntervalSet(job.request.targets).contains if job.request.targets else None
+        keep = self._keep(job)
         batch: list[Record] = []
         client = self.client(job)
         call: Call | None = job.driver.first_call(job.source, job.dataset, job.request)
         while call is not None:
             page = fetch_page(client, job.driver, job.source, job.dataset, job.request, call, job.api_key,
                               self.limiter, job.retry, counters, job.stop.is_set)
-            records = page.records if job.transform is None else _transformed(page.records, job)
-            batch += [r for r in records if r[0] in wanted and lo <= r[1] < hi and (keep is None or keep(r[1]))]
+            batch += keep.records(page.records if job.transform is None else _transformed(page.records, job))
             while len(batch) >= job.batch_size:
                 self._flush(job, batch[:job.batch_size], counters)
                 del batch[:job.batch_size]
@@ -94,6 +105,37 @@ class LocalExecutor:
     def _flush(self, job: ExtractJob, batch: list[Record], counters: Counters) -> None:
         self.warehouse.write_records(job.load_id, job.source.name, job.dataset.name, batch)
         counters.records += len(batch)
+        if job.on_progress is not None:
+            job.on_progress(counters)
+
+    def _run_pooled(self, job: ExtractJob, pool: ParsePool) -> Counters:
+        """The same pages, batches and transactions, with each page's rows built by a parse worker."""
+        counters = job.counters
+        staging = Staging(job.driver.name, job.source, job.dataset, job.request, self._keep(job), job.load_id,
+                          self.warehouse.sqlite)
+        sent = pool.staging(staging)
+        rows = Prepared()
+        client = self.client(job)
+        call: Call | None = job.driver.first_call(job.source, job.dataset, job.request)
+        size, width = job.batch_size, ROW_WIDTH
+        while call is not None:
+            page: Page = fetch_page(client, job.driver, job.source, job.dataset, job.request, call, job.api_key,
+                                    self.limiter, job.retry, counters, job.stop.is_set,
+                                    parse=partial(pool.prepare, sent, call))
+            got = page.prepared if isinstance(page, PreparedPage) else staging.values(page.records)
+            rows.flat += got.flat
+            rows.hashes += got.hashes
+            while len(rows.hashes) >= size:
+                self._flush_values(job, rows.flat[:size * width], sum(rows.hashes[:size]), size, counters)
+                del rows.flat[:size * width], rows.hashes[:size]
+            call = page.next_call
+        if rows.hashes:
+            self._flush_values(job, rows.flat, sum(rows.hashes), len(rows.hashes), counters)
+        return counters
+
+    def _flush_values(self, job: ExtractJob, flat: list[object], total: int, n: int, counters: Counters) -> None:
+        self.warehouse.write_values(job.load_id, list(flat), total & MASK)
+        counters.records += n
         if job.on_progress is not None:
             job.on_progress(counters)
 

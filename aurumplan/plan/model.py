@@ -7,6 +7,7 @@ tagged by `kind`. docs/architecture.md ("Planning", "Plan integrity") describes 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -17,6 +18,13 @@ from aurumplan.intervals import IntervalSet
 
 Number = int | float
 Interval = tuple[str, str]
+
+
+@lru_cache(maxsize=1 << 14)
+def _periods(intervals: tuple[tuple[str, ...], ...]) -> IntervalSet:
+    """Interval texts as a set, parsed once: a commit asks each node for its periods per series, and
+    parsing the timestamps again each time cost ~0.1 s in a 62-node commit (issue 18)."""
+    return IntervalSet.from_json(intervals)
 
 
 class _Part(BaseModel):
@@ -128,7 +136,7 @@ class ExtractNode(_Part):
 
     def where(self, sid: str) -> IntervalSet:
         """The periods this node writes for one series: its targets when it bridges gaps, else its window."""
-        return IntervalSet.from_json(self.targets or [self.window])
+        return _periods(tuple(tuple(iv) for iv in (self.targets or [self.window])))
 
     def request_spec(self, source: str) -> RequestSpec:
         """The planned request this node runs (the one way from a node to what a driver fetches)."""
@@ -154,7 +162,7 @@ class DeriveNode(_Part):
 
     def where(self, sid: str) -> IntervalSet:
         """The periods this node writes for one series."""
-        return IntervalSet.from_json(self.intervals.get(sid, []))
+        return _periods(tuple(tuple(iv) for iv in self.intervals.get(sid, [])))
 
 
 class ValidateNode(_Part):

@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _SECOND = dt.timedelta(seconds=1)
 MASK = (1 << 64) - 1
+ROW_WIDTH = 8
+"""Column values per row in what row_values builds (load_id, source, dataset, series_id, period, value,
+unit, attributes)."""
 ZERO = "0" * 16
 
 Row = tuple[str, str, str, int, float | None, str | None, Any]
@@ -88,3 +91,45 @@ def checksum_of(rows: Iterable[tuple[str, str, str, int, float | None, str | Non
 
 def hex64(value: int) -> str:
     return f"{value & MASK:016x}"
+
+
+def row_values(load_id: str, source: str, dataset: str, records: Sequence[Record], sqlite: bool,
+               hashes: list[int] | None = None) -> tuple[list[Any], int]:
+    """The records' observation column values, flattened (8 per row), and their checksum.
+
+    The hot loop of staging (writes.write_records, or a parse worker: executors/parsepool.py).
+    Each series' constant prefix is hashed once per call; periods repeat across series, so each is
+    converted once. With `hashes`, each row's hash is appended to it too, for a caller that splits
+    the rows into transactions later.
+    """
+    to_ts: Callable[[int], Any] = sqlite_ts if sqlite else naive_utc
+    flat: list[Any] = []
+    add = flat.extend
+    total = 0
+    prefix: dict[str, tuple[int, int]] = {}
+    texts: dict[int, str | None] = {}
+    stamps: dict[int, Any] = {}
+    each = hashes.append if hashes is not None else None
+    for sid, period, value, unit, attrs in records:
+        if attrs is None or attrs.__class__ is str:
+            text = attrs
+        else:
+            text = texts.get(id(attrs))
+            if text is None:
+                text = texts[id(attrs)] = attrs_text(attrs)
+        if value is not None:
+            value = float(value)
+            if value != value:  # NaN: stored as NULL by SQLite, so hash it as NULL everywhere
+                value = None
+        pre = prefix.get(sid)
+        if pre is None:
+            pre = prefix[sid] = hash_prefix(source, dataset, sid)
+        h = hash_tail(pre, period, value, unit, text)
+        total += h
+        if each is not None:
+            each(h)
+        stamp = stamps.get(period)
+        if stamp is None:
+            stamp = stamps[period] = to_ts(period)
+        add((load_id, source, dataset, sid, stamp, value, unit, text))
+    return flat, total & MASK

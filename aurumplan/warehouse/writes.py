@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -21,20 +21,7 @@ from sqlalchemy.engine import Connection
 from aurumplan.db import driver_connection
 from aurumplan.errors import OperationError
 from aurumplan.warehouse.base import Load, LoadInfo, WarehouseBase, to_load
-from aurumplan.warehouse.rows import (
-    MASK,
-    ZERO,
-    Record,
-    Row,
-    attrs_text,
-    epoch,
-    hash_prefix,
-    hash_tail,
-    hex64,
-    naive_utc,
-    row_hash,
-    sqlite_ts,
-)
+from aurumplan.warehouse.rows import ZERO, Record, Row, epoch, hex64, naive_utc, row_hash, row_values
 from aurumplan.warehouse.schema import loads, observations
 
 _OBS_COLS = ("load_id", "source", "dataset", "series_id", "period", "value", "unit", "attributes")
@@ -46,38 +33,6 @@ _SQLITE_INSERT = f"INSERT INTO observations ({', '.join(_OBS_COLS)}) VALUES "
 @lru_cache(maxsize=8)
 def _sqlite_insert(rows: int) -> str:
     return _SQLITE_INSERT + ",".join(["(?,?,?,?,?,?,?,?)"] * rows)
-
-
-def _params(load_id: str, source: str, dataset: str, records: Sequence[Record],
-            to_ts: Callable[[int], Any]) -> tuple[list[Any], int]:
-    """The rows' column values, flattened, and their checksum (rows.row_hash, with each series'
-    constant prefix hashed once per batch)."""
-    flat: list[Any] = []
-    add = flat.extend
-    total = 0
-    prefix: dict[str, tuple[int, int]] = {}
-    texts: dict[int, str | None] = {}
-    stamps: dict[int, Any] = {}  # periods repeat across series: convert each once per batch
-    for sid, period, value, unit, attrs in records:
-        if attrs is None or attrs.__class__ is str:
-            text = attrs
-        else:
-            text = texts.get(id(attrs))
-            if text is None:
-                text = texts[id(attrs)] = attrs_text(attrs)
-        if value is not None:
-            value = float(value)
-            if value != value:  # NaN: stored as NULL by SQLite, so hash it as NULL everywhere
-                value = None
-        pre = prefix.get(sid)
-        if pre is None:
-            pre = prefix[sid] = hash_prefix(source, dataset, sid)
-        total += hash_tail(pre, period, value, unit, text)
-        stamp = stamps.get(period)
-        if stamp is None:
-            stamp = stamps[period] = to_ts(period)
-        add((load_id, source, dataset, sid, stamp, value, unit, text))
-    return flat, total & MASK
 
 
 def _utcnow() -> dt.datetime:
@@ -151,7 +106,14 @@ class WritesMixin(WarehouseBase):
         one transaction; returns their checksum contribution. The hot path of apply."""
         if not records:
             return 0
-        flat, total = _params(load_id, source, dataset, records, sqlite_ts if self._sqlite else naive_utc)
+        flat, total = row_values(load_id, source, dataset, records, self._sqlite)
+        return self.write_values(load_id, flat, total)
+
+    def write_values(self, load_id: str, flat: list[Any], total: int) -> int:
+        """Insert rows already turned into column values (rows.row_values, 8 per row, `total` their
+        checksum) into a staged load in one transaction; returns `total`."""
+        if not flat:
+            return 0
         with self._write(locked=False) as conn:
             load = self._staged(conn, load_id)
             try:
@@ -160,7 +122,7 @@ class WritesMixin(WarehouseBase):
                 raise OperationError(f"load {load_id} got a record twice (same series and period) "
                                      "or was written by another process") from None
             conn.execute(loads.update().where(loads.c.load_id == load_id).values(
-                records=loads.c.records + len(records),
+                records=loads.c.records + len(flat) // len(_OBS_COLS),
                 checksum=hex64(int(load["checksum"], 16) + total)))
         return total
 

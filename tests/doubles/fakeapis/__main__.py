@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument("--no-quota", action="store_true", help="drop the API's default quota")
+    parser.add_argument("--cache-pages", action="store_true",
+                        help="answer a request asked before with the page built then (benchmarks: the server "
+                             "is then not the limit)")
     for window in ("second", "minute", "hour", "day"):
         parser.add_argument(f"--quota-per-{window}", type=float, default=None)
     args = parser.parse_args(argv)
@@ -28,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     windows = {f"per_{w}": getattr(args, f"quota_per_{w}") for w in ("second", "minute", "hour", "day")}
     quota = {k: v for k, v in windows.items() if v is not None} or (None if args.no_quota else "default")
     srv = cls(data=Synth(args.seed), quota=quota, api_key=args.api_key, delay=args.delay,
-              host=args.host, port=args.port)
+              host=args.host, port=args.port, cache_pages=args.cache_pages)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with srv:

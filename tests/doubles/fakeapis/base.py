@@ -110,8 +110,10 @@ class FakeServer:
 
     def __init__(self, *, data: Synth | None = None, quota: Any = "default", api_key: str | None = None,
                  delay: float = 0.0, host: str = "127.0.0.1", port: int = 0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, cache_pages: bool = False) -> None:
         self.data = data or Synth()
+        self.cache_pages = cache_pages
+        self._pages: dict[tuple[Any, ...], FakeResponse] = {}
         self.api_key = api_key
         self.delay = delay
         self.quota = SlidingWindowQuota(self.default_quota if quota == "default" else quota, clock)
@@ -225,7 +227,15 @@ class FakeServer:
             with self._lock:
                 self.throttled += 1
             return self.throttle_response(wait)
-        return self.handle(req)
+        if not self.cache_pages:
+            return self.handle(req)
+        key = (req.method, req.path, tuple(sorted(req.query)), req.body, req.headers.get("X-Params"))
+        page = self._pages.get(key)
+        if page is None:
+            page = self.handle(req)
+            if page.status == 200:
+                self._pages[key] = page
+        return page
 
     def _is_signal(self, resp: FakeResponse) -> bool:
         """True for a 200 that is really an error (BLS); never malform those."""

@@ -1,0 +1,241 @@
+"""Pages decoded and turned into warehouse rows in worker processes: the local executor's per-record work.
+
+Decoding a page, parsing its records and building their column values and checksums is Python
+under one GIL: with three workers fetching, one core did all of it while the other waited
+(bench/RESULTS.md, issue 18). With a pool, the thread that fetched a page sends its body to a
+worker process, which runs the driver's own parser and the warehouse's own row building
+(warehouse/rows.row_values) and sends back what the INSERT binds; the thread writes it.
+
+A worker holds no connection and writes nothing, so a kill -9 at any moment leaves what it always
+left. Anything but a page that parses (an HTTP error, an error in the body, a worker that died)
+is parsed again in the fetching thread, so errors, retries and messages are exactly those of the
+in-process path.
+docs/architecture.md, "Staging".
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FuturesTimeout
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httpx
+
+from aurumplan.catalog import DatasetDef, SourceDef
+from aurumplan.intervals import IntervalSet
+from aurumplan.sources.base import Call, Driver, Page, Record, RequestSpec
+from aurumplan.sources.registry import get_driver
+from aurumplan.warehouse.rows import row_values
+
+AUTO_MIN_RECORDS = 50_000
+"""An operation planning fewer records runs without a pool: starting one (~0.2 s of CPU) would cost
+more than it saves."""
+
+
+def auto_workers(planned_records: int, configured: int | None) -> int:
+    """Parse workers for an operation: the configured number, else one per core beyond the first
+    (the fetching threads keep one) when the operation is large enough to gain from them."""
+    if configured is not None:
+        return configured
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, cores - 1) if planned_records >= AUTO_MIN_RECORDS else 0
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Which of a page's records the node stages: its series, inside its span and, for a Backfill
+    bridging loaded gaps, inside its targets."""
+
+    series: frozenset[str]
+    start: int
+    end: int
+    targets: tuple[tuple[int, int], ...] = ()
+
+    def records(self, records: list[Record]) -> list[Record]:
+        wanted, lo, hi = self.series, self.start, self.end
+        keep = IntervalSet(self.targets).contains if self.targets else None
+        return [r for r in records if r[0] in wanted and lo <= r[1] < hi and (keep is None or keep(r[1]))]
+
+
+@dataclass(frozen=True)
+class Staging:
+    """What turns one node's pages into rows: the same for each of its pages."""
+
+    driver: str
+    source: SourceDef
+    dataset: DatasetDef
+    request: RequestSpec
+    keep: Keep
+    load_id: str
+    sqlite: bool
+
+    def values(self, records: list[Record]) -> Prepared:
+        """The kept records as column values with each row's hash (rows.row_values)."""
+        hashes: list[int] = []
+        flat, _ = row_values(self.load_id, self.source.name, self.dataset.name, self.keep.records(records),
+                             self.sqlite, hashes)
+        return Prepared(flat, hashes)
+
+
+@dataclass
+class Prepared:
+    """Rows ready to insert: 8 column values per row, flattened, and each row's checksum hash."""
+
+    flat: list[Any] = field(default_factory=list)
+    hashes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class PreparedPage(Page):
+    """A page whose records a worker already turned into rows (its `records` stay empty)."""
+
+    prepared: Prepared = field(default_factory=Prepared)
+
+
+_STAGINGS: dict[bytes, Staging] = {}
+
+
+def _prepare(staging: bytes, call: Call, status: int, headers: list[tuple[bytes, bytes]],
+             content: bytes) -> PreparedPage:
+    """In a worker: parse the page with the node's driver and build its rows."""
+    st = _STAGINGS.get(staging)
+    if st is None:
+        if len(_STAGINGS) > 64:
+            _STAGINGS.clear()
+        st = _STAGINGS[staging] = pickle.loads(staging)  # our own bytes, from the apply process
+    driver: Driver = get_driver(st.driver)
+    response = httpx.Response(status, headers=headers, content=content, request=httpx.Request(call.method, call.url))
+    page = driver.parse(st.source, st.dataset, st.request, call, response)
+    return PreparedPage([], page.next_call, page.total, page.warnings, prepared=st.values(page.records))
+
+
+def serve(read_fd: int, write_fd: int) -> None:
+    """A worker's loop (executors/parseworker.py runs it): a request in, its page or None out, until EOF."""
+    inp, out = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    out.send_bytes(b"ready")
+    while True:
+        try:
+            request = inp.recv_bytes()
+        except (EOFError, OSError):  # the apply closed the pipe or died: nothing is left to do
+            return
+        try:
+            page: PreparedPage | None = _prepare(*pickle.loads(request))
+        except Exception:  # the fetching thread parses this page itself and raises the error there
+            page = None
+        out.send_bytes(pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class ParsePool:
+    """Worker processes for the local executor's pages, each fed by one thread of the apply.
+
+    The workers are plain `python -m aurumplan.executors.parseworker` processes talking over two pipes:
+    unlike multiprocessing's spawn and fork server, that never imports the program that runs the apply
+    (a script without a `__main__` guard, a scheduler's task), and unlike fork it copies none of the
+    apply's threads or locks. A worker whose pipe closes (the apply ended or was killed) exits.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._jobs: queue.SimpleQueue[tuple[bytes, Future[bytes]] | None] = queue.SimpleQueue()
+        self._ready = threading.Event()
+        self._live = workers
+        self._lock = threading.Lock()
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.served = 0
+        """Pages a worker turned into rows (the others were parsed in the fetching threads)."""
+        # Starting a worker waits for its imports (~0.3 s): the feeding threads do that while the apply
+        # sets up and fetches its first pages, which are parsed in-process meanwhile.
+        self._threads = [threading.Thread(target=self._feed, name=f"parse-worker-{i}", daemon=True)
+                         for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    @property
+    def broken(self) -> bool:
+        """No worker is left (none could start, or all died): every page is parsed in-process."""
+        return self._live == 0
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether a worker is ready (or none is left) within `timeout` seconds."""
+        return self._ready.wait(timeout)
+
+    def _feed(self) -> None:
+        """Start one worker and hand it pages until close() or its death."""
+        from_parent, to_child = os.pipe()  # (read end, write end)
+        from_child, to_parent = os.pipe()
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+            proc = subprocess.Popen([sys.executable, "-m", "aurumplan.executors.parseworker", str(from_parent),
+                                     str(to_parent)], pass_fds=(from_parent, to_parent), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        except OSError:
+            pass
+        finally:
+            os.close(from_parent)
+            os.close(to_parent)
+        send, recv = Connection(to_child, readable=False), Connection(from_child, writable=False)
+        try:
+            if proc is not None:
+                with self._lock:
+                    self.processes.append(proc)
+            if proc is not None and recv.recv_bytes() == b"ready":
+                self._ready.set()
+                while (job := self._jobs.get()) is not None:
+                    request, result = job
+                    try:
+                        send.send_bytes(request)
+                        result.set_result(recv.recv_bytes())
+                    except (EOFError, OSError) as exc:  # the worker died (killed, out of memory)
+                        result.set_exception(exc)
+                        break
+        except (EOFError, OSError):
+            pass
+        finally:
+            send.close()
+            recv.close()
+            if proc is not None:
+                proc.wait()
+            with self._lock:
+                self._live -= 1
+                if self._live == 0:
+                    self._ready.set()
+
+    @staticmethod
+    def staging(st: Staging) -> bytes:
+        """A node's staging, pickled once and sent with each of its pages."""
+        return pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def prepare(self, staging: bytes, call: Call, response: httpx.Response) -> PreparedPage | None:
+        """The page parsed into rows by a worker; None where the fetching thread must parse it
+        itself (not a 200, an error the driver raised, no worker ready yet or none left)."""
+        if response.status_code != 200 or not self._ready.is_set() or self.broken:
+            return None
+        result: Future[bytes] = Future()
+        self._jobs.put((pickle.dumps((staging, call, response.status_code, response.headers.raw, response.content),
+                                     protocol=pickle.HIGHEST_PROTOCOL), result))
+        while True:
+            try:
+                page: PreparedPage | None = pickle.loads(result.result(timeout=1.0))
+                if page is not None:
+                    with self._lock:
+                        self.served += 1
+                return page
+            except FuturesTimeout:
+                if self.broken:  # every worker is gone: nobody will answer
+                    return None
+            except (EOFError, OSError):
+                return None
+
+    def close(self) -> None:
+        """Tell the workers to stop; each feeding thread closes its pipes, and reaps its worker as it exits
+        (not waited for here: a worker's interpreter takes ~0.2 s to shut down, and it holds nothing)."""
+        for _ in self._threads:
+            self._jobs.put(None)

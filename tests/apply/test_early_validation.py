@@ -1,0 +1,109 @@
+"""Validation chunks judged while other nodes still fetch (Applier._judge_early): the validate node
+reuses them, and the gate's score and detail are exactly those of judging after the last page."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from aurumplan.apply import quality_gate, runner
+from tests.apply.common import run, write_config
+from tests.doubles.fakeapis import EiaServer, Synth
+from tests.state.dburl import pg_schema_url
+
+SPEC = """\
+apiVersion: aurumplan/v1
+kind: Backfill
+metadata: {{name: t-early}}
+spec:
+  source: eia
+  datasets: [ELEC.DEMAND]
+  series: [PJM, MISO, ERCO]
+  window: {{start: 2024-01-01, end: 2024-01-06}}
+  concurrency: 2
+  validation: {{checks: [{checks}], threshold: 0.5}}
+"""
+
+
+@pytest.fixture()
+def server() -> Iterator[EiaServer]:
+    data = Synth(seed=11)
+    data.override("eia", "electricity/rto/region-data", "MISO.D", 1_704_200_400, None)  # one missing value
+    with EiaServer(data=data, quota=None, until=1_900_000_000) as srv:
+        yield srv
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """judge_chunk calls, by who made them: a fetching worker (early) or the validate node."""
+    calls = {"early": 0, "validate": 0}
+    real: Callable[..., Any] = quality_gate.judge_chunk
+
+    def judge(*a: Any, **k: Any) -> Any:
+        validating = any(fr.name == "validate_dataset" for fr in traceback.extract_stack())
+        calls["validate" if validating else "early"] += 1
+        return real(*a, **k)
+
+    monkeypatch.setattr(quality_gate, "judge_chunk", judge)
+    monkeypatch.setattr(runner, "judge_chunk", judge)
+    return calls
+
+
+def _apply(project: Path, url: str, base_url: str, checks: str) -> dict[str, Any]:
+    write_config(project, url, base_url, quota="{per_second: 1000}\n    limits: {max_rows: 72}")
+    (project / "spec.yaml").write_text(SPEC.format(checks=checks))
+    code, out, err = run(project, "apply", str(project / "spec.yaml"), "--auto-approve")
+    assert code == 0, out + err
+    eng = sa.create_engine(url)
+    with eng.connect() as c:
+        score, detail = c.execute(sa.text("SELECT score, detail FROM quality_results")).one()
+    eng.dispose()
+    return {"score": score, "detail": json.loads(detail) if isinstance(detail, str) else detail}
+
+
+@pytest.mark.parametrize("checks", ["schema, completeness", "completeness, consistency"])
+def test_chunks_judged_early_give_the_same_gate(tmp_path: Path, db_url: str, server: EiaServer, checks: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """6 nodes of one day (max_rows 72 for 3 series) in chunks of 2 nodes (CHUNK_ROWS 150): with only
+    checks that read the staged loads, all 3 chunks are judged by the fetching workers and the validate
+    node judges none; consistency (which reads the active version) waits for the validate node."""
+    monkeypatch.setenv("EIA_API_KEY", "k-early")
+    monkeypatch.setattr(quality_gate, "CHUNK_ROWS", 150)
+    calls = _counting(monkeypatch)
+    with contextlib.ExitStack() as stack:
+        second = (f"sqlite:///{tmp_path / 'late.db'}" if db_url.startswith("sqlite")
+                  else stack.enter_context(contextlib.contextmanager(pg_schema_url)()))
+        early = _apply(tmp_path / "early", db_url, server.base_url, checks)
+        got = dict(calls)
+        monkeypatch.setattr(runner, "early_allowed", lambda _settings: False)
+        calls.update(early=0, validate=0)
+        late = _apply(tmp_path / "late", second, server.base_url, checks)
+    assert calls == {"early": 0, "validate": 3}
+    if "consistency" in checks:
+        assert got == {"early": 0, "validate": 3}
+    else:
+        assert got == {"early": 3, "validate": 0}
+    assert early == late and early["score"] < 1.0  # the missing value counts, in both
+
+
+def test_a_failing_early_judgement_is_left_to_the_validate_node(tmp_path: Path, db_url: str, server: EiaServer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The early judgement (runner.judge_chunk) fails; the apply still succeeds, the validate node
+    judging every chunk itself (quality_gate.judge_chunk)."""
+    monkeypatch.setenv("EIA_API_KEY", "k-early")
+    failed: list[str] = []
+
+    def failing(*_a: Any, **_k: Any) -> Any:
+        failed.append(threading.current_thread().name)
+        raise RuntimeError("disk hiccup while judging early")
+
+    monkeypatch.setattr(runner, "judge_chunk", failing)
+    out = _apply(tmp_path / "p", db_url, server.base_url, "schema, completeness")
+    assert failed and out["score"] < 1.0
