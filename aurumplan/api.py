@@ -363,18 +363,20 @@ def apply_plan(plan_data: Plan | dict[str, Any], ctx: Context, hook: Any = None,
     of the queue, and a saved plan is refused as stale (docs/operations.md, "Priority").
     """
     began = time.time()  # the estimator's overhead includes the imports below (docs/operations.md#estimates)
-    from aurumplan.apply.runner import Applier, ApplyResult
-    from aurumplan.apply.waiting import Wait
     from aurumplan.plan.model import Plan, decode
 
     typed = plan_data if isinstance(plan_data, Plan) else decode(plan_data, "plan")
+    pool = _parse_pool(typed, ctx)  # started before the apply's imports: ready for the first pages
+    from aurumplan.apply.runner import Applier, ApplyResult
+    from aurumplan.apply.waiting import Wait
+
     waiting = Wait(timeout=wait, replan=spec is not None and not saved) if wait is not None else None
     try:
         while True:
             log = _action_log(ctx, typed.operation.id, typed.source.name)
             applier = Applier(ctx.config, ctx.catalog, typed, hook=log.wrap(hook), verify=saved,
                               accept_config_change=accept_config_change, cwd=ctx.cwd, wait=waiting,
-                              began=began if waiting is None else None)
+                              began=began if waiting is None else None, parse_pool=pool)
             try:
                 with _logged(log, "apply", saved=saved, kind=typed.operation.kind):
                     return applier.apply()
@@ -389,9 +391,23 @@ def apply_plan(plan_data: Plan | dict[str, Any], ctx: Context, hook: Any = None,
                     "nothing left to do: the operation waited for wrote what this spec asks for"])
             typed = decode(again, "plan")
     finally:
+        if pool is not None:
+            pool.close()
         if waiting is not None and waiting.waited:
             with open_store(ctx) as store:
                 store.remove_waiter(waiting.ticket)
+
+
+def _parse_pool(plan: Any, ctx: Context) -> Any:
+    """The local executor's parse workers for this plan, or None (executors/parsepool.py)."""
+    if ctx.config.executor != "local":
+        return None
+    from aurumplan.executors.parsepool import ParsePool, auto_workers
+    from aurumplan.plan.model import ExtractNode
+
+    records = sum(n.expected_rows for n in plan.graph.nodes if isinstance(n, ExtractNode))
+    workers = auto_workers(records, ctx.config.parse_workers)
+    return ParsePool(workers) if workers else None
 
 
 def _action_log(ctx: Context, op_id: str, source: str) -> Any:

@@ -45,6 +45,7 @@ from aurumplan.errors import (
     SuspendedError,
 )
 from aurumplan.executors.base import Counters, ExtractJob, Stopped, extract_job, merged
+from aurumplan.executors.parsepool import ParsePool
 from aurumplan.executors.registry import make_executor
 from aurumplan.hashing import canonical_json, sha256_hex
 from aurumplan.inspect.progress import progress, stored_plan
@@ -124,7 +125,7 @@ class Applier:
                  lease_ttl: float = 60.0, heartbeat: float = 5.0, poll: float = 0.5,
                  overrides: Mapping[str, Any] | None = None, verify: bool = False,
                  accept_config_change: bool = False, cwd: Path | None = None, wait: Wait | None = None,
-                 began: float | None = None) -> None:
+                 began: float | None = None, parse_pool: ParsePool | None = None) -> None:
         # recorded with the apply: the plan's estimates learn the fixed cost of an apply; `began` is when
         # the caller started it (api.apply_plan: imports and setup before this object count too)
         self.began = time.time() if began is None else began
@@ -163,6 +164,7 @@ class Applier:
         self.wait = wait  # `apply --wait`: queue for leased ranges by priority (apply/waiting.py)
         self.lease_ranges: list[tuple[str, str, str, int, int]] = []
         self.judged: dict[tuple[str, ...], ChunkResult] = {}  # validation chunks judged while fetching
+        self.parse_pool = parse_pool  # parse workers api.apply_plan started ahead (executors/parsepool.py)
         self.staged_ids: set[str] = set()  # data nodes staged (this run or before), for judging early
         self._judging = threading.Lock()
 
@@ -334,7 +336,7 @@ class Applier:
         self.staged_ids = {nid for nid, c in cps.items() if c.status == "staged"}
         limiter = make_limiter(self.source, self.settings, self.store)
         planned = sum(n.expected_rows for n in nodes.values() if isinstance(n, ExtractNode) and state.get(n.id) is None)
-        executor = make_executor(self.config, self.warehouse, limiter, planned)
+        executor = make_executor(self.config, self.warehouse, limiter, planned, self.parse_pool)
         watcher = threading.Thread(target=self._watch, daemon=True)
         watcher.start()
         previous = self._catch_interrupts()
@@ -735,8 +737,7 @@ class Applier:
                                              detail={"commits": commits, "pending": pending})
 
             done = N.commit(self._node_run(), dataset, staged, detail.get("pending"), record)
-            for n in staged:
-                self.store.upsert_checkpoint(self.op_id, n.id, status="committed")
+            self.store.reset_checkpoints(self.op_id, [n.id for n in staged], status="committed")  # one transaction
             commits.append(done)
             self._note_skips(dataset, done.get("skipped") or {})
         cps = {c.node_id: c for c in self.store.checkpoints(self.op_id)}

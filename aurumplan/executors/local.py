@@ -32,11 +32,13 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, warehouse: Warehouse, limiter: Limiter, root: Path | None = None,
-                 parse_workers: int = 0) -> None:
+                 parse_workers: int = 0, pool: ParsePool | None = None) -> None:
+        """`pool`: workers a caller started ahead (and closes); else `parse_workers` of our own."""
         self.warehouse = warehouse
         self.limiter = limiter
         self.root = root
-        self.pool = ParsePool(parse_workers) if parse_workers > 0 else None
+        self._own_pool = pool is None and parse_workers > 0
+        self.pool = pool if pool is not None else ParsePool(parse_workers) if parse_workers > 0 else None
         self._clients: dict[str, httpx.Client] = {}
         self._clients_lock = threading.Lock()
         self._down: dict[str, TerminalSourceError] = {}
@@ -54,7 +56,7 @@ class LocalExecutor:
         for c in self._clients.values():
             c.close()
         self._clients.clear()
-        if self.pool is not None:
+        if self.pool is not None and self._own_pool:
             self.pool.close()
 
     def cancel(self, job: ExtractJob) -> None:

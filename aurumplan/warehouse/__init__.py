@@ -1,9 +1,29 @@
-"""The warehouse: every version of every record, and which version is current."""
+"""The warehouse: every version of every record, and which version is current.
 
-from aurumplan.warehouse.archives import Version
-from aurumplan.warehouse.base import Load, LoadInfo
-from aurumplan.warehouse.gc import Collected
-from aurumplan.warehouse.rows import ObsRow, Row, hex64
-from aurumplan.warehouse.warehouse import Warehouse, open_warehouse
+The names below load on first use: a parse worker (executors/parsepool.py) needs only
+`warehouse.rows`, and this package's engine and SQL modules would cost it ~0.14 s of imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aurumplan.warehouse.archives import Version
+    from aurumplan.warehouse.base import Load, LoadInfo
+    from aurumplan.warehouse.gc import Collected
+    from aurumplan.warehouse.rows import ObsRow, Row, hex64
+    from aurumplan.warehouse.warehouse import Warehouse, open_warehouse
+
+_WHERE = {"Version": "archives", "Load": "base", "LoadInfo": "base", "Collected": "gc", "ObsRow": "rows",
+          "Row": "rows", "hex64": "rows", "Warehouse": "warehouse", "open_warehouse": "warehouse"}
 
 __all__ = ["Collected", "Load", "LoadInfo", "ObsRow", "Row", "Version", "Warehouse", "hex64", "open_warehouse"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aurumplan.warehouse' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"aurumplan.warehouse.{module}"), name)
