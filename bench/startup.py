@@ -52,7 +52,10 @@ def make_project(parent: Path, name: str = "project", applied: bool = True) -> P
 
 def run(cwd: Path, args: list[str], importtime: bool = False) -> subprocess.CompletedProcess[str]:
     flags = ["-X", "importtime"] if importtime else []
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPROFILEIMPORTTIME", "AURUMPLAN_CONFIG")}
+    # Compiled modules, as pip installs them: without PYTHONDONTWRITEBYTECODE (set on this machine) the
+    # first, untimed apply of make_project writes them; with it every start compiled ~120 modules again.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPROFILEIMPORTTIME", "AURUMPLAN_CONFIG", "PYTHONDONTWRITEBYTECODE")}
     out = subprocess.run([sys.executable, *flags, str(SCRIPT), *args], cwd=cwd, env=env,
                          capture_output=True, text=True)
     if out.returncode != 0:
