@@ -164,9 +164,10 @@ class Applier:
         self.wait = wait  # `apply --wait`: queue for leased ranges by priority (apply/waiting.py)
         self.lease_ranges: list[tuple[str, str, str, int, int]] = []
         self.judged: dict[tuple[str, ...], ChunkResult] = {}  # validation chunks judged while fetching
+        self._judging: dict[tuple[str, ...], Future[None]] = {}
+        self._judge: ThreadPoolExecutor | None = None
         self.parse_pool = parse_pool  # parse workers api.apply_plan started ahead (executors/parsepool.py)
         self.staged_ids: set[str] = set()  # data nodes staged (this run or before), for judging early
-        self._judging = threading.Lock()
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -364,6 +365,9 @@ class Applier:
                 signal.signal(signal.SIGINT, previous)
             self.stop.set()
             watcher.join(timeout=5)
+            if self._judge is not None:
+                self._judge.shutdown(wait=True, cancel_futures=True)
+                self._judge = None
             close = getattr(executor, "close", None)
             if close:
                 close()
@@ -581,27 +585,39 @@ class Applier:
         self._judge_early(node.dataset, nid)
 
     def _judge_early(self, dataset: str, staged_now: str) -> None:
-        """Judge each validation chunk of the dataset whose nodes are all staged, while other nodes still
-        fetch: the validate node then reuses it (the same chunk, so the same score) instead of reading
-        every staged row after the last page (issue 18). One chunk at a time, so memory stays that of
-        one chunk. A failure here is left to the validate node, which judges that chunk again."""
+        """Have each validation chunk of the dataset whose nodes are all staged judged while other nodes
+        still fetch: the validate node then reuses it (the same chunk, so the same score) instead of
+        reading every staged row after the last page (issue 18). One thread of its own judges them, one
+        chunk at a time (memory stays that of one chunk), so no fetching slot waits for it. A failure
+        there is left to the validate node, which judges that chunk again and reports it."""
         with self._lock:
             self.staged_ids.add(staged_now)
             staged = set(self.staged_ids)
-        if self.stop.is_set() or not early_allowed(self.settings):
+            if self.stop.is_set() or not early_allowed(self.settings):
+                return
+            for chunk in chunks_of(self._data_nodes(dataset)):
+                key = chunk_key(chunk)
+                if key in self._judging or not staged.issuperset(key):
+                    continue
+                if self._judge is None:
+                    self._judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge")
+                self._judging[key] = self._judge.submit(self._judge_chunk, dataset, chunk, key)
+
+    def _judge_chunk(self, dataset: str, chunk: list[DataNode], key: tuple[str, ...]) -> None:
+        if self.stop.is_set():
             return
-        for chunk in chunks_of(self._data_nodes(dataset)):
-            key = chunk_key(chunk)
-            if key in self.judged or not staged.issuperset(key):
-                continue
-            with self._judging:
-                if key in self.judged or self.stop.is_set():
-                    continue
-                try:
-                    with self.warehouse.connect() as conn:
-                        self.judged[key] = judge_chunk(self, conn, dataset, chunk)
-                except Exception:  # the validate node judges it again and reports it
-                    continue
+        try:
+            with self.warehouse.connect() as conn:
+                self.judged[key] = judge_chunk(self, conn, dataset, chunk)
+        except Exception:  # the validate node judges it again and reports it
+            return
+
+    def _judged_so_far(self) -> dict[tuple[str, ...], ChunkResult]:
+        """The chunks judged early, once the judgements under way have ended."""
+        with self._lock:
+            pending = list(self._judging.values())
+        wait(pending)
+        return self.judged
 
     def _record_external(self, nid: str, external_id: str) -> None:
         """The engine's job id, saved before the job runs, so a resume adopts it instead of submitting twice."""
@@ -695,7 +711,7 @@ class Applier:
             self.store.upsert_checkpoint(self.op_id, node.id, status="skipped", finished_at=time.time())
             return
         v = self.settings.validation
-        outcome = validate_dataset(self, dataset, staged, self.judged)
+        outcome = validate_dataset(self, dataset, staged, self._judged_so_far())
         self.result.quality.append(outcome)
         decision = N.gate(outcome["score"], v.threshold, v.onFailure, dataset)
         rollback_below = (self.settings.reprocess or {}).get("rollbackWhen")
