@@ -225,7 +225,7 @@ class ParsePool:
             proc = subprocess.Popen([sys.executable, "-m", "aurumplan.executors.parseworker", str(from_parent),
                                      str(to_parent)], pass_fds=(from_parent, to_parent), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        except OSError:
+        except (OSError, ValueError):  # no interpreter to start, or no fd passing here: pages parse in-process
             pass
         finally:
             os.close(from_parent)
