@@ -22,15 +22,15 @@ from aurumplan.hashing import canonical_json
 from aurumplan.intervals import DAY, IntervalMap, IntervalSet, parse_ts
 from aurumplan.plan.make import Planned, plan_spec
 from aurumplan.plan.render import human_duration, render_plan
-from aurumplan.state import SqlStateStore, mask_url, open_state
-from aurumplan.state.ops import check_operation_id
-from aurumplan.state.waiters import NAMES as PRIORITY_NAMES
+from aurumplan.state.models import check_operation_id
 
 # The rest of the library is imported by the functions that use it: `plan` and `--help` must not pay for
 # apply, the executors, the warehouse and the reports (issue 18; tests/test_cli_startup.py).
 if TYPE_CHECKING:
     from aurumplan.plan.model import Plan
     from aurumplan.quality import patterns as _patterns
+    from aurumplan.state.litereader import LiteReader
+    from aurumplan.state.store import SqlStateStore
 
     PatternLimits = _patterns.Limits
     render_patterns = _patterns.render_patterns
@@ -84,6 +84,18 @@ class EmptyState:
     def serial(self) -> int:
         return 0
 
+    def freezes(self, source: str | None = None) -> list[Any]:
+        return []
+
+    def recent_runs(self, source: str, limit: int = 5) -> list[Any]:
+        return []
+
+    def attempts_of_spec(self, spec_sha256: str) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        """Nothing is open."""
+
 
 def _sqlite_missing(url: str) -> bool:
     prefix = "sqlite:///"
@@ -92,10 +104,23 @@ def _sqlite_missing(url: str) -> bool:
 
 def open_reader(ctx: Context) -> SqlStateStore | EmptyState:
     """The state for reading; a missing SQLite file reads as empty and is not created."""
+    from aurumplan.state.store import open_state
+
     url = ctx.config.state_url
     if _sqlite_missing(url):
         return EmptyState()
     return open_state(url, create=True)
+
+
+def open_plan_reader(ctx: Context) -> SqlStateStore | LiteReader | EmptyState:
+    """The state as planning reads it: a SQLite file through sqlite3 (state/litereader.py, no SQLAlchemy
+    to import), anything else as open_reader opens it."""
+    from aurumplan.state.litereader import open_lite
+
+    url = ctx.config.state_url
+    if _sqlite_missing(url):
+        return EmptyState()
+    return open_lite(url) or open_reader(ctx)
 
 
 def require_state(ctx: Context, op_id: str | None = None) -> None:
@@ -106,6 +131,8 @@ def require_state(ctx: Context, op_id: str | None = None) -> None:
         check_operation_id(op_id)
     url = ctx.config.state_url
     if _sqlite_missing(url):
+        from aurumplan.db import mask_url
+
         raise StateError(f"no state at {mask_url(url)}",
                          hint="run `aurumplan init`, or check AURUMPLAN_STATE_URL / `state:` in aurumplan.yaml")
 
@@ -117,12 +144,13 @@ def reading(ctx: Context) -> Iterator[SqlStateStore | EmptyState]:
     try:
         yield state
     finally:
-        if isinstance(state, SqlStateStore):
-            state.close()
+        state.close()
 
 
 def open_store(ctx: Context) -> SqlStateStore:
     """The state for writing, created on first use."""
+    from aurumplan.state.store import open_state
+
     return open_state(ctx.config.state_url, create=True)
 
 
@@ -157,7 +185,7 @@ def validate(paths: Iterable[str | Path], ctx: Context) -> list[Diagnostic]:
 def plan(spec: str | Path, ctx: Context, out: str | Path | None = None, *, wait: bool = False) -> Planned:
     """Plan a spec against the current state; `out` saves the plan file. With wait (`apply --wait`) ranges
     leased by running operations are planned as free: the apply queues for them (apply/waiting.py)."""
-    state = open_reader(ctx)
+    state = open_plan_reader(ctx)
     try:
         reader: Any = state
         if wait:
@@ -166,8 +194,7 @@ def plan(spec: str | Path, ctx: Context, out: str | Path | None = None, *, wait:
             reader = PausedLeasesOnly(state)
         planned = plan_spec(spec, ctx.catalog, reader, cwd=ctx.cwd)
     finally:
-        if isinstance(state, SqlStateStore):
-            state.close()
+        state.close()
     if out is not None:
         Path(out).write_text(planned.text)
     return planned
@@ -300,6 +327,8 @@ def state_list(ctx: Context) -> list[dict[str, Any]]:
 def state_show(ctx: Context, source: str | None = None) -> dict[str, Any]:
     """The store itself: url (password masked), serial, operations, live leases and the applies waiting
     for leased ranges in the order they will be served (`apply --wait`, docs/operations.md#priority)."""
+    from aurumplan.state.waiters import NAMES as PRIORITY_NAMES
+
     with reading(ctx) as state:
         if isinstance(state, EmptyState):
             return {"url": ctx.config.state_url, "initialized": False, "serial": 0, "operations": 0, "leases": [],

@@ -25,10 +25,11 @@ print(out.output)
 print(",".join(sorted(m for m in sys.argv[1].split(",") if m in sys.modules)) or "none")
 """
 
-# What no command that only reads or plans needs; `apply` of a SQLite project needs none of these either.
+# What no command that only reads or plans needs (`plan` of a SQLite state reads it through sqlite3:
+# state/litereader.py); `apply` of a SQLite project needs none of APPLY_NEVER either.
 HELP_NEVER = ("sqlalchemy", "httpx", "networkx", "psycopg", "pydantic", "jinja2", "pyarrow")
-PLAN_NEVER = ("psycopg", "jinja2", "pyarrow", "pyhocon", "httpx", "deepdiff", "sqlalchemy.dialects.postgresql",
-              "aurumplan.apply", "aurumplan.executors", "aurumplan.warehouse", "aurumplan.quality")
+PLAN_NEVER = ("sqlalchemy", "psycopg", "jinja2", "pyarrow", "pyhocon", "httpx", "deepdiff", "aurumplan.apply",
+              "aurumplan.executors", "aurumplan.warehouse", "aurumplan.quality")
 APPLY_NEVER = ("psycopg", "jinja2", "pyarrow", "pyhocon", "deepdiff", "sqlalchemy.dialects.postgresql",
                "aurumplan.executors.seatunnel", "aurumplan.observe.metrics", "aurumplan.inspect.reports")
 

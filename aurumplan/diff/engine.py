@@ -18,13 +18,21 @@ from aurumplan.hashing import sha256_hex
 from aurumplan.intervals import IntervalMap, IntervalSet
 
 
-class WatermarkReader(Protocol):
-    """The read-only slice of the state store the diff needs."""
+class PlanReader(Protocol):
+    """The read-only slice of the state planning needs: the store, state/litereader.py on a SQLite file,
+    or api.EmptyState before there is a state. Every one answers every read (an empty state with nothing),
+    so a reader that lacks one fails instead of planning as if nothing were there."""
 
     def watermarks(self, source: str, dataset: str | None = None,
                    series: Iterable[str] | None = None) -> Mapping[tuple[str, str], IntervalMap[Any]]: ...
 
     def leases(self, active_only: bool = True) -> list[Any]: ...
+
+    def freezes(self, source: str | None = None) -> list[Any]: ...
+
+    def recent_runs(self, source: str, limit: int = 5) -> list[Any]: ...
+
+    def attempts_of_spec(self, spec_sha256: str) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,7 @@ def _lease_conflicts(leases: list[Any], source: str, dataset: str, series_id: st
     return out
 
 
-def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "latest_wins",
+def diff(scope: Scope, state: PlanReader, *, conflicts_policy: str = "latest_wins",
          target_schema: str | None = None, own_operation: str | None = None,
          migrating: bool = False) -> ChangeSet:
     """Compare what the scope wants with what the state holds.
@@ -183,12 +191,11 @@ def diff(scope: Scope, state: WatermarkReader, *, conflicts_policy: str = "lates
     return cs
 
 
-def _frozen(state: WatermarkReader, source: str, in_config: bool) -> str | None:
+def _frozen(state: PlanReader, source: str, in_config: bool) -> str | None:
     """Why the source is frozen (in the config, or by `aurumplan freeze` in the state), or None."""
     if in_config:
         return f"source '{source}' is frozen in the config"
-    freezes = getattr(state, "freezes", None)  # an empty state (no store yet) has none
-    for f in freezes(source) if freezes is not None else ():
+    for f in state.freezes(source):
         return f"source '{source}' is frozen: {f.reason} (by {f.by}; `aurumplan unfreeze {source}` lifts it)"
     return None
 

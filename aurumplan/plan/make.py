@@ -14,7 +14,7 @@ from aurumplan.compile.graph import JobGraph, build_job_graph
 from aurumplan.compile.revisions import revision_reader, selections
 from aurumplan.compile.scope import build_scope
 from aurumplan.diff import ChangeSet, diff
-from aurumplan.diff.engine import WatermarkReader
+from aurumplan.diff.engine import PlanReader
 from aurumplan.errors import PlanError, SourceError, SpecError
 from aurumplan.gcpause import paused_gc
 from aurumplan.intervals import IntervalSet
@@ -108,7 +108,7 @@ Revisions = dict[str, dict[str, list[tuple[IntervalSet, str]]]]
 """Per dataset and series: the revised periods, grouped, each group with the reason naming its signal."""
 
 
-def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> Revisions:
+def _incremental_since(op: Any, catalog: Catalog, state: PlanReader) -> Revisions:
     """Reprocess `incremental`: what the source says changed on or after `since` (docs/replay.md, "Incremental").
 
     An incremental refresh keeps what is loaded current: per series, inside the span from its first to
@@ -144,7 +144,7 @@ def _incremental_since(op: Any, catalog: Catalog, state: WatermarkReader) -> Rev
     return out
 
 
-def plan_spec(path: str | Path, catalog: Catalog, state: WatermarkReader, *, cwd: Path | None = None,
+def plan_spec(path: str | Path, catalog: Catalog, state: PlanReader, *, cwd: Path | None = None,
               own_operation: str | None = None) -> Planned:
     """Plan one spec file against the given state."""
     loaded = load_spec(path)
@@ -154,7 +154,7 @@ def plan_spec(path: str | Path, catalog: Catalog, state: WatermarkReader, *, cwd
     return plan_loaded(loaded, catalog, state, cwd=cwd, own_operation=own_operation)
 
 
-def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, *, cwd: Path | None = None,
+def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: PlanReader, *, cwd: Path | None = None,
                 own_operation: str | None = None, now: float | None = None) -> Planned:
     """Plan an already loaded and checked spec (see plan_spec). `now` (default: the clock) is the
     instant windows reaching the present are clipped at; re-checking a saved plan passes its own."""
@@ -162,7 +162,7 @@ def plan_loaded(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, *,
         return _plan(loaded, catalog, state, cwd, own_operation, now)
 
 
-def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Path | None,
+def _plan(loaded: LoadedSpec, catalog: Catalog, state: PlanReader, cwd: Path | None,
           own_operation: str | None, now: float | None) -> Planned:
     op = loaded.op
     scope = build_scope(op, catalog, loaded.path.parent, _incremental_since(op, catalog, state), now=now)
@@ -181,16 +181,14 @@ def _plan(loaded: LoadedSpec, catalog: Catalog, state: WatermarkReader, cwd: Pat
     return Planned(loaded, changes, graph, plan, seal(plan))
 
 
-def _observed(source: Any, state: WatermarkReader) -> Observed:
+def _observed(source: Any, state: PlanReader) -> Observed:
     """The source's figures from its last runs in the state, for the duration estimate (an empty
     state has none: the defaults)."""
-    runs = getattr(state, "recent_runs", None)
-    if runs is None:
-        return Observed()
-    return observe(runs(source.name, RUNS), source.quota, source.headroom, recorded=bool(source.recordings))
+    return observe(state.recent_runs(source.name, RUNS), source.quota, source.headroom,
+                   recorded=bool(source.recordings))
 
 
-def _next_attempt(plan: dict[str, Any], state: WatermarkReader) -> None:
+def _next_attempt(plan: dict[str, Any], state: PlanReader) -> None:
     """A spec planned again after its operation ended without success starts attempt n of it.
 
     Found by the spec's hash: when the latest operation of the same spec text failed, halted, was
@@ -198,10 +196,7 @@ def _next_attempt(plan: dict[str, Any], state: WatermarkReader) -> None:
     `<first id>-a<n>` (the content-derived id alone would repeat when nothing was committed).
     Plans of a first attempt are unchanged (docs/architecture.md, "Operation lifecycle").
     """
-    attempts = getattr(state, "attempts_of_spec", None)
-    if attempts is None:
-        return
-    ops = [o for o in attempts(plan["spec"]["sha256"]) if o.kind == plan["operation"]["kind"]]
+    ops = [o for o in state.attempts_of_spec(plan["spec"]["sha256"]) if o.kind == plan["operation"]["kind"]]
     if not ops or ops[-1].status not in RETRYABLE_STATUSES:
         return
     first = ops[-1].parent_id or ops[-1].id

@@ -12,18 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from aurumplan.state import reads
+from aurumplan.state.models import Freeze as Freeze
 from aurumplan.state.schema import emergency_log as elog
 from aurumplan.state.schema import freezes as fz
 from aurumplan.state.schema import stops as st
-from aurumplan.state.sqlbase import SqlBase, dumps, loads
-
-
-@dataclass(frozen=True)
-class Freeze:
-    source: str
-    reason: str
-    by: str
-    at: float
+from aurumplan.state.sqlbase import SqlBase, dumps, loads, text_query
 
 
 @dataclass(frozen=True)
@@ -75,11 +69,8 @@ class FreezesMixin(SqlBase):
         return Freeze(row.source, row.reason, row.by, row.at)
 
     def freezes(self, source: str | None = None) -> list[Freeze]:
-        q = sa.select(fz).order_by(fz.c.source)
-        if source is not None:
-            q = q.where(fz.c.source == source)
         with self._read() as conn:
-            return [Freeze(r.source, r.reason, r.by, r.at) for r in conn.execute(q)]
+            return reads.freezes(text_query(conn), source)
 
     def add_stop(self, source: str | None, reason: str, by: str, *, cancel: bool, include_critical: bool,
                  now: float | None = None) -> Stop:

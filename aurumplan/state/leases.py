@@ -8,10 +8,9 @@ Who goes first when several wait (priority, then arrival) is state/waiters.py.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,21 +18,19 @@ from sqlalchemy.engine import Connection
 
 from aurumplan.errors import FencedError, LeaseConflictError, OperationError
 from aurumplan.intervals import fmt_ts
+from aurumplan.state import reads
 from aurumplan.state.models import Lease, LeaseRange
 from aurumplan.state.schema import lease_waiters as lw
 from aurumplan.state.schema import leases as ls
-from aurumplan.state.schema import operations as ops
 from aurumplan.state.schema import request_log as rl
+from aurumplan.state.sqlbase import text_query
 from aurumplan.state.waiters import WaitersMixin, waiter_ahead
 
 _EPS = 1e-6
 _JITTER = 0.02
 
 
-def _lease(row: Mapping[Any, Any]) -> Lease:
-    data = dict(row)
-    data["released"] = bool(data["released"])
-    return Lease(**data)
+_lease = reads.lease
 
 
 def _describe(held: Lease, now: float, paused: bool = False) -> str:
@@ -45,8 +42,7 @@ def _describe(held: Lease, now: float, paused: bool = False) -> str:
 
 
 def _paused(conn: Connection) -> set[str]:
-    """Operations whose leases hold without a heartbeat: a paused operation keeps its ranges."""
-    return set(conn.execute(sa.select(ops.c.id).where(ops.c.status == "paused")).scalars())
+    return reads.paused_operations(text_query(conn))
 
 
 def _limits(windows: Iterable[tuple[float, float]]) -> list[tuple[float, int]]:
@@ -165,12 +161,7 @@ class LeasesMixin(WaitersMixin):
         """Leases; active_only keeps the live ones and those of paused operations (they hold)."""
         at = self._now(now)
         with self._read() as conn:
-            if not active_only:
-                return [_lease(r) for r in conn.execute(sa.select(ls).order_by(ls.c.id)).mappings()]
-            held = self._unreleased(conn)
-            paused = _paused(conn) if held else set()
-            return [dataclasses.replace(x, paused=True) if x.operation_id in paused else x
-                    for x in held if x.live(at) or x.operation_id in paused]
+            return reads.leases(text_query(conn), active_only, at)
 
     # -- quota -------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from aurumplan.errors import OperationError
+
 OpStatus = Literal["planned", "running", "paused", "failed", "halted", "cancelled", "succeeded", "rolled_back"]
 OP_STATUSES: frozenset[str] = frozenset(
     ("planned", "running", "paused", "failed", "halted", "cancelled", "succeeded", "rolled_back"))
@@ -167,3 +169,21 @@ class RunRecord:
     rate_limit: float | str | None
     extract_nodes: int
     other_nodes: int
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """A source frozen by `aurumplan freeze` (docs/emergency.md): plans of it are `! conflict`."""
+
+    source: str
+    reason: str
+    by: str
+    at: float
+
+
+def check_operation_id(op_id: str) -> str:
+    """Refuse an id that could name a path or break a load id (`BACKFILL_../../etc`)."""
+    if not isinstance(op_id, str) or not OPERATION_ID.fullmatch(op_id):
+        raise OperationError(f"invalid operation id {op_id!r}: ids are letters, digits, '_' and '-', "
+                             "e.g. BACKFILL_20241231_EIA_3f9a1c", hint="`aurumplan ops list` shows them")
+    return op_id

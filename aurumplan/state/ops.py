@@ -9,23 +9,24 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aurumplan.errors import OperationError
+from aurumplan.state import reads
 from aurumplan.state.models import (
     ACTIVE_STATUSES,
     CHECKPOINT_FIELDS,
     CHECKPOINT_STATUSES,
     OP_STATUSES,
-    OPERATION_ID,
     Checkpoint,
     Operation,
     OperationEvent,
     QualityResult,
     RunRecord,
+    check_operation_id,
 )
 from aurumplan.state.schema import checkpoints as cp
 from aurumplan.state.schema import operation_events as ev
 from aurumplan.state.schema import operations as ops
 from aurumplan.state.schema import quality_results as qr
-from aurumplan.state.sqlbase import SqlBase, dumps, loads
+from aurumplan.state.sqlbase import SqlBase, dumps, loads, text_query
 
 _OP_FIELDS = frozenset(("kind", "source", "reason", "owner", "labels", "spec", "spec_sha256", "plan",
                         "host", "pid", "parent_id"))
@@ -37,59 +38,13 @@ def _status(value: str, allowed: frozenset[str], what: str) -> str:
     return value
 
 
-def check_operation_id(op_id: str) -> str:
-    """Refuse an id that could name a path or break a load id (`BACKFILL_../../etc`)."""
-    if not isinstance(op_id, str) or not OPERATION_ID.fullmatch(op_id):
-        raise OperationError(f"invalid operation id {op_id!r}: ids are letters, digits, '_' and '-', "
-                             "e.g. BACKFILL_20241231_EIA_3f9a1c", hint="`aurumplan ops list` shows them")
-    return op_id
-
-
-def _op(row: Mapping[Any, Any]) -> Operation:
-    return Operation(
-        id=row["id"], kind=row["kind"], source=row["source"], status=row["status"], reason=row["reason"],
-        owner=row["owner"], labels=loads(row["labels"]), spec=row["spec"], spec_sha256=row["spec_sha256"],
-        plan=row["plan"], created_at=row["created_at"], updated_at=row["updated_at"], host=row["host"],
-        pid=row["pid"], summary=loads(row["summary"]), parent_id=row["parent_id"])
+_op = reads.operation
 
 
 def _cp(row: Mapping[Any, Any]) -> Checkpoint:
     data = dict(row)
     data["detail"] = loads(data["detail"])
     return Checkpoint(**data)
-
-
-_DATA_KINDS = ("Backfill", "Replay", "Reprocess")
-
-
-def _run(row: Mapping[Any, Any], agg: Any, began: float | None) -> RunRecord | None:
-    """One operation's figures; None when it sent no request (nothing to learn a latency from)."""
-    if agg is None or not agg.requests or agg.first_start is None:
-        return None
-    s = loads(row["summary"])
-    settings = s.get("settings") or {}
-    return RunRecord(
-        operation_id=row["id"], began=began, created_at=row["created_at"], first_start=float(agg.first_start),
-        last_end=float(agg.last_end), ended=max(float(row["updated_at"]), float(agg.last_finish or 0.0)),
-        requests=int(agg.requests), retries=int(s.get("retries") or 0), throttles=int(s.get("throttles") or 0),
-        records=int(s.get("records") or 0), concurrency=max(1, int(settings.get("concurrency") or 1)),
-        rate_limit=settings.get("rateLimit"), extract_nodes=int(agg.extract_nodes),
-        other_nodes=int(agg.other_nodes))
-
-
-def _run_figures(ids: list[str]) -> sa.Select[Any]:
-    """Per operation, summed in the database (a large operation has 100,000s of checkpoints): the first
-    extract start, the last extract end, the last node end, requests, extract and validate/commit nodes."""
-    extract = sa.and_(cp.c.started_at.is_not(None), cp.c.finished_at.is_not(None), cp.c.requests > 0)
-    step = sa.or_(cp.c.node_id.like("%/validate"), cp.c.node_id.like("%/commit"))
-    return (sa.select(cp.c.operation_id,
-                      sa.func.min(sa.case((extract, cp.c.started_at))).label("first_start"),
-                      sa.func.max(sa.case((extract, cp.c.finished_at))).label("last_end"),
-                      sa.func.max(cp.c.finished_at).label("last_finish"),
-                      sa.func.sum(sa.case((extract, cp.c.requests), else_=0)).label("requests"),
-                      sa.func.sum(sa.case((extract, 1), else_=0)).label("extract_nodes"),
-                      sa.func.sum(sa.case((step, 1), else_=0)).label("other_nodes"))
-            .where(cp.c.operation_id.in_(ids)).group_by(cp.c.operation_id))
 
 
 class OperationsMixin(SqlBase):
@@ -140,11 +95,8 @@ class OperationsMixin(SqlBase):
 
     def attempts_of_spec(self, spec_sha256: str) -> list[Operation]:
         """Operations applied from this spec text, oldest first, without their (large) plans."""
-        cols = [c for c in ops.c if c.name != "plan"]
-        q = (sa.select(*cols, sa.null().label("plan")).where(ops.c.spec_sha256 == spec_sha256, ops.c.kind != "Rollback")
-             .order_by(ops.c.created_at, ops.c.id))
         with self._read() as conn:
-            return [_op(r) for r in conn.execute(q).mappings()]
+            return reads.attempts_of_spec(text_query(conn), spec_sha256)
 
     def update_operation(self, op_id: str, *, status: str | None = None,
                          summary: Mapping[str, Any] | None = None, now: float | None = None,
@@ -183,33 +135,9 @@ class OperationsMixin(SqlBase):
         return _op(row)
 
     def recent_runs(self, source: str, limit: int = 5) -> list[RunRecord]:
-        """The last `limit` operations of `source` that succeeded in one run and sent requests, newest
-        first, with what they measured (docs/operations.md, "Estimates"). Read from the operations,
-        checkpoints and audit-trail rows every apply writes: no table of its own."""
-        q = (sa.select(ops.c.id, ops.c.created_at, ops.c.updated_at, ops.c.summary)
-             .where(ops.c.source == source, ops.c.status == "succeeded", ops.c.kind.in_(_DATA_KINDS))
-             .order_by(ops.c.created_at.desc(), ops.c.id.desc()).limit(4 * limit))
+        """state/reads.py recent_runs, in one read transaction."""
         with self._read() as conn:
-            rows = list(conn.execute(q).mappings())
-            ids = [r["id"] for r in rows]
-            figures = {f.operation_id: f for f in conn.execute(_run_figures(ids))} if ids else {}
-            began: dict[str, float | None] = {}
-            resumed: set[str] = set()
-            for e in conn.execute(sa.select(ev.c.operation_id, ev.c.kind, ev.c.detail)
-                                  .where(ev.c.operation_id.in_(ids), ev.c.kind.in_(("apply", "resume")))):
-                if e.kind == "resume":
-                    resumed.add(e.operation_id)
-                else:
-                    at = loads(e.detail).get("began")
-                    began[e.operation_id] = float(at) if isinstance(at, int | float) else None
-        out = []
-        for r in rows:
-            run = None if r["id"] in resumed else _run(r, figures.get(r["id"]), began.get(r["id"]))
-            if run is not None:
-                out.append(run)
-            if len(out) == limit:
-                break
-        return out
+            return reads.recent_runs(text_query(conn), source, limit)
 
     # -- checkpoints -------------------------------------------------------------------------
 

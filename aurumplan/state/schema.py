@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+from aurumplan.state.reads import SCHEMA_VERSION as SCHEMA_VERSION
 
 metadata = sa.MetaData()
 _Time = sa.Float(53)  # epoch seconds UTC, float for sub-second precision

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection
 
 from aurumplan.errors import FencedError, SchemaVersionError, StateError
 from aurumplan.state.engine import Database, read_txn, unreachable, write_txn
+from aurumplan.state.reads import Query, schema_version_error
+from aurumplan.state.reads import loads as loads
 from aurumplan.state.schema import SCHEMA_VERSION, meta, metadata
 
 _DB_ERRORS = (sa.exc.DBAPIError,)
@@ -29,8 +31,11 @@ def dumps(obj: Mapping[str, Any] | None) -> str:
     return json.dumps(dict(obj or {}), sort_keys=True, separators=(",", ":"), default=str)
 
 
-def loads(text: str | None) -> dict[str, Any]:
-    return json.loads(text) if text else {}
+def text_query(conn: Connection) -> Query:
+    """The reads of state/reads.py run on this connection (its transaction)."""
+    def run(sql: str, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        return conn.execute(sa.text(sql), dict(params)).all()
+    return run
 
 
 class SqlBase(Database):
@@ -79,10 +84,9 @@ class SqlBase(Database):
             version = int(raw or 0)
         except ValueError:
             raise StateError(f"state at {self._url} has an unreadable schema version {raw!r}") from None
-        if version > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"state at {self._url} has schema version {version}, newer than this aurumplan "
-                f"understands ({SCHEMA_VERSION}); upgrade aurumplan")
+        refusal = schema_version_error(self._url, version)
+        if refusal is not None:
+            raise SchemaVersionError(refusal)
 
     # -- transactions ------------------------------------------------------------------------
 

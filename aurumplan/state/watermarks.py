@@ -8,22 +8,15 @@ its duration (the exact per-period count is in the warehouse, not here).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from itertools import groupby
-from operator import itemgetter
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aurumplan.intervals import Interval, IntervalMap, IntervalSet
+from aurumplan.state import reads
 from aurumplan.state.models import SeriesKey, WatermarkRef, WatermarkRow
 from aurumplan.state.schema import watermarks as wm
-from aurumplan.state.sqlbase import SqlBase
-
-_COLS = (wm.c.dataset, wm.c.series_id, wm.c.start, wm.c.end, wm.c.load_id, wm.c.operation_id,
-         wm.c.checksum, wm.c.schema_version, wm.c.records, wm.c.committed_at)
-_SERIES = itemgetter(0, 1)
-_new_ref = tuple.__new__  # WatermarkRef straight from a row slice, without NamedTuple's Python __new__
+from aurumplan.state.sqlbase import SqlBase, text_query
 
 
 def apportion(total: int, intervals: list[Interval]) -> list[int]:
@@ -55,45 +48,19 @@ def _records_for(where: IntervalSet, records: int | Mapping[Interval, int]) -> l
 class WatermarksMixin(SqlBase):
     """Watermark reads and writes of SqlStateStore."""
 
-    @staticmethod
-    def _select(source: str, dataset: str | None, series: Iterable[str] | None,
-                cols: tuple[sa.Column[Any], ...] = _COLS) -> sa.Select[tuple[Any, ...]]:
-        q = sa.select(*cols).where(wm.c.source == source)
-        if dataset is not None:
-            q = q.where(wm.c.dataset == dataset)
-        if series is not None:
-            q = q.where(wm.c.series_id.in_(list(series)))
-        return q.order_by(wm.c.dataset, wm.c.series_id, wm.c.start)
-
     def watermarks(self, source: str, dataset: str | None = None,
                    series: Iterable[str] | None = None) -> dict[SeriesKey, IntervalMap[WatermarkRef]]:
-        """Per series, its rows as an interval map; one ref object per distinct load.
-
-        Rows arrive sorted by series and start and are coalesced here, so the maps are built as
-        they are (planning reads 100,000s of rows: no second pass over them).
-        """
+        """Per series, its rows as an interval map (state/reads.py, the same read `plan` makes on sqlite3)."""
         with self._read() as conn:
-            rows = conn.execute(self._select(source, dataset, series, _COLS[:8])).all()
-        refs: dict[WatermarkRef, WatermarkRef] = {}
-        out: dict[SeriesKey, IntervalMap[WatermarkRef]] = {}
-        for key, group in groupby(rows, key=_SERIES):
-            items: list[tuple[int, int, WatermarkRef]] = []
-            last = None
-            for row in group:
-                ref = _new_ref(WatermarkRef, row[4:])  # (load_id, operation_id, checksum, schema_version)
-                ref = refs.setdefault(ref, ref)
-                if last is not None and last[1] == row[2] and last[2] is ref:
-                    last = items[-1] = (last[0], row[3], ref)
-                else:
-                    last = (row[2], row[3], ref)
-                    items.append(last)
-            out[key] = IntervalMap.from_normalized(items)
-        return out
+            return reads.watermarks(text_query(conn), source, dataset, series)
 
     def watermark_rows(self, source: str, dataset: str | None = None,
                        series: Iterable[str] | None = None) -> list[WatermarkRow]:
+        select = reads.watermark_select(source, dataset, series)
+        if select is None:
+            return []
         with self._read() as conn:
-            rows = conn.execute(self._select(source, dataset, series)).all()
+            rows = text_query(conn)(*select)
         return [WatermarkRow(source, ds, sid, start, end, WatermarkRef(lid, op, ck, sv), records, at)
                 for ds, sid, start, end, lid, op, ck, sv, records, at in rows]
 
