@@ -199,6 +199,27 @@ def test_discard_leaves_nothing_and_a_resumed_load_has_the_same_checksum(db_url:
     wh.close()
 
 
+def test_loads_of_one_commit_on_a_new_dataset_replace_each_other_where_they_overlap(db_url: str) -> None:
+    """A commit skips the active-span probe for loads written where nothing was active (SQLite); a load
+    overlapping an earlier load of the same commit still records what it replaced, so rollback restores it."""
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.stage_load(LoadInfo("L2", "OP2", "eia", "ELEC.DEMAND", 0, 48 * H, ("PJM",), node_id="L2-node"))
+    wh.write_batch("L2", _rows(range(12, 30), bump=1.0, series=("PJM",)))
+    wh.stage_load(LoadInfo("L3", "OP3", "eia", "ELEC.DEMAND", 0, 24 * H, ("NYIS",), node_id="L3-node"))
+    wh.write_batch("L3", _rows(range(24), series=("NYIS",)))
+    assert wh.commit(["L1", "L2", "L3"]) == ["L1", "L2", "L3"]
+    assert wh.count_current() == 72 + 6 + 24
+    _one_row_per_key(db_url)
+    assert _scalar(db_url, "SELECT count(*) FROM load_displaced WHERE load_id = 'L2'") == 12
+    assert _scalar(db_url, "SELECT count(*) FROM load_displaced WHERE load_id IN ('L1', 'L3')") == 0
+    assert wh.rollback(["L2"]) == ["L2"]
+    assert wh.count_current() == 72 + 24
+    assert _scalar(db_url, "SELECT count(*) FROM observations_active WHERE load_id = 'L1'") == 72
+    _one_row_per_key(db_url)
+    wh.close()
+
+
 def test_one_current_row_per_key_after_any_sequence(db_url: str) -> None:
     wh = open_warehouse(db_url)
     rng = random.Random(3)
