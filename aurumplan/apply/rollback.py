@@ -21,7 +21,7 @@ from aurumplan.config import Config
 from aurumplan.errors import OperationError
 from aurumplan.intervals import IntervalSet
 from aurumplan.state import SqlStateStore, open_state
-from aurumplan.warehouse import Warehouse, open_warehouse
+from aurumplan.warehouse import Verified, Warehouse, open_warehouse
 
 
 def rollback_id(target: str) -> str:
@@ -60,11 +60,13 @@ def switched(warehouse: Warehouse, op_id: str) -> set[str]:
     return {ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status in ("committed", "rolled_back")}
 
 
-def _refuse_collected(warehouse: Warehouse, store: SqlStateStore, op_id: str) -> None:
-    """A rollback needs every version the operation replaced; `gc` may have removed them."""
+def _refuse_collected(warehouse: Warehouse, store: SqlStateStore, op_id: str) -> Verified:
+    """A rollback needs every version the operation replaced; `gc` may have removed them. What was found
+    whole need not be checked again by the rollback while no `gc` runs (Warehouse.rollback)."""
     committed = [ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status == "committed"]
-    if not warehouse.unrestorable(committed):
-        return
+    missing, verified = warehouse.unrestorable(committed)
+    if not missing:
+        return verified
     records = commit_records(store, op_id, set(committed))
     files = [f for f in dict.fromkeys((rec.get("archive") or {}).get("file") for _, rec in records) if f]
     how = (f"restore them with `aurumplan archive restore FILE` for each of {', '.join(files)}, then roll back"
@@ -75,6 +77,10 @@ def _refuse_collected(warehouse: Warehouse, store: SqlStateStore, op_id: str) ->
 
 def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any]:
     """What a rollback would do, for review: per dataset the loads it deactivates and what comes back."""
+    return _rollback_plan(config, catalog, op_id)[0]
+
+
+def _rollback_plan(config: Config, catalog: Catalog, op_id: str) -> tuple[dict[str, Any], Verified]:
     with open_state(config.state_url, create=True) as store:
         target = store.get_operation(op_id)
         if target.status == "rolled_back":
@@ -82,7 +88,7 @@ def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any
         if target.status in ("running", "planned"):
             raise OperationError(f"operation {op_id} is {target.status}: pause or cancel it before rolling back")
         with open_warehouse(config.warehouse_url) as warehouse:
-            _refuse_collected(warehouse, store, op_id)
+            verified = _refuse_collected(warehouse, store, op_id)
             done = switched(warehouse, op_id)
         per: dict[str, dict[str, Any]] = {}
         for ds, rec in commit_records(store, op_id, done):
@@ -98,19 +104,19 @@ def rollback_plan(config: Config, catalog: Catalog, op_id: str) -> dict[str, Any
                      "intervals": d["where"].to_json(), "restores": sorted(d["restores"])}
                     for d in sorted(per.values(), key=lambda d: d["dataset"])]
         return {"operation_id": rollback_id(op_id), "target": op_id, "source": target.source, "kind": target.kind,
-                "datasets": datasets}
+                "datasets": datasets}, verified
 
 
 def rollback_operation(config: Config, catalog: Catalog, op_id: str, *, mode: str = "controlled",
                        auto: bool = False) -> dict[str, Any]:
     """Undo op_id exactly; returns the rollback's summary."""
-    plan = rollback_plan(config, catalog, op_id)
+    plan, verified = _rollback_plan(config, catalog, op_id)
     with open_state(config.state_url, create=True) as store, open_warehouse(config.warehouse_url) as warehouse:
-        return _rollback(config, catalog, plan, store, warehouse, mode)
+        return _rollback(config, catalog, plan, store, warehouse, mode, verified)
 
 
 def _rollback(config: Config, catalog: Catalog, plan: dict[str, Any], store: SqlStateStore, warehouse: Warehouse,
-              mode: str) -> dict[str, Any]:
+              mode: str, verified: Verified) -> dict[str, Any]:
     op_id = plan["target"]
     target = store.get_operation(op_id)
     source = catalog.source(target.source)
@@ -130,7 +136,7 @@ def _rollback(config: Config, catalog: Catalog, plan: dict[str, Any], store: Sql
         if mode == "controlled":
             checks["before"] = check_current(config, catalog, target.source, plan["datasets"])
         loads = [ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status == "committed"]
-        warehouse.rollback(loads)
+        warehouse.rollback(loads, verified)
         run = N.NodeRun(rb_id, source, store, warehouse, token, "Rollback", None, lambda ds: ds.schema_version)
         for ds, rec in commit_records(store, op_id, switched(warehouse, op_id)):
             N.restore(run, ds, rec.get("replaced") or {})

@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aurumplan.warehouse.archives import Version
     from aurumplan.warehouse.base import Load, LoadInfo
+    from aurumplan.warehouse.commits import Verified
     from aurumplan.warehouse.gc import Collected
     from aurumplan.warehouse.rows import ObsRow, Row, hex64
     from aurumplan.warehouse.warehouse import Warehouse, open_warehouse
 
 _WHERE = {"Version": "archives", "Load": "base", "LoadInfo": "base", "Collected": "gc", "ObsRow": "rows",
-          "Row": "rows", "hex64": "rows", "Warehouse": "warehouse", "open_warehouse": "warehouse"}
+          "Row": "rows", "hex64": "rows", "Verified": "commits", "Warehouse": "warehouse",
+          "open_warehouse": "warehouse"}
 
-__all__ = ["Collected", "Load", "LoadInfo", "ObsRow", "Row", "Version", "Warehouse", "hex64", "open_warehouse"]
+__all__ = ["Collected", "Load", "LoadInfo", "ObsRow", "Row", "Verified", "Version", "Warehouse", "hex64",
+           "open_warehouse"]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from aurumplan.errors import OperationError
 from aurumplan.warehouse.base import WarehouseBase
-from aurumplan.warehouse.commits import Exclusions, _outside, index_lookups, missing_versions
+from aurumplan.warehouse.commits import Exclusions, Verified, _outside, gc_generation, index_lookups, missing_versions
 from aurumplan.warehouse.rows import epoch, naive_utc
 from aurumplan.warehouse.schema import load_displaced, loads, observations, observations_active
 
@@ -117,9 +117,15 @@ class ArchivesMixin(WarehouseBase):
         q = sa.select(sa.literal(1)).where(_o.c.load_id == load_id, *(_o.c[k] == key[k] for k in _KEY))
         return conn.execute(q).first() is not None
 
-    def unrestorable(self, load_ids: Iterable[str]) -> list[str]:
-        """Committed loads whose replaced versions are no longer stored (`gc` removed them)."""
+    def unrestorable(self, load_ids: Iterable[str]) -> tuple[list[str], Verified]:
+        """Committed loads whose replaced versions are no longer stored (`gc` removed them), and the others
+        as Verified (what Warehouse.rollback need not check again while no `gc` deletes anything)."""
         with self._read() as conn:
             index_lookups(conn)
-            return [lid for lid in dict.fromkeys(load_ids) if missing_versions(conn, lid)]
+            # the count first: a `gc` committing during the checks (PostgreSQL reads each statement's own
+            # snapshot) then leaves a newer count, and the rollback checks again
+            generation = gc_generation(conn)
+            ids = list(dict.fromkeys(load_ids))
+            missing = [lid for lid in ids if missing_versions(conn, lid)]
+            return missing, Verified(frozenset(ids) - frozenset(missing), generation)
 

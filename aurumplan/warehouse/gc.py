@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aurumplan.warehouse.base import WarehouseBase
+from aurumplan.warehouse.commits import bump_gc_generation
 from aurumplan.warehouse.schema import load_displaced, loads, observations, observations_active
 
 _o, _a, _d = observations, observations_active, load_displaced
@@ -73,6 +74,8 @@ class GcMixin(WarehouseBase):
                 .order_by(loads.c.load_id)).mappings() if r["operation_id"] in ops]
             for load in candidates:
                 self._collect_load(conn, load, ops, dry_run, out)
+            if out.rows and not dry_run:
+                bump_gc_generation(conn)  # a rollback checked before this run checks again (commits.py)
             dead = (sa.select(_d.c.load_id).select_from(_d.join(loads, loads.c.load_id == _d.c.load_id))
                     .where(loads.c.status.in_(("rolled_back", "discarded"))).distinct())
             for lid, op in conn.execute(sa.select(loads.c.load_id, loads.c.operation_id)

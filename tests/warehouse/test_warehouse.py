@@ -220,6 +220,27 @@ def test_loads_of_one_commit_on_a_new_dataset_replace_each_other_where_they_over
     wh.close()
 
 
+def test_a_rollback_checked_before_a_gc_checks_again_and_is_refused(db_url: str) -> None:
+    """rollback(verified) skips the gc check only while no gc deleted anything since it was made."""
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    _load(wh, "L2", _rows(range(24), bump=1.0), op="OP2")
+    wh.commit(["L2"])
+    missing, verified = wh.unrestorable(["L2"])
+    assert missing == [] and verified.loads == {"L2"}
+    assert wh.collect_garbage(["OP1", "OP2"], dry_run=True).rows == 72
+    assert wh.unrestorable(["L2"])[1].generation == verified.generation  # a dry run deletes nothing
+    assert wh.collect_garbage(["OP1", "OP2"]).rows == 72
+    assert wh.collect_garbage(["OP1", "OP2"]).rows == 0
+    missing, now = wh.unrestorable(["L2"])
+    assert missing == ["L2"] and now.generation == verified.generation + 1
+    with pytest.raises(OperationError, match="removed versions it replaced"):
+        wh.rollback(["L2"], verified)
+    assert wh.load("L2").status == "committed"
+    wh.close()
+
+
 def test_one_current_row_per_key_after_any_sequence(db_url: str) -> None:
     wh = open_warehouse(db_url)
     rng = random.Random(3)
