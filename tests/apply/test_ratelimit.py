@@ -193,7 +193,10 @@ def test_shared_mode_keeps_two_processes_under_one_quota(tmp_path: object) -> No
     store.close()
     both = [t for lim in limiters for t in (lim.history or [])]
     assert len(both) == 30
-    assert max_in_any_window(both, 1.0) <= 10  # each alone would allow 10, together still 10
+    # Each alone would allow 10, together still 10 (20 if the store were not shared). The store books each
+    # request at its own clock, read under its lock; these times are read before it, so a thread that
+    # waited for the lock (a busy machine) shows up to ~50 ms early here: a window of 0.95 s allows for that.
+    assert max_in_any_window(both, 0.95) <= 10
     assert wall[0] >= 2.0
 
 
