@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from aurumplan.catalog import SourceDef, load_catalog
 from aurumplan.executors.base import ExtractJob, RetryPolicy, load_id_of
 from aurumplan.executors.local import LocalExecutor
-from aurumplan.executors.parsepool import AUTO_MIN_RECORDS, auto_workers
+from aurumplan.executors.parsepool import AUTO_MIN_RECORDS, Keep, auto_workers
 from aurumplan.intervals import HOUR, parse_ts
 from aurumplan.sources import eia
 from aurumplan.sources.base import RequestSpec
@@ -107,6 +107,18 @@ def test_workers_stage_the_same_rows_checksum_and_batches(source: SourceDef, war
     la, lb = warehouse.load(a.load_id), warehouse.load(b.load_id)
     assert la is not None and lb is not None
     assert (lb.records, lb.checksum) == (la.records, la.checksum) == warehouse.load_stats(b.load_id)
+
+
+def test_a_page_is_kept_in_key_order() -> None:
+    """The node's records of a page come out by series, then period (SQLite inserts those faster),
+    filtered as before; two records at one key keep the page's order (the insert then refuses the load)."""
+    page = [(sid, START + h * HOUR, float(h), "MWh", None)
+            for h in (2, 0, 1, 30 * 24) for sid in ("PJM", "ERCO", "TVA")]
+    page.append(("ERCO", START, -1.0, "MWh", None))
+    kept = Keep(frozenset(SERIES), START, END).records(page)
+    assert [(r[0], (r[1] - START) // HOUR) for r in kept] == [
+        ("ERCO", 0), ("ERCO", 0), ("ERCO", 1), ("ERCO", 2), ("PJM", 0), ("PJM", 1), ("PJM", 2)]
+    assert [r[2] for r in kept if r[0] == "ERCO" and r[1] == START] == [0.0, -1.0]
 
 
 def test_targets_keep_only_the_gaps(source: SourceDef, warehouse: Warehouse) -> None:
