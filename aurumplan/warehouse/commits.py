@@ -119,6 +119,35 @@ class _FirstLoads:
         return overlaps or not self._empty[scope]
 
 
+def _switch_by_series(conn: Connection, todo: list[sa.RowMapping]) -> bool:
+    """Make the loads' rows active series by series across the loads, when they replace nothing.
+
+    That is a commit where `_FirstLoads` found nothing to probe for any load, with no range replaced
+    and no periods excluded: every row only goes into the active table, in any order. Series by
+    series, each series' rows go in period order into one part of the active key; load by load
+    they went into as many parts as the load has series (306,768 rows in 62 loads of 7 series:
+    0.58-0.72 s -> 0.38-0.46 s on SQLite, bench/RESULTS.md). Rows outside the loads' declared series
+    (or of another source or dataset) follow in one more statement when a count finds them; a row at
+    a key already active fails the insert, and the transaction, as in the load-by-load switch.
+    Returns whether it switched them (False, for loads of several datasets: the caller switches load by load).
+    """
+    scopes = {(row["source"], row["dataset"]) for row in todo}
+    if len(scopes) != 1:
+        return False
+    (source, dataset), ids = scopes.pop(), [row["load_id"] for row in todo]
+    series = sorted({sid for row in todo for sid in json.loads(row["series"])})
+    rows = sa.select(*(_o.c[k] for k in _KEY), _o.c.load_id).where(_o.c.load_id.in_(ids))
+    inserted = 0
+    for sid in series:
+        inserted += conn.execute(_a.insert().from_select([*_KEY, "load_id"], rows.where(
+            _o.c.source == source, _o.c.dataset == dataset, _o.c.series_id == sid))).rowcount
+    stored = conn.execute(sa.select(sa.func.count()).select_from(_o).where(_o.c.load_id.in_(ids))).scalar_one()
+    if stored != inserted:
+        conn.execute(_a.insert().from_select([*_KEY, "load_id"], rows.where(
+            ~sa.and_(_o.c.source == source, _o.c.dataset == dataset, _o.c.series_id.in_(series)))))
+    return True
+
+
 class CommitsMixin(WarehouseBase):
     """commit() and rollback() of Warehouse."""
 
@@ -156,7 +185,7 @@ class CommitsMixin(WarehouseBase):
             self._advance_fence(conn, fence)
             rows = {r["load_id"]: r for r in conn.execute(
                 sa.select(loads).where(loads.c.load_id.in_(ids))).mappings()}
-            first = _FirstLoads(conn)
+            todo: list[sa.RowMapping] = []
             for lid in ids:
                 row = rows.get(lid)
                 if row is None:
@@ -165,7 +194,15 @@ class CommitsMixin(WarehouseBase):
                     continue
                 if row["status"] != "staged":
                     raise OperationError(f"load {lid} is {row['status']} and cannot be committed")
-                self._commit_one(conn, row, replace_range, (exclude or {}).get(lid), first.need_probe(row))
+                todo.append(row)
+            first = _FirstLoads(conn)
+            probes = [first.need_probe(row) for row in todo]
+            plain = not replace_range and not any(probes) and not any((exclude or {}).get(r["load_id"]) for r in todo)
+            if not (plain and _switch_by_series(conn, todo)):
+                for staged, probe in zip(todo, probes, strict=True):
+                    self._commit_one(conn, staged, replace_range, (exclude or {}).get(staged["load_id"]), probe)
+            for staged in todo:
+                lid = staged["load_id"]
                 seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(loads.c.commit_seq), 0))).scalar_one()
                 values: dict[str, Any] = {"status": "committed", "commit_seq": seq + 1,
                                           "committed_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}

@@ -220,6 +220,31 @@ def test_loads_of_one_commit_on_a_new_dataset_replace_each_other_where_they_over
     wh.close()
 
 
+def test_a_first_commit_switches_every_row_of_its_loads_or_none(db_url: str) -> None:
+    """Loads that replace nothing become active series by series across the loads: a row of a series its
+    load did not declare is active too, and two loads writing one key fail the commit, which changes nothing."""
+    wh = open_warehouse(db_url)
+    wh.stage_load(_info("L1", series=("PJM", "MISO")))
+    wh.write_batch("L1", _rows(range(24), series=("PJM", "MISO")) + _rows(range(3), series=("ERCO",)))
+    wh.stage_load(LoadInfo("L2", "OP1", "eia", "ELEC.DEMAND", 24 * H, 48 * H, ("PJM", "MISO"), node_id="L2-node"))
+    wh.write_batch("L2", _rows(range(24, 48), series=("MISO", "PJM")))
+    assert wh.commit(["L2", "L1"]) == ["L2", "L1"]
+    assert wh.count_current() == 48 * 2 + 3
+    assert _scalar(db_url, "SELECT count(*) FROM observations_active WHERE load_id = 'L1'") == 24 * 2 + 3
+    assert _scalar(db_url, "SELECT count(*) FROM observations_active WHERE load_id = 'L2'") == 48
+    _one_row_per_key(db_url)
+    assert wh.rollback(["L2", "L1"]) == ["L1", "L2"] and wh.count_current() == 0  # newest commit first
+
+    wh.stage_load(LoadInfo("A", "OP2", "eia", "ELEC.GEN", 0, 24 * H, ("PJM",), node_id="A-node"))
+    wh.write_batch("A", [("eia", "ELEC.GEN", "PJM", 30 * H, 1.0, "MWh", None)])  # outside its declared span
+    wh.stage_load(LoadInfo("B", "OP2", "eia", "ELEC.GEN", 24 * H, 48 * H, ("PJM",), node_id="B-node"))
+    wh.write_batch("B", [("eia", "ELEC.GEN", "PJM", h * H, 2.0, "MWh", None) for h in range(24, 48)])
+    with pytest.raises(WarehouseError, match=r"UNIQUE constraint|duplicate key"):
+        wh.commit(["A", "B"])
+    assert wh.load("A").status == wh.load("B").status == "staged" and wh.count_current() == 0
+    wh.close()
+
+
 def test_a_rollback_checked_before_a_gc_checks_again_and_is_refused(db_url: str) -> None:
     """rollback(verified) skips the gc check only while no gc deleted anything since it was made."""
     wh = open_warehouse(db_url)
