@@ -166,7 +166,8 @@ class Config(_Model):
     parse_workers: int | None = Field(
         default=None, ge=0, description="processes that decode pages and build rows for the local executor: 0 = "
         "none (the fetching threads do it), unset = one per core beyond the first for an operation of at least "
-        "50,000 planned records (docs/architecture.md, \"Staging\")")
+        "50,000 planned records; with any, a judge worker also validates staged chunks (docs/architecture.md, "
+        "\"Staging\")")
     logs: str = Field(default=".aurumplan/logs", description="operation logs and failure logs")
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     costs: CostConfig = Field(default_factory=CostConfig, description="prices for `aurumplan cost`")

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aurumplan.apply.nodes import load_id_of
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
+from aurumplan.executors.base import load_id_of
 from aurumplan.intervals import IntervalSet
 from aurumplan.plan.model import DataNode, Settings
 from aurumplan.quality.evaluate import evaluate, normalize_checks
@@ -57,12 +57,30 @@ def early_allowed(settings: Settings) -> bool:
     return "consistency" not in normalize_checks(settings.validation.checks)
 
 
-def judge_chunk(applier: Any, conn: Any, dataset: str, chunk: list[DataNode]) -> ChunkResult:
+@dataclass(frozen=True)
+class Judging:
+    """What judging a chunk reads of the apply, picklable: a judge worker gets it with each chunk
+    (apply/judgeworker.py)."""
+
+    settings: Settings
+    files: dict[str, str]
+    """The spec's files by path, their text (quality scripts)."""
+    catalog: Catalog
+    source: str
+    op_id: str
+
+
+def judging(applier: Any) -> Judging:
+    return Judging(applier.settings, {rel: f.text for rel, f in applier.plan.spec.files.items()},
+                   applier.catalog, applier.source.name, applier.op_id)
+
+
+def judge_chunk(judge: Judging, conn: Any, dataset: str, chunk: list[DataNode]) -> ChunkResult:
     """The evaluation of one chunk of a dataset's staged nodes, one part per coalesced range."""
-    settings: Settings = applier.settings
+    settings = judge.settings
     plain = settings.model_dump(mode="json")
-    scripts = load_scripts(plain, {rel: {"text": f.text} for rel, f in applier.plan.spec.files.items()})
-    ds = applier.catalog.dataset(applier.source.name, dataset)
+    scripts = load_scripts(plain, {rel: {"text": text} for rel, text in judge.files.items()})
+    ds = judge.catalog.dataset(judge.source, dataset)
     where = IntervalSet()
     series: set[str] = set()
     for n in chunk:
@@ -70,10 +88,10 @@ def judge_chunk(applier: Any, conn: Any, dataset: str, chunk: list[DataNode]) ->
             where = where | n.where(sid)
         series.update(n.series)
     want = expected_series(ds, (), narrow=series, by="operation")  # the definition check/coverage use
-    load_ids = [load_id_of(applier.op_id, n.id) for n in chunk]
+    load_ids = [load_id_of(judge.op_id, n.id) for n in chunk]
     parts: list[Part] = []
     for s, e in where:
-        q = evaluate(conn, applier.catalog, applier.source.name, dataset, (s, e), settings.validation.checks,
+        q = evaluate(conn, judge.catalog, judge.source, dataset, (s, e), settings.validation.checks,
                      load_id=load_ids, params=quality_params(plain), series=list(want.series), scripts=scripts,
                      weights=settings.validation.weights)
         parts.append((e - s, q.score, {k: r.score for k, r in q.results.items()},
@@ -96,9 +114,10 @@ def validate_dataset(applier: Any, dataset: str, staged: list[DataNode],
     ds = applier.catalog.dataset(applier.source.name, dataset)
     parts: list[Part] = []
     loaded: set[str] = set()
+    judge = judging(applier)
     with applier.warehouse.connect() as conn:
         for chunk in chunks_of(staged):
-            done = (judged or {}).get(chunk_key(chunk)) or judge_chunk(applier, conn, dataset, chunk)
+            done = (judged or {}).get(chunk_key(chunk)) or judge_chunk(judge, conn, dataset, chunk)
             parts.extend(done.parts)
             loaded.update(done.series)
     total = sum(p[0] for p in parts) or 1

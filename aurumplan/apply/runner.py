@@ -10,6 +10,7 @@ cancelled) follows the lifecycle in apply/lifecycle.py; docs/architecture.md dra
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import socket
 import threading
@@ -29,7 +30,15 @@ from aurumplan.apply.faults import crash_point
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, discard_staged, lineage, transition
 from aurumplan.apply.limits import make_limiter
 from aurumplan.apply.migrate import migrate_node
-from aurumplan.apply.quality_gate import ChunkResult, chunk_key, chunks_of, early_allowed, judge_chunk, validate_dataset
+from aurumplan.apply.quality_gate import (
+    ChunkResult,
+    chunk_key,
+    chunks_of,
+    early_allowed,
+    judge_chunk,
+    judging,
+    validate_dataset,
+)
 from aurumplan.apply.rollback import rollback_operation
 from aurumplan.apply.staleness import stale_ranges, written
 from aurumplan.apply.waiting import Wait, keep_place, lease_or_wait
@@ -45,7 +54,7 @@ from aurumplan.errors import (
     SuspendedError,
 )
 from aurumplan.executors.base import Counters, ExtractJob, Stopped, extract_job, merged
-from aurumplan.executors.parsepool import ParsePool
+from aurumplan.executors.parsepool import ParsePool, WorkerPool
 from aurumplan.executors.registry import make_executor
 from aurumplan.hashing import canonical_json, sha256_hex
 from aurumplan.inspect.progress import progress, stored_plan
@@ -59,6 +68,8 @@ from aurumplan.warehouse import Warehouse, open_warehouse
 
 Hook = Callable[[str, dict[str, Any]], None]
 DATA_KINDS = ("extract", "derive")
+JUDGE_START_S = 10.0
+"""How long a chunk waits for the judge worker to start (its imports, ~0.4 s) before it is judged here."""
 _FINISHED = frozenset({"done", "failed-ok", "blocked", "stopped"})
 
 
@@ -166,6 +177,7 @@ class Applier:
         self.judged: dict[tuple[str, ...], ChunkResult] = {}  # validation chunks judged while fetching
         self._judging: dict[tuple[str, ...], Future[None]] = {}
         self._judge: ThreadPoolExecutor | None = None
+        self.judge_pool: WorkerPool | None = None  # a judge worker, beside parse workers (apply/judgeworker.py)
         self.parse_pool = parse_pool  # parse workers api.apply_plan started ahead (executors/parsepool.py)
         self.staged_ids: set[str] = set()  # data nodes staged (this run or before), for judging early
 
@@ -368,6 +380,9 @@ class Applier:
             if self._judge is not None:
                 self._judge.shutdown(wait=True, cancel_futures=True)
                 self._judge = None
+            if self.judge_pool is not None:
+                self.judge_pool.close()
+                self.judge_pool = None
             close = getattr(executor, "close", None)
             if close:
                 close()
@@ -601,14 +616,26 @@ class Applier:
                     continue
                 if self._judge is None:
                     self._judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge")
+                    if self.parse_pool is not None:  # the apply has cores to spare (parsepool.auto_workers)
+                        self.judge_pool = WorkerPool(1, "aurumplan.apply.judgeworker", "judge")
                 self._judging[key] = self._judge.submit(self._judge_chunk, dataset, chunk, key)
 
     def _judge_chunk(self, dataset: str, chunk: list[DataNode], key: tuple[str, ...]) -> None:
+        """Judge one chunk in the judge worker, or here when it cannot (still starting, died, failed)."""
         if self.stop.is_set():
             return
         try:
-            with self.warehouse.connect() as conn:
-                self.judged[key] = judge_chunk(self, conn, dataset, chunk)
+            judge = judging(self)
+            pool = self.judge_pool
+            if pool is not None and not pool.wait_ready(JUDGE_START_S):
+                pool = None
+            done: ChunkResult | None = pool.ask(pickle.dumps(
+                (self.config.warehouse_url, judge, dataset, chunk), protocol=pickle.HIGHEST_PROTOCOL)) \
+                if pool is not None else None
+            if done is None:
+                with self.warehouse.connect() as conn:
+                    done = judge_chunk(judge, conn, dataset, chunk)
+            self.judged[key] = done
         except Exception:  # the validate node judges it again and reports it
             return
 

@@ -22,6 +22,7 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
@@ -178,8 +179,9 @@ def _prepare(staging: bytes, call: Call, status: int, headers: list[tuple[bytes,
     return PreparedPage([], page.next_call, page.total, page.warnings, prepared=st.values(page.records))
 
 
-def serve(read_fd: int, write_fd: int) -> None:
-    """A worker's loop (executors/parseworker.py runs it): a request in, its page or None out, until EOF."""
+def serve(read_fd: int, write_fd: int, handle: Callable[..., Any] = _prepare) -> None:
+    """A worker's loop (executors/parseworker.py, apply/judgeworker.py): a request in, `handle`'s answer
+    or None out, until EOF."""
     inp, out = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     out.send_bytes(b"ready")
     while True:
@@ -188,32 +190,31 @@ def serve(read_fd: int, write_fd: int) -> None:
         except (EOFError, OSError):  # the apply closed the pipe or died: nothing is left to do
             return
         try:
-            page: PreparedPage | None = _prepare(*pickle.loads(request))
-        except Exception:  # the fetching thread parses this page itself and raises the error there
-            page = None
-        out.send_bytes(pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL))
+            answer = handle(*pickle.loads(request))
+        except Exception:  # the apply does this work itself and raises the error there
+            answer = None
+        out.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-class ParsePool:
-    """Worker processes for the local executor's pages, each fed by one thread of the apply.
+class WorkerPool:
+    """Worker processes, each fed by one thread of the apply: `python -m MODULE READ_FD WRITE_FD`.
 
-    The workers are plain `python -m aurumplan.executors.parseworker` processes talking over two pipes:
-    unlike multiprocessing's spawn and fork server, that never imports the program that runs the apply
-    (a script without a `__main__` guard, a scheduler's task), and unlike fork it copies none of the
-    apply's threads or locks. A worker whose pipe closes (the apply ended or was killed) exits.
+    The workers are plain `python -m` processes talking over two pipes: unlike multiprocessing's spawn
+    and fork server, that never imports the program that runs the apply (a script without a `__main__`
+    guard, a scheduler's task), and unlike fork it copies none of the apply's threads or locks. A worker
+    whose pipe closes (the apply ended or was killed) exits.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, module: str = "aurumplan.executors.parseworker", name: str = "parse") -> None:
+        self._module = module
         self._jobs: queue.SimpleQueue[tuple[bytes, Future[bytes]] | None] = queue.SimpleQueue()
         self._ready = threading.Event()
         self._live = workers
         self._lock = threading.Lock()
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.served = 0
-        """Pages a worker turned into rows (the others were parsed in the fetching threads)."""
         # Starting a worker waits for its imports (~0.3 s): the feeding threads do that while the apply
-        # sets up and fetches its first pages, which are parsed in-process meanwhile.
-        self._threads = [threading.Thread(target=self._feed, name=f"parse-worker-{i}", daemon=True)
+        # goes on (with a parse pool: sets up and fetches its first pages, parsed in-process meanwhile).
+        self._threads = [threading.Thread(target=self._feed, name=f"{name}-worker-{i}", daemon=True)
                          for i in range(workers)]
         for t in self._threads:
             t.start()
@@ -234,7 +235,7 @@ class ParsePool:
         proc: subprocess.Popen[bytes] | None = None
         try:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-            proc = subprocess.Popen([sys.executable, "-m", "aurumplan.executors.parseworker", str(from_parent),
+            proc = subprocess.Popen([sys.executable, "-m", self._module, str(from_parent),
                                      str(to_parent)], pass_fds=(from_parent, to_parent), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         except (OSError, ValueError):  # no interpreter to start, or no fd passing here: pages parse in-process
@@ -269,26 +270,16 @@ class ParsePool:
                 if self._live == 0:
                     self._ready.set()
 
-    @staticmethod
-    def staging(st: Staging) -> bytes:
-        """A node's staging, pickled once and sent with each of its pages."""
-        return pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def prepare(self, staging: bytes, call: Call, response: httpx.Response) -> PreparedPage | None:
-        """The page parsed into rows by a worker; None where the fetching thread must parse it
-        itself (not a 200, an error the driver raised, no worker ready yet or none left)."""
-        if response.status_code != 200 or not self._ready.is_set() or self.broken:
+    def ask(self, request: bytes) -> Any:
+        """A worker's answer to `request` (pickled arguments of its handler), or None: no worker ready yet
+        or none left, the worker died, or the handler raised (the caller then does the work itself)."""
+        if not self._ready.is_set() or self.broken:
             return None
         result: Future[bytes] = Future()
-        self._jobs.put((pickle.dumps((staging, call, response.status_code, response.headers.raw, response.content),
-                                     protocol=pickle.HIGHEST_PROTOCOL), result))
+        self._jobs.put((request, result))
         while True:
             try:
-                page: PreparedPage | None = pickle.loads(result.result(timeout=1.0))
-                if page is not None:
-                    with self._lock:
-                        self.served += 1
-                return page
+                return pickle.loads(result.result(timeout=1.0))
             except FuturesTimeout:
                 if self.broken:  # every worker is gone: nobody will answer
                     return None
@@ -300,3 +291,30 @@ class ParsePool:
         (not waited for here: a worker's interpreter takes ~0.2 s to shut down, and it holds nothing)."""
         for _ in self._threads:
             self._jobs.put(None)
+
+
+class ParsePool(WorkerPool):
+    """Parse workers for the local executor's pages (executors/parseworker.py)."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.served = 0
+        """Pages a worker turned into rows (the others were parsed in the fetching threads)."""
+
+    @staticmethod
+    def staging(st: Staging) -> bytes:
+        """A node's staging, pickled once and sent with each of its pages."""
+        return pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def prepare(self, staging: bytes, call: Call, response: httpx.Response) -> PreparedPage | None:
+        """The page parsed into rows by a worker; None where the fetching thread must parse it
+        itself (not a 200, an error the driver raised, no worker ready yet or none left)."""
+        if response.status_code != 200:
+            return None
+        page: PreparedPage | None = self.ask(pickle.dumps(
+            (staging, call, response.status_code, response.headers.raw, response.content),
+            protocol=pickle.HIGHEST_PROTOCOL))
+        if page is not None:
+            with self._lock:
+                self.served += 1
+        return page

@@ -15,14 +15,14 @@ if TYPE_CHECKING:
     from aurumplan.warehouse.commits import Verified
     from aurumplan.warehouse.gc import Collected
     from aurumplan.warehouse.rows import ObsRow, Row, hex64
-    from aurumplan.warehouse.warehouse import Warehouse, open_warehouse
+    from aurumplan.warehouse.warehouse import Warehouse, open_warehouse, read_connection
 
 _WHERE = {"Version": "archives", "Load": "base", "LoadInfo": "base", "Collected": "gc", "ObsRow": "rows",
           "Row": "rows", "hex64": "rows", "Verified": "commits", "Warehouse": "warehouse",
-          "open_warehouse": "warehouse"}
+          "open_warehouse": "warehouse", "read_connection": "warehouse"}
 
 __all__ = ["Collected", "Load", "LoadInfo", "ObsRow", "Row", "Verified", "Version", "Warehouse", "hex64",
-           "open_warehouse"]
+           "open_warehouse", "read_connection"]
 
 
 def __getattr__(name: str) -> Any:

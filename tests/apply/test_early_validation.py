@@ -56,8 +56,9 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return calls
 
 
-def _apply(project: Path, url: str, base_url: str, checks: str) -> dict[str, Any]:
-    write_config(project, url, base_url, quota="{per_second: 1000}\n    limits: {max_rows: 72}")
+def _apply(project: Path, url: str, base_url: str, checks: str, parse_workers: int = 0) -> dict[str, Any]:
+    config = write_config(project, url, base_url, quota="{per_second: 1000}\n    limits: {max_rows: 72}")
+    config.write_text(config.read_text() + f"parse_workers: {parse_workers}\n")
     (project / "spec.yaml").write_text(SPEC.format(checks=checks))
     code, out, err = run(project, "apply", str(project / "spec.yaml"), "--auto-approve")
     assert code == 0, out + err
@@ -107,3 +108,29 @@ def test_a_failing_early_judgement_is_left_to_the_validate_node(tmp_path: Path, 
     monkeypatch.setattr(runner, "judge_chunk", failing)
     out = _apply(tmp_path / "p", db_url, server.base_url, "schema, completeness")
     assert failed and out["score"] < 1.0
+
+
+def test_a_judge_worker_judges_the_chunks_with_the_same_gate(tmp_path: Path, db_url: str, server: EiaServer,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """With parse workers, a judge worker process judges the chunks early (apply/judgeworker.py): no chunk
+    is judged in the apply's process, and the gate is the one of judging after the last page."""
+    monkeypatch.setenv("EIA_API_KEY", "k-early")
+    monkeypatch.setattr(quality_gate, "CHUNK_ROWS", 150)
+    calls = _counting(monkeypatch)
+    started: list[str] = []
+    real_pool = runner.WorkerPool
+
+    def pool(workers: int, module: str, name: str) -> Any:
+        started.append(module)
+        return real_pool(workers, module, name)
+
+    monkeypatch.setattr(runner, "WorkerPool", pool)
+    with contextlib.ExitStack() as stack:
+        second = (f"sqlite:///{tmp_path / 'late.db'}" if db_url.startswith("sqlite")
+                  else stack.enter_context(contextlib.contextmanager(pg_schema_url)()))
+        worker = _apply(tmp_path / "worker", db_url, server.base_url, "schema, completeness", parse_workers=1)
+        assert started == ["aurumplan.apply.judgeworker"] and calls == {"early": 0, "validate": 0}
+        monkeypatch.setattr(runner, "early_allowed", lambda _settings: False)
+        late = _apply(tmp_path / "late", second, server.base_url, "schema, completeness")
+    assert calls == {"early": 0, "validate": 3}
+    assert worker == late and worker["score"] < 1.0
