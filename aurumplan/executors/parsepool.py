@@ -270,10 +270,15 @@ class WorkerPool:
                 if self._live == 0:
                     self._ready.set()
 
+    @property
+    def answering(self) -> bool:
+        """Whether a worker is ready to take a request: check before building a costly one."""
+        return self._ready.is_set() and not self.broken
+
     def ask(self, request: bytes) -> Any:
         """A worker's answer to `request` (pickled arguments of its handler), or None: no worker ready yet
         or none left, the worker died, or the handler raised (the caller then does the work itself)."""
-        if not self._ready.is_set() or self.broken:
+        if not self.answering:
             return None
         result: Future[bytes] = Future()
         self._jobs.put((request, result))
@@ -309,7 +314,7 @@ class ParsePool(WorkerPool):
     def prepare(self, staging: bytes, call: Call, response: httpx.Response) -> PreparedPage | None:
         """The page parsed into rows by a worker; None where the fetching thread must parse it
         itself (not a 200, an error the driver raised, no worker ready yet or none left)."""
-        if response.status_code != 200:
+        if response.status_code != 200 or not self.answering:  # no ~1 MB body pickled for nobody
             return None
         page: PreparedPage | None = self.ask(pickle.dumps(
             (staging, call, response.status_code, response.headers.raw, response.content),

@@ -134,3 +134,20 @@ def test_a_judge_worker_judges_the_chunks_with_the_same_gate(tmp_path: Path, db_
         late = _apply(tmp_path / "late", second, server.base_url, "schema, completeness")
     assert calls == {"early": 0, "validate": 3}
     assert worker == late and worker["score"] < 1.0
+
+
+def test_chunks_the_judge_worker_cannot_judge_are_judged_in_the_apply(
+        tmp_path: Path, server: EiaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A judge worker that answers nothing useful (here a parse worker, whose handler fails on a chunk)
+    leaves every chunk to the apply's process: still judged early, and the same gate."""
+    monkeypatch.setenv("EIA_API_KEY", "k-early")
+    monkeypatch.setattr(quality_gate, "CHUNK_ROWS", 150)
+    calls = _counting(monkeypatch)
+    real_pool = runner.WorkerPool
+    monkeypatch.setattr(runner, "WorkerPool",
+                        lambda workers, _module, name: real_pool(workers, "aurumplan.executors.parseworker", name))
+    broken = _apply(tmp_path / "broken", f"sqlite:///{tmp_path / 'b.db'}", server.base_url, "schema, completeness",
+                    parse_workers=1)
+    assert calls == {"early": 3, "validate": 0}
+    late = _apply(tmp_path / "plain", f"sqlite:///{tmp_path / 'p.db'}", server.base_url, "schema, completeness")
+    assert broken == late and broken["score"] < 1.0
