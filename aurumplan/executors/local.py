@@ -113,7 +113,7 @@ class LocalExecutor:
     def _run_pooled(self, job: ExtractJob, pool: ParsePool) -> Counters:
         """The same pages, batches and transactions, with each page's rows built by a parse worker."""
         counters = job.counters
-        staging = Staging(job.driver.name, job.source, job.dataset, job.request, self._keep(job), job.load_id,
+        staging = Staging(job.driver.name, job.source, job.dataset, job.request, self._keep(job),
                           self.warehouse.sqlite)
         sent = pool.staging(staging)
         rows = Prepared()
@@ -136,7 +136,7 @@ class LocalExecutor:
         return counters
 
     def _flush_values(self, job: ExtractJob, flat: list[object], total: int, n: int, counters: Counters) -> None:
-        self.warehouse.write_values(job.load_id, list(flat), total & MASK)
+        self.warehouse.write_values(job.load_id, job.source.name, job.dataset.name, flat, total & MASK)
         counters.records += n
         if job.on_progress is not None:
             job.on_progress(counters)

@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 _EPOCH = dt.datetime(1970, 1, 1)
 _SECOND = dt.timedelta(seconds=1)
 MASK = (1 << 64) - 1
-ROW_WIDTH = 8
-"""Column values per row in what row_values builds (load_id, source, dataset, series_id, period, value,
-unit, attributes)."""
+ROW_WIDTH = 5
+"""Column values per row in what row_values builds (series_id, period, value, unit, attributes): the
+load's id, source and dataset are the same for every row of a load, and bound once per INSERT."""
 ZERO = "0" * 16
 
 Row = tuple[str, str, str, int, float | None, str | None, Any]
@@ -93,9 +93,9 @@ def hex64(value: int) -> str:
     return f"{value & MASK:016x}"
 
 
-def row_values(load_id: str, source: str, dataset: str, records: Sequence[Record], sqlite: bool,
+def row_values(source: str, dataset: str, records: Sequence[Record], sqlite: bool,
                hashes: list[int] | None = None) -> tuple[list[Any], int]:
-    """The records' observation column values, flattened (8 per row), and their checksum.
+    """The records' observation column values, flattened (ROW_WIDTH per row), and their checksum.
 
     The hot loop of staging (writes.write_records, or a parse worker: executors/parsepool.py).
     Each series' constant prefix is hashed once per call; periods repeat across series, so each is
@@ -131,5 +131,5 @@ def row_values(load_id: str, source: str, dataset: str, records: Sequence[Record
         stamp = stamps.get(period)
         if stamp is None:
             stamp = stamps[period] = to_ts(period)
-        add((load_id, source, dataset, sid, stamp, value, unit, text))
+        add((sid, stamp, value, unit, text))
     return flat, total & MASK
