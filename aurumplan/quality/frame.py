@@ -69,16 +69,36 @@ def load_frame(conn: Connection, source: str, dataset: str, window: Interval, *,
     ids = tuple(load_ids or ())
     wanted = set(series) if series is not None else None
     frame = DatasetFrame(source, dataset, window, load_ids=ids)
-    lo, hi = window
     intern: dict[Any, Any] = {}
+    if with_load_ids and ids:
+        # One query per load (in id order, as SQLite's IN list ran): its id is known, not read with each
+        # row (~13% of reading a staged chunk, bench/RESULTS.md).
+        for lid in sorted(set(ids)):
+            _add_rows(frame, observation_rows(conn, source, dataset, window, load_ids=(lid,),
+                                              with_attributes=with_attributes), wanted, intern, with_attributes,
+                      True, lid)
+    else:
+        _add_rows(frame, observation_rows(conn, source, dataset, window, load_ids=ids,
+                                          with_attributes=with_attributes, with_load_ids=with_load_ids),
+                  wanted, intern, with_attributes, with_load_ids, None)
+    frame.series = {k: s for k, s in frame.series.items() if s.periods}  # rows only outside the window
+    for s in frame.series.values():
+        _sort(s)
+    return frame
+
+
+def _add_rows(frame: DatasetFrame, rows: Iterable[Sequence[Any]], wanted: set[str] | None, intern: dict[Any, Any],
+              with_attributes: bool, with_load_ids: bool, load_id: str | None) -> None:
+    """Append rows (series_id, epoch, value, unit[, attributes][, load_id]) to the frame's series, those
+    inside its window; `load_id`, when given, is every row's load (then not a column of the rows)."""
+    lo, hi = frame.window
     cur: SeriesFrame | None = None
     periods: list[int] = []
     values: list[Any] = []
     units: list[Any] = []
     attrs: list[Any] = []
     loads: list[Any] = []
-    for row in observation_rows(conn, source, dataset, window, load_ids=ids, with_attributes=with_attributes,
-                                with_load_ids=with_load_ids):
+    for row in rows:
         sid = row[0]
         if cur is None or sid != cur.series_id:
             if wanted is not None and sid not in wanted:
@@ -101,13 +121,11 @@ def load_frame(conn: Connection, source: str, dataset: str, window: Interval, *,
         if with_attributes:
             a = row[4]
             attrs.append(intern.setdefault(a, a))
-        if with_load_ids:
+        if load_id is not None:
+            loads.append(load_id)
+        elif with_load_ids:
             lid = row[-1]
             loads.append(intern.setdefault(lid, lid))
-    frame.series = {k: s for k, s in frame.series.items() if s.periods}  # rows only outside the window
-    for s in frame.series.values():
-        _sort(s)
-    return frame
 
 
 def build_frame(source: str, dataset: str, window: Interval, rows: Iterable[Sequence[Any]],

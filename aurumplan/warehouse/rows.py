@@ -109,8 +109,11 @@ def row_values(source: str, dataset: str, records: Sequence[Record], sqlite: boo
     prefix: dict[str, tuple[int, int]] = {}
     texts: dict[int, str | None] = {}
     stamps: dict[int, Any] = {}
+    same: dict[Any, Any] = {}  # one object per distinct series id and unit: pickled once, not per row
     each = hashes.append if hashes is not None else None
     for sid, period, value, unit, attrs in records:
+        sid = same.setdefault(sid, sid)
+        unit = same.setdefault(unit, unit)
         if attrs is None or attrs.__class__ is str:
             text = attrs
         else:
