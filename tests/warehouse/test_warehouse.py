@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aurumplan.errors import FencedError, OperationError, WarehouseError
 from aurumplan.warehouse import LoadInfo, Warehouse, open_warehouse
@@ -330,3 +333,31 @@ def test_warehouses_in_other_schemas_do_not_wait_for_each_other() -> None:
     finally:
         for gen in (first, second):
             next(gen, None)
+
+
+_VALUES = st.one_of(st.none(), st.just(float("nan")), st.integers(-10**9, 10**9),
+                    st.floats(allow_nan=False, allow_infinity=False))
+_RECORDS = st.dictionaries(
+    st.tuples(st.sampled_from(["PJM", "MISO", "ERCO", "B.1", "é"]), st.integers(0, 47)),
+    st.tuples(_VALUES, st.sampled_from([None, "MWh", "megawatthours"]),
+              st.sampled_from([None, "x", {"marker": "null"}, {"respondent": "PJM", "n": 1}])),
+    min_size=1, max_size=60)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=_RECORDS, cut=st.integers(1, 60), data=st.randoms(use_true_random=False))
+def test_a_staged_load_s_running_checksum_is_that_of_its_stored_rows(db_url: str, records: dict, cut: int,
+                                                                      data: random.Random) -> None:
+    """The checksum kept while a load is written batch by batch (rows.row_values, the hot path) equals the
+    one recomputed from what is stored (load_stats): rows in any order, NaN, integers, no unit, attributes."""
+    wh = open_warehouse(db_url)
+    lid = f"H{uuid.uuid4().hex}"
+    wh.stage_load(LoadInfo(lid, "OPH", "eia", "ELEC.DEMAND", 0, 48 * H, ("PJM", "MISO", "ERCO", "B.1", "é")))
+    rows = [(sid, h * H, v, unit, attrs) for (sid, h), (v, unit, attrs) in records.items()]
+    data.shuffle(rows)
+    for i in range(0, len(rows), cut):
+        wh.write_records(lid, "eia", "ELEC.DEMAND", rows[i:i + cut])
+    load = wh.load(lid)
+    assert load is not None and (load.records, load.checksum) == wh.load_stats(lid)
+    assert load.records == len(rows)
+    wh.close()
