@@ -233,13 +233,12 @@ def restore(run: NodeRun, dataset: str, replaced: dict[str, Any]) -> None:
 
 
 def restore_watermarks(store: StateStore, source: str, dataset: str, replaced: dict[str, Any]) -> None:
-    """The watermarks of a commit's snapshot, as they were before that commit."""
-    for sid, snap in replaced.items():
-        where = IntervalSet.from_json(snap["where"])
-        store.remove_watermarks(source, dataset, sid, where)
-        for s, e, lid, op, checksum, schema in snap["held"]:
-            store.set_watermarks(source, dataset, sid, IntervalSet([(s, e)]),
-                                 WatermarkRef(lid, op, checksum, schema), 0)
+    """The watermarks of a commit's snapshot, as they were before that commit, in one transaction."""
+    clear = {sid: IntervalSet.from_json(snap["where"]) for sid, snap in replaced.items()}
+    items = [(sid, IntervalSet([(s, e)]), WatermarkRef(lid, op, checksum, schema), 0)
+             for sid, snap in replaced.items() for s, e, lid, op, checksum, schema in snap["held"]]
+    if clear:
+        store.set_watermarks_many(source, dataset, items, clear=clear)
 
 
 def gate(score: float | None, threshold: float, on_failure: str, dataset: str) -> str:

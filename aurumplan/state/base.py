@@ -91,8 +91,10 @@ class StateStore(StateReader):
     @abstractmethod
     def set_watermarks_many(self, source: str, dataset: str,
                             items: Iterable[tuple[str, IntervalSet, WatermarkRef, int]], *,
-                            fence: tuple[str, int] | None = None, now: float | None = None) -> int:
-        """set_watermarks for (series_id, where, ref, records) items in one transaction."""
+                            fence: tuple[str, int] | None = None, now: float | None = None,
+                            clear: Mapping[str, IntervalSet] | None = None) -> int:
+        """set_watermarks for (series_id, where, ref, records) items in one transaction, after
+        forgetting `clear` (series id -> periods) in it."""
 
     @abstractmethod
     def remove_watermarks(self, source: str, dataset: str, series_id: str, where: IntervalSet, *,

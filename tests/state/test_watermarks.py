@@ -47,8 +47,9 @@ def test_writes_split_and_overwrite_like_interval_map(db_url: str) -> None:
 
 
 def test_a_batch_of_writes_equals_the_same_writes_one_by_one(db_url: str) -> None:
-    """set_watermarks_many (a commit's whole dataset) must leave exactly the rows, records included,
-    that the same items written in order leave: disjoint batches take a faster path."""
+    """set_watermarks_many (a commit's whole dataset, or a rollback's snapshot with the periods it clears)
+    must leave exactly the rows, records included, that the same removals and items written in order
+    leave, in one transaction: disjoint batches take a faster path."""
     store = open_state(db_url)
     rng = random.Random(11)
     refs = [WatermarkRef(f"L{i}", f"OP{i}", f"ck{i}", None) for i in range(6)]
@@ -59,7 +60,12 @@ def test_a_batch_of_writes_equals_the_same_writes_one_by_one(db_url: str) -> Non
                 where = _random_where(rng) if round_ % 2 else IntervalSet(
                     [(rng.randrange(0, 10) * 12 * H, rng.randrange(0, 10) * 12 * H + 6 * H)])
                 items.append((sid, where, rng.choice(refs), rng.randint(0, 40)))
-        store.set_watermarks_many("batch", "D", items)
+        clear = {sid: _random_where(rng) for sid in rng.sample(["PJM", "MISO", "ERCO"], rng.randint(0, 3))}
+        before = store.serial()
+        store.set_watermarks_many("batch", "D", items, clear=clear)
+        assert store.serial() == before + 1  # one transaction, a rollback's restore included
+        for sid, where in clear.items():
+            store.remove_watermarks("seq", "D", sid, where)
         for sid, where, ref, records in items:
             store.set_watermarks("seq", "D", sid, where, ref, records=records)
 
