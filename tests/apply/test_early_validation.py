@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from aurumplan.apply import quality_gate, runner
+from aurumplan.apply import judgeworker, quality_gate, runner
 from tests.apply.common import run, write_config
 from tests.doubles.fakeapis import EiaServer, Synth
 from tests.state.dburl import pg_schema_url
@@ -151,3 +152,15 @@ def test_chunks_the_judge_worker_cannot_judge_are_judged_in_the_apply(
     assert calls == {"early": 3, "validate": 0}
     late = _apply(tmp_path / "plain", f"sqlite:///{tmp_path / 'p.db'}", server.base_url, "schema, completeness")
     assert broken == late and broken["score"] < 1.0
+
+
+def test_the_judge_worker_runs_below_the_apply_s_priority() -> None:
+    """Judging early fills the cores' spare time: the judge worker yields to fetching and parsing."""
+    pool = runner.WorkerPool(1, "aurumplan.apply.judgeworker", "judge")
+    try:
+        assert pool.wait_ready(30.0) and pool.answering
+        (proc,) = pool.processes
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, mine + judgeworker.JUDGE_NICE)
+    finally:
+        pool.close()
