@@ -180,6 +180,7 @@ class Applier:
         self.judge_pool: WorkerPool | None = None  # a judge worker, beside parse workers (apply/judgeworker.py)
         self.parse_pool = parse_pool  # parse workers api.apply_plan started ahead (executors/parsepool.py)
         self.staged_ids: set[str] = set()  # data nodes staged (this run or before), for judging early
+        self._chunks: dict[str, dict[str, list[DataNode]]] = {}  # dataset -> data node id -> its chunk
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -604,15 +605,24 @@ class Applier:
         still fetch: the validate node then reuses it (the same chunk, so the same score) instead of
         reading every staged row after the last page (issue 18). One thread of its own judges them, one
         chunk at a time (memory stays that of one chunk), so no fetching slot waits for it. A failure
-        there is left to the validate node, which judges that chunk again and reports it."""
+        there is left to the validate node, which judges that chunk again and reports it.
+
+        The dataset's chunks are fixed by the plan and computed once: the first call looks at every
+        chunk (on a resume some were staged before it), later calls at the chunk of the node just
+        staged, so a node's cost does not grow with the plan's size (it did, quadratically)."""
         with self._lock:
             self.staged_ids.add(staged_now)
-            staged = set(self.staged_ids)
             if self.stop.is_set() or not early_allowed(self.settings):
                 return
-            for chunk in chunks_of(self._data_nodes(dataset)):
+            index = self._chunks.get(dataset)
+            if index is None:
+                index = self._chunks[dataset] = {n.id: c for c in chunks_of(self._data_nodes(dataset)) for n in c}
+                candidates = list({chunk_key(c): c for c in index.values()}.values())
+            else:
+                candidates = [index[staged_now]] if staged_now in index else []
+            for chunk in candidates:
                 key = chunk_key(chunk)
-                if key in self._judging or not staged.issuperset(key):
+                if key in self._judging or not all(n.id in self.staged_ids for n in chunk):
                     continue
                 if self._judge is None:
                     self._judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -164,3 +166,37 @@ def test_the_judge_worker_runs_below_the_apply_s_priority() -> None:
         assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, mine + judgeworker.JUDGE_NICE)
     finally:
         pool.close()
+
+
+def test_a_resumed_apply_judges_early_the_chunks_staged_before_the_crash(tmp_path: Path, server: EiaServer,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill -9 before the 5th of 6 nodes is staged leaves at least one chunk of 2 whole; the resumed run
+    judges it early too (its first early judgement looks at every chunk, later ones at the node's own
+    chunk only), so the validate node judges nothing; the dataset's chunks are computed once."""
+    monkeypatch.setenv("EIA_API_KEY", "k-early")
+    monkeypatch.setattr(quality_gate, "CHUNK_ROWS", 150)
+    project = tmp_path / "p"
+    url = f"sqlite:///{tmp_path / 'wh.db'}"
+    config = write_config(project, url, server.base_url, quota="{per_second: 1000}\n    limits: {max_rows: 72}")
+    config.write_text(config.read_text() + "parse_workers: 0\n")
+    (project / "spec.yaml").write_text(SPEC.format(checks="schema, completeness"))
+    env = {**os.environ, "AURUMPLAN_CRASH_AT": "before-staged:5"}
+    killed = subprocess.run([sys.executable, "-m", "aurumplan.cli.main", "--config", str(config), "apply",
+                             str(project / "spec.yaml"), "--auto-approve"], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    code, out, err = run(project, "ops", "list", "--json")
+    op_id = json.loads(out)[0]["id"]
+    calls = _counting(monkeypatch)
+    computed: list[str] = []
+    real_chunks = runner.chunks_of
+
+    def counted(nodes: list[Any]) -> list[list[Any]]:
+        computed.append(nodes[0].dataset)
+        return real_chunks(nodes)
+
+    monkeypatch.setattr(runner, "chunks_of", counted)
+    code, out, err = run(project, "resume", op_id)
+    assert code == 0, out + err
+    assert calls == {"early": 3, "validate": 0}
+    assert computed == ["ELEC.DEMAND"]
