@@ -14,7 +14,6 @@ ends. 1M rows on two cores: fetch + stage and the whole apply both ~5% faster (b
 
 from __future__ import annotations
 
-import os
 import sys
 
 from aurumplan.apply.quality_gate import ChunkResult, Judging, judge_chunk
@@ -23,7 +22,8 @@ from aurumplan.plan.model import DataNode
 from aurumplan.warehouse import read_connection
 
 JUDGE_NICE = 10
-"""How much the judge worker lowers its scheduling priority (os.nice) below the apply's."""
+"""How far below the apply's scheduling priority the judge worker runs, its imports included: the apply
+sets it as it starts the worker (runner.judge_pool)."""
 
 
 def judge(url: str, judging: Judging, dataset: str, chunk: list[DataNode]) -> ChunkResult:
@@ -32,6 +32,4 @@ def judge(url: str, judging: Judging, dataset: str, chunk: list[DataNode]) -> Ch
 
 
 if __name__ == "__main__":
-    if hasattr(os, "nice"):  # POSIX
-        os.nice(JUDGE_NICE)
     serve(int(sys.argv[1]), int(sys.argv[2]), judge)

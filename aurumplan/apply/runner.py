@@ -27,6 +27,7 @@ from aurumplan.apply import nodes as N
 from aurumplan.apply.algorithm import run_algorithm
 from aurumplan.apply.failures import FailureLog
 from aurumplan.apply.faults import crash_point
+from aurumplan.apply.judgeworker import JUDGE_NICE
 from aurumplan.apply.lifecycle import RESUMABLE, RETRYABLE, discard_staged, lineage, transition
 from aurumplan.apply.limits import make_limiter
 from aurumplan.apply.migrate import migrate_node
@@ -351,6 +352,7 @@ class Applier:
         limiter = make_limiter(self.source, self.settings, self.store)
         planned = sum(n.expected_rows for n in nodes.values() if isinstance(n, ExtractNode) and state.get(n.id) is None)
         executor = make_executor(self.config, self.warehouse, limiter, planned, self.parse_pool)
+        self._start_judge(nodes, state)
         watcher = threading.Thread(target=self._watch, daemon=True)
         watcher.start()
         previous = self._catch_interrupts()
@@ -600,6 +602,16 @@ class Applier:
         self.hook("node", {"node": nid, "status": "staged", "records": records})
         self._judge_early(node.dataset, nid)
 
+    def _start_judge(self, nodes: dict[str, AnyNode], state: dict[str, str]) -> None:
+        """Start the judge worker with the run, when it will judge: the apply has cores to spare
+        (parse workers, parsepool.auto_workers), a validate node is left to run and may judge early.
+        Started at the first judgeable chunk, the chunk waited for the worker's imports (~0.3 s; for
+        a plan of one chunk, after the last page: bench/RESULTS.md, issue 18)."""
+        if self.parse_pool is None or not early_allowed(self.settings):
+            return
+        if any(isinstance(n, ValidateNode) and nid not in state for nid, n in nodes.items()):
+            self.judge_pool = judge_pool()
+
     def _judge_early(self, dataset: str, staged_now: str) -> None:
         """Have each validation chunk of the dataset whose nodes are all staged judged while other nodes
         still fetch: the validate node then reuses it (the same chunk, so the same score) instead of
@@ -626,8 +638,6 @@ class Applier:
                     continue
                 if self._judge is None:
                     self._judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge")
-                    if self.parse_pool is not None:  # the apply has cores to spare (parsepool.auto_workers)
-                        self.judge_pool = WorkerPool(1, "aurumplan.apply.judgeworker", "judge")
                 self._judging[key] = self._judge.submit(self._judge_chunk, dataset, chunk, key)
 
     def _judge_chunk(self, dataset: str, chunk: list[DataNode], key: tuple[str, ...]) -> None:
@@ -910,6 +920,11 @@ class Applier:
         return {"planned": self.plan.summary, "estimates": self.plan.estimates,
                 "settings": self.settings.model_dump(include={"concurrency", "batchSize", "rateLimit"}),
                 **self.result.to_dict()}
+
+
+def judge_pool() -> WorkerPool:
+    """One judge worker (apply/judgeworker.py), below the apply's priority from its first import on."""
+    return WorkerPool(1, "aurumplan.apply.judgeworker", "judge", nice=JUDGE_NICE)
 
 
 @dataclass(frozen=True)

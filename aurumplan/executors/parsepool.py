@@ -205,8 +205,10 @@ class WorkerPool:
     whose pipe closes (the apply ended or was killed) exits.
     """
 
-    def __init__(self, workers: int, module: str = "aurumplan.executors.parseworker", name: str = "parse") -> None:
+    def __init__(self, workers: int, module: str = "aurumplan.executors.parseworker", name: str = "parse",
+                 nice: int = 0) -> None:
         self._module = module
+        self._nice = nice  # how far below the apply the workers run (their imports included)
         self._jobs: queue.SimpleQueue[tuple[bytes, Future[bytes]] | None] = queue.SimpleQueue()
         self._ready = threading.Event()
         self._live = workers
@@ -238,6 +240,8 @@ class WorkerPool:
             proc = subprocess.Popen([sys.executable, "-m", self._module, str(from_parent),
                                      str(to_parent)], pass_fds=(from_parent, to_parent), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            if self._nice and hasattr(os, "setpriority"):  # POSIX; the child is still importing
+                os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + self._nice))
         except (OSError, ValueError):  # no interpreter to start, or no fd passing here: pages parse in-process
             pass
         finally:

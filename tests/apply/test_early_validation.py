@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -123,9 +124,9 @@ def test_a_judge_worker_judges_the_chunks_with_the_same_gate(tmp_path: Path, db_
     started: list[str] = []
     real_pool = runner.WorkerPool
 
-    def pool(workers: int, module: str, name: str) -> Any:
+    def pool(workers: int, module: str, name: str, **kw: Any) -> Any:
         started.append(module)
-        return real_pool(workers, module, name)
+        return real_pool(workers, module, name, **kw)
 
     monkeypatch.setattr(runner, "WorkerPool", pool)
     with contextlib.ExitStack() as stack:
@@ -139,6 +140,35 @@ def test_a_judge_worker_judges_the_chunks_with_the_same_gate(tmp_path: Path, db_
     assert worker == late and worker["score"] < 1.0
 
 
+@pytest.mark.parametrize("checks", ["schema, completeness", "completeness, consistency"])
+def test_the_judge_worker_starts_with_the_run_when_it_will_judge(tmp_path: Path, server: EiaServer, checks: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With parse workers, the judge worker starts before the first node is staged, so a plan of one
+    chunk (judgeable only after the last page) does not wait for its imports then; when nothing may be
+    judged early (consistency), none starts."""
+    monkeypatch.setenv("EIA_API_KEY", "k-early")
+    calls = _counting(monkeypatch)
+    order: list[str] = []
+    real_pool, real_early = runner.judge_pool, runner.Applier._judge_early
+
+    def pool() -> Any:
+        order.append("judge worker")
+        return real_pool()
+
+    def early(self: runner.Applier, dataset: str, staged_now: str) -> None:
+        order.append("staged")
+        real_early(self, dataset, staged_now)
+
+    monkeypatch.setattr(runner, "judge_pool", pool)
+    monkeypatch.setattr(runner.Applier, "_judge_early", early)
+    _apply(tmp_path / "p", f"sqlite:///{tmp_path / 'w.db'}", server.base_url, checks, parse_workers=1)
+    if "consistency" in checks:
+        assert "judge worker" not in order and calls == {"early": 0, "validate": 1}
+    else:
+        assert order[0] == "judge worker" and order.count("judge worker") == 1 and order.count("staged") == 6
+        assert calls == {"early": 0, "validate": 0}  # one chunk, judged in the worker
+
+
 def test_chunks_the_judge_worker_cannot_judge_are_judged_in_the_apply(
         tmp_path: Path, server: EiaServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """A judge worker that answers nothing useful (here a parse worker, whose handler fails on a chunk)
@@ -148,7 +178,8 @@ def test_chunks_the_judge_worker_cannot_judge_are_judged_in_the_apply(
     calls = _counting(monkeypatch)
     real_pool = runner.WorkerPool
     monkeypatch.setattr(runner, "WorkerPool",
-                        lambda workers, _module, name: real_pool(workers, "aurumplan.executors.parseworker", name))
+                        lambda workers, _module, name, **kw: real_pool(workers, "aurumplan.executors.parseworker",
+                                                                       name, **kw))
     broken = _apply(tmp_path / "broken", f"sqlite:///{tmp_path / 'b.db'}", server.base_url, "schema, completeness",
                     parse_workers=1)
     assert calls == {"early": 3, "validate": 0}
@@ -157,12 +188,19 @@ def test_chunks_the_judge_worker_cannot_judge_are_judged_in_the_apply(
 
 
 def test_the_judge_worker_runs_below_the_apply_s_priority() -> None:
-    """Judging early fills the cores' spare time: the judge worker yields to fetching and parsing."""
-    pool = runner.WorkerPool(1, "aurumplan.apply.judgeworker", "judge")
+    """Judging early fills the cores' spare time: the judge worker yields to fetching and parsing, from its
+    imports on (it starts with the run)."""
+    pool = runner.judge_pool()
     try:
-        assert pool.wait_ready(30.0) and pool.answering
+        for _ in range(3000):  # from its start, while it imports
+            if pool.processes:
+                break
+            time.sleep(0.001)
         (proc,) = pool.processes
         mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, mine + judgeworker.JUDGE_NICE)
+        assert not pool.answering  # still importing
+        assert pool.wait_ready(30.0) and pool.answering
         assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, mine + judgeworker.JUDGE_NICE)
     finally:
         pool.close()
