@@ -126,6 +126,7 @@ class ArchivesMixin(WarehouseBase):
             # snapshot) then leaves a newer count, and the rollback checks again
             generation = gc_generation(conn)
             ids = list(dict.fromkeys(load_ids))
-            missing = [lid for lid in ids if missing_versions(conn, lid)]
+            # only `gc` deletes versions of committed loads: none did since the warehouse was created at 0
+            missing = [] if generation == 0 else [lid for lid in ids if missing_versions(conn, lid)]
             return missing, Verified(frozenset(ids) - frozenset(missing), generation)
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from aurumplan.db import Database, unreachable, write_txn
 from aurumplan.errors import AurumError, WarehouseError
 from aurumplan.warehouse.rows import epoch
-from aurumplan.warehouse.schema import current_select, metadata
+from aurumplan.warehouse.schema import GC_SCOPE, current_select, fences, metadata
 
 _PG_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended('aurumplan-warehouse:' || current_schema(), 0))")
 """Serialises creation, commits and rollbacks of one warehouse: keyed by its schema, so warehouses in other
@@ -108,7 +108,10 @@ class WarehouseBase(Database):
     def _create(self) -> None:
         with write_txn(self._engine) as conn:
             self._lock(conn)
+            fresh = not sa.inspect(conn).has_table("loads")
             metadata.create_all(conn, checkfirst=True)
+            if fresh:  # no `gc` has deleted anything yet, counted from here on (schema.GC_SCOPE)
+                conn.execute(fences.insert().values(scope=GC_SCOPE, token=0))
             _add_columns(conn)
             if "observations_current" not in sa.inspect(conn).get_view_names():
                 body = current_select.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})

@@ -77,6 +77,12 @@ load_displaced = sa.Table(
     sqlite_with_rowid=False,
 )
 
+GC_SCOPE = "aurumplan:gc"
+"""The `fences` row whose token counts the `gc` runs that deleted versions, from 0 written with a new
+warehouse: a rollback checked at one count needs no second check while the count stays, and none at all
+at 0 (commits.py, Warehouse.rollback and unrestorable). A warehouse created before the count has no row
+until its first counted `gc`: its rollbacks always check."""
+
 fences = sa.Table(
     "fences", metadata,
     sa.Column("scope", sa.String(255), primary_key=True),

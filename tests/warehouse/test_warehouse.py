@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aurumplan.errors import FencedError, OperationError, WarehouseError
-from aurumplan.warehouse import LoadInfo, Warehouse, open_warehouse
+from aurumplan.warehouse import LoadInfo, Warehouse, archives, open_warehouse
+from aurumplan.warehouse.commits import Verified
+from aurumplan.warehouse.schema import GC_SCOPE, fences, observations
 
 H = 3600
 SERIES = ("PJM", "MISO", "ERCO")
@@ -256,15 +259,44 @@ def test_a_rollback_checked_before_a_gc_checks_again_and_is_refused(db_url: str)
     _load(wh, "L2", _rows(range(24), bump=1.0), op="OP2")
     wh.commit(["L2"])
     missing, verified = wh.unrestorable(["L2"])
-    assert missing == [] and verified.loads == {"L2"}
+    assert missing == [] and verified.loads == {"L2"} and verified.generation == 0  # counted from creation
     assert wh.collect_garbage(["OP1", "OP2"], dry_run=True).rows == 72
     assert wh.unrestorable(["L2"])[1].generation == verified.generation  # a dry run deletes nothing
     assert wh.collect_garbage(["OP1", "OP2"]).rows == 72
     assert wh.collect_garbage(["OP1", "OP2"]).rows == 0
     missing, now = wh.unrestorable(["L2"])
-    assert missing == ["L2"] and now.generation == verified.generation + 1
+    assert missing == ["L2"] and now.generation == 1
     with pytest.raises(OperationError, match="removed versions it replaced"):
         wh.rollback(["L2"], verified)
+    assert wh.load("L2").status == "committed"
+    wh.close()
+
+
+def test_only_a_warehouse_counted_from_its_creation_skips_the_gc_check(db_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new warehouse counts `gc` runs from 0: at 0 no rollback checks for versions gc removed. One
+    created before the count (no count row) may have lost versions to an uncounted gc: always checked."""
+    checks: list[str] = []
+    real = archives.missing_versions
+
+    def spy(conn: Any, lid: str) -> bool:
+        checks.append(lid)
+        return real(conn, lid)
+
+    monkeypatch.setattr(archives, "missing_versions", spy)
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    _load(wh, "L2", _rows(range(24), bump=1.0), op="OP2")
+    wh.commit(["L2"])
+    assert wh.unrestorable(["L2"]) == ([], Verified(frozenset({"L2"}), 0)) and checks == []
+    with wh._write() as conn:  # as before the count, then a gc that deleted L1's versions uncounted
+        conn.execute(fences.delete().where(fences.c.scope == GC_SCOPE))
+        conn.execute(observations.delete().where(observations.c.load_id == "L1"))
+    missing, verified = wh.unrestorable(["L2"])
+    assert missing == ["L2"] and verified.generation is None and checks == ["L2"]
+    with pytest.raises(OperationError, match="removed versions it replaced"):
+        wh.rollback(["L2"], Verified(frozenset({"L2"}), None))
     assert wh.load("L2").status == "committed"
     wh.close()
 
