@@ -56,9 +56,9 @@ class SqlBase(Database):
 
     def _open(self, create: bool) -> None:
         with self._engine.connect() as conn:
-            inspector = sa.inspect(conn)
-            exists = inspector.has_table("meta")
-            complete = exists and all(inspector.has_table(t) for t in metadata.tables)
+            names = set(sa.inspect(conn).get_table_names())  # one catalog query (has_table: one per table)
+            exists = "meta" in names
+            complete = exists and set(metadata.tables) <= names
         if not exists and not create:
             raise StateError(f"no aurumplan state at {self._url}", hint="run `aurumplan init`")
         if not complete:  # a new store, or one made before a table was added (added tables only)

@@ -5,6 +5,9 @@ What each table holds is in docs/architecture.md, "The warehouse tables".
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -83,6 +86,10 @@ warehouse: a rollback checked at one count needs no second check while the count
 at 0 (commits.py, Warehouse.rollback and unrestorable). A warehouse created before the count has no row
 until its first counted `gc`: its rollbacks always check."""
 
+SCHEMA_SCOPE = "aurumplan:schema"
+"""The `fences` row whose token marks the tables, columns, indexes and view a warehouse was last brought
+to (schema_mark): an open that finds the mark current skips creating and inspecting them (base.py)."""
+
 fences = sa.Table(
     "fences", metadata,
     sa.Column("scope", sa.String(255), primary_key=True),
@@ -96,3 +103,14 @@ current_from = _a.join(_o, (_o.c.load_id == _a.c.load_id) & (_o.c.source == _a.c
 current_select = sa.select(_o.c.source, _o.c.dataset, _o.c.series_id, _o.c.period, _o.c.value, _o.c.unit,
                            _o.c.attributes, _o.c.load_id).select_from(current_from)
 """observations_current as a Core select: one row per key, the active version."""
+
+
+@functools.cache
+def schema_mark() -> int:
+    """A number that changes with any table, column, index or the current view defined here."""
+    parts = [str(current_select)]
+    for t in metadata.sorted_tables:
+        parts.append(t.name)
+        parts.extend(f"{c.name} {c.type!r} {c.nullable} {c.primary_key}" for c in t.columns)
+        parts.extend(f"{i.name} {[c.name for c in i.columns]} {i.unique}" for i in sorted(t.indexes, key=str))
+    return int(hashlib.sha256("\n".join(parts).encode()).hexdigest()[:15], 16)
