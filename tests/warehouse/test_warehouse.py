@@ -135,6 +135,28 @@ def test_replace_range_drops_periods_the_new_load_lacks_and_rollback_brings_them
     wh.close()
 
 
+@pytest.mark.parametrize("beyond", [(), (20,), (12, 23)])
+def test_replace_range_also_replaces_rows_a_load_wrote_beyond_its_declared_range(db_url: str,
+                                                                                 beyond: tuple[int, ...]) -> None:
+    """L2 declares PJM hours 0..11 and writes hours 0..5 plus `beyond` (a source answering more than asked):
+    those replace L1's versions too, one active row per key, and the rollback brings all of L1's back."""
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    before = wh.current_checksum()
+    wh.stage_load(LoadInfo("L2", "OP2", "eia", "ELEC.DEMAND", 0, 12 * H, ("PJM",)))
+    wh.write_batch("L2", _rows(range(6), bump=3.0, series=("PJM",)) + [
+        ("eia", "ELEC.DEMAND", "PJM", h * H, 7.0, "MWh", None) for h in beyond])
+    wh.commit(["L2"], replace_range=True)
+    pjm = wh.coverage("eia", "ELEC.DEMAND")[("ELEC.DEMAND", "PJM")]
+    assert pjm == [h * H for h in sorted({*range(6), *range(12, 24), *beyond})]
+    assert wh.count_current() == 72 - 6
+    assert _scalar(db_url, "SELECT count(*) FROM observations_current WHERE load_id = 'L2'") == 6 + len(beyond)
+    _one_row_per_key(db_url)
+    assert wh.rollback(["L2"]) == ["L2"] and wh.current_checksum() == before
+    wh.close()
+
+
 def test_rollback_is_refused_where_a_later_load_wrote_periods_it_removed(db_url: str) -> None:
     """L2 removes PJM hours 6..11; L3 writes hour 8 where nothing was active: rolling L2 back would put
     L1's hour 8 beside L3's, so it is refused naming L3, and nothing changes."""
