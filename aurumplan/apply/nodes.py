@@ -66,12 +66,11 @@ def stage(run: NodeRun, node: DataNode, series: list[str], start: int, end: int)
     """Register the node's load and clear rows a crashed attempt left behind."""
     lid = load_id_of(run.operation_id, node.id)
     ds = node.dataset
-    run.warehouse.stage_load(LoadInfo(lid, run.operation_id, run.source.name, ds, start, end, tuple(series),
-                                      node_id=node.id, fence_scope=run.fence(ds)[0],
-                                      fence_token=run.token,
-                                      schema_version=run.schema_version(run.source.datasets[ds])))
-    load = run.warehouse.load(lid)
-    if load is not None and load.status != "committed" and (load.records or run.warehouse.load_stats(lid)[0]):
+    load = run.warehouse.stage_load(LoadInfo(lid, run.operation_id, run.source.name, ds, start, end, tuple(series),
+                                             node_id=node.id, fence_scope=run.fence(ds)[0],
+                                             fence_token=run.token,
+                                             schema_version=run.schema_version(run.source.datasets[ds])))
+    if load.status != "committed" and (load.records or run.warehouse.has_rows(lid)):
         run.warehouse.discard_staged(lid, restage=True)  # rows a crashed attempt left (any engine wrote them)
     return lid
 

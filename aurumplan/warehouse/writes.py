@@ -175,6 +175,12 @@ class WritesMixin(WarehouseBase):
             conn.execute(loads.update().where(loads.c.load_id == load_id).values(records=n, checksum=cs))
         return n, cs
 
+    def has_rows(self, load_id: str) -> bool:
+        """Whether any row is stored under the load: one index probe (load_stats reads and hashes them all)."""
+        with self._read() as conn:
+            return conn.execute(sa.select(sa.literal(1)).where(observations.c.load_id == load_id).limit(1)
+                                ).first() is not None
+
     def load_stats(self, load_id: str) -> tuple[int, str]:
         """(records, checksum) recomputed from the load's stored rows."""
         o = observations
