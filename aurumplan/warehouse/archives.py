@@ -56,7 +56,6 @@ class ArchivesMixin(WarehouseBase):
         The caller holds the leases of those ranges, so nothing else can change them before the switch.
         """
         with self._read() as conn:
-            index_lookups(conn)  # one load's range at a time (commits.py)
             for lid in load_ids:
                 load = conn.execute(sa.select(loads).where(loads.c.load_id == lid)).mappings().first()
                 if load is None:
@@ -71,9 +70,7 @@ class ArchivesMixin(WarehouseBase):
                             _a.c.period >= load["period_start"], _a.c.period < load["period_end"],
                             _a.c.load_id != lid, *_outside(_a, (exclude or {}).get(lid)))
                      .order_by(_a.c.series_id, _a.c.period))
-                # one load's rows at a time, fetched whole: streamed, PostgreSQL's server-side cursor
-                # fetched 100 rows per round trip (61,320 rows: 0.34 s of waiting, bench/RESULTS.md)
-                for s, d, sid, p, v, u, at, prev in conn.execute(q):
+                for s, d, sid, p, v, u, at, prev in conn.execution_options(yield_per=5000).execute(q):
                     yield Version(s, d, sid, epoch(p), v, u, at, prev, lid)
 
     def restore_versions(self, versions: Iterable[Version]) -> tuple[int, int]:

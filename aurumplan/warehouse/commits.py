@@ -88,14 +88,11 @@ def index_lookups(conn: Connection) -> None:
     observations_active) the planner hashed or merged the whole active table for every load,
     quadratic in the rows a commit writes (~20 s for 1M rows); with fresh ones it did the same
     for a rollback's per-load checks (13 loads of 61,320 rows: 0.6 s -> 5.8 s). Index lookups are
-    always right here. Nor are parallel workers worth starting for one load's rows: a Replay's
-    archive read of the versions it replaces took 36 ms per 4,700-row load with a hash join and a
-    worker, 6 ms with neither (bench/RESULTS.md).
+    always right here.
     """
     if conn.dialect.name != "sqlite":
         conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
         conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
-        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 class _FirstLoads:
