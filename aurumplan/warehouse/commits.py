@@ -251,29 +251,44 @@ class CommitsMixin(WarehouseBase):
         cols = ["load_id", *_KEY, "prev_load_id"]
         kept_o, kept_a = _outside(_o, exclude), _outside(_a, exclude)
         outside: list[sa.ColumnElement[bool]] = []
+        pg = conn.dialect.name != "sqlite"
         if replace_range:
             # Every active version in the load's declared range goes: those it rewrites and those it
             # lacks, one index range with no join (PostgreSQL: two joins per load cost ~45 ms each).
             series, start, end = json.loads(load["series"]), load["period_start"], load["period_end"]
-            held = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
-                    .where(scope, _a.c.series_id.in_(series), _a.c.period >= start, _a.c.period < end,
-                           _a.c.load_id != lid, *kept_a))
-            conn.execute(_d.insert().from_select(cols, held))
+            in_range = [scope, _a.c.series_id.in_(series), _a.c.period >= start, _a.c.period < end,
+                        _a.c.load_id != lid, *kept_a]
+            if pg:
+                cls._displace(conn, lid, _a.delete().where(*in_range))
+            else:
+                held = sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id).where(*in_range)
+                conn.execute(_d.insert().from_select(cols, held))
             outside = [~sa.and_(_o.c.series_id.in_(series), _o.c.period >= start, _o.c.period < end)]
         # What the load rewrites (outside its declared range, after the above). Without `probe`
         # (_FirstLoads) nothing was active where the load writes. The span probe is for SQLite:
         # PostgreSQL plans its correlated subquery from statistics taken before the load (an empty
         # table: a scan per load), so there the join runs whenever something may be active.
-        if probe and (conn.dialect.name != "sqlite" or cls._anything_active(conn, load)):
-            same = (sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id)
-                    .select_from(_o.join(_a, _same_key(_o, _a)))
-                    .where(_o.c.load_id == lid, _a.c.load_id != lid, *kept_o, *outside))
+        rewritten = [_same_key(_o, _a), _o.c.load_id == lid, _a.c.load_id != lid, *kept_o, *outside]
+        if probe and pg:
+            cls._displace(conn, lid, _a.delete().where(*rewritten))
+        elif probe and cls._anything_active(conn, load):
+            same = sa.select(sa.literal(lid), *(_a.c[k] for k in _KEY), _a.c.load_id).where(*rewritten)
             conn.execute(_d.insert().from_select(cols, same))
-        displaced = sa.select(*(_d.c[k] for k in _KEY)).where(_d.c.load_id == lid)
-        conn.execute(_a.delete().where(sa.tuple_(*(_a.c[k] for k in _KEY)).in_(displaced)))
+        if not pg:
+            displaced = sa.select(*(_d.c[k] for k in _KEY)).where(_d.c.load_id == lid)
+            conn.execute(_a.delete().where(sa.tuple_(*(_a.c[k] for k in _KEY)).in_(displaced)))
         conn.execute(_a.insert().from_select(
             [*_KEY, "load_id"],
             sa.select(*(_o.c[k] for k in _KEY), _o.c.load_id).where(_o.c.load_id == lid, *kept_o)))
+
+    @staticmethod
+    def _displace(conn: Connection, lid: str, delete: sa.Delete) -> None:
+        """PostgreSQL: delete the active rows a load replaces and record them in load_displaced, in one
+        statement (a DELETE ... RETURNING feeding the INSERT). Recorded first and deleted by key after,
+        each row was looked up in the active table twice (a Replay of 61,320 rows: the DELETE ~0.2 s)."""
+        gone = delete.returning(*(_a.c[k] for k in _KEY), _a.c.load_id).cte("gone")
+        conn.execute(_d.insert().from_select(["load_id", *_KEY, "prev_load_id"],
+                                             sa.select(sa.literal(lid), *(gone.c[k] for k in _KEY), gone.c.load_id)))
 
     def rollback(self, load_ids: Iterable[str], verified: Verified | None = None) -> list[str]:
         """Restore the versions the loads replaced, newest commit first; returns those rolled back.
