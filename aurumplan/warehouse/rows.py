@@ -138,6 +138,8 @@ def row_values(source: str, dataset: str, records: Sequence[Record], sqlite: boo
             if value != value:  # NaN: stored as NULL by SQLite, so hash it as NULL everywhere
                 value, shown = None, ""
             else:
+                if not value:  # -0.0: SQLite stores 0.0, so store and hash 0.0 everywhere
+                    value = 0.0
                 shown = repr(value)
         # hash_tail, inline: a call per row cost ~10% of this loop
         tail = f"{period}\x1f{shown}\x1f{unit or ''}\x1f{text or ''}".encode()
