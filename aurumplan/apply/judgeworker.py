@@ -26,9 +26,11 @@ JUDGE_NICE = 10
 sets it as it starts the worker (runner.judge_pool)."""
 
 
-def judge(url: str, judging: Judging, dataset: str, chunk: list[DataNode]) -> ChunkResult:
+def judge(url: str, judging: Judging | None, dataset: str, chunk: list[DataNode]) -> ChunkResult | None:
+    """The chunk's judgement; with no `judging`, only a first connection to the warehouse (its driver's
+    imports and connecting: PostgreSQL ~80 ms), made while pages are still fetched (runner._warm_judge)."""
     with read_connection(url) as conn:
-        return judge_chunk(judging, conn, dataset, chunk)
+        return None if judging is None else judge_chunk(judging, conn, dataset, chunk)
 
 
 if __name__ == "__main__":

@@ -611,6 +611,20 @@ class Applier:
             return
         if any(isinstance(n, ValidateNode) and nid not in state for nid, n in nodes.items()):
             self.judge_pool = judge_pool()
+            self._judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge")
+            self._judge.submit(self._warm_judge)
+
+    def _warm_judge(self) -> None:
+        """Have the judge worker connect to the warehouse once it is up, before the first chunk is ready
+        (it runs on the judging thread, so chunks queue behind it); given up when the run stops."""
+        pool = self.judge_pool
+        waited = 0.0
+        while pool is not None and not pool.wait_ready(0.05):
+            waited += 0.05
+            if self.stop.is_set() or waited > JUDGE_START_S:
+                return
+        if pool is not None and not self.stop.is_set():
+            pool.ask(pickle.dumps((self.config.warehouse_url, None, "", []), protocol=pickle.HIGHEST_PROTOCOL))
 
     def _judge_early(self, dataset: str, staged_now: str) -> None:
         """Have each validation chunk of the dataset whose nodes are all staged judged while other nodes

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import subprocess
 import sys
 import threading
@@ -167,6 +168,33 @@ def test_the_judge_worker_starts_with_the_run_when_it_will_judge(tmp_path: Path,
     else:
         assert order[0] == "judge worker" and order.count("judge worker") == 1 and order.count("staged") == 6
         assert calls == {"early": 0, "validate": 0}  # one chunk, judged in the worker
+
+
+def test_the_judge_worker_connects_to_the_warehouse_before_its_first_chunk(
+        tmp_path: Path, server: EiaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its first request connects (driver imports, connection) while pages are still fetched; the chunk
+    follows and is judged in the worker."""
+    monkeypatch.setenv("EIA_API_KEY", "k-early")
+    calls = _counting(monkeypatch)
+    asked: list[str] = []
+    real_pool = runner.judge_pool
+
+    def pool() -> Any:
+        made = real_pool()
+        ask = made.ask
+
+        def spy(request: bytes) -> Any:
+            _url, judging, _dataset, _chunk = pickle.loads(request)
+            answer = ask(request)
+            asked.append(("connect" if judging is None else "chunk") + (" answered" if answer is not None else ""))
+            return answer
+
+        made.ask = spy  # type: ignore[method-assign]
+        return made
+
+    monkeypatch.setattr(runner, "judge_pool", pool)
+    _apply(tmp_path / "p", f"sqlite:///{tmp_path / 'w.db'}", server.base_url, "schema, completeness", parse_workers=1)
+    assert asked == ["connect", "chunk answered"] and calls == {"early": 0, "validate": 0}
 
 
 def test_chunks_the_judge_worker_cannot_judge_are_judged_in_the_apply(
