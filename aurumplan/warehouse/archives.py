@@ -56,19 +56,35 @@ class ArchivesMixin(WarehouseBase):
         The caller holds the leases of those ranges, so nothing else can change them before the switch.
         """
         with self._read() as conn:
+            if not self._sqlite:
+                # Planned for the whole result, not its first rows: the rows are streamed through a
+                # server-side cursor, which PostgreSQL otherwise plans as if only 10% were read.
+                conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
             for lid in load_ids:
                 load = conn.execute(sa.select(loads).where(loads.c.load_id == lid)).mappings().first()
                 if load is None:
                     raise OperationError(f"no load {lid} in the warehouse")
                 if load["status"] != "staged":
                     continue
+                series = json.loads(load["series"])
+                in_range = [_a.c.source == load["source"], _a.c.dataset == load["dataset"], _a.c.series_id.in_(series),
+                            _a.c.period >= load["period_start"], _a.c.period < load["period_end"],
+                            _a.c.load_id != lid, *_outside(_a, (exclude or {}).get(lid))]
+                narrow: list[sa.ColumnElement[bool]] = []
+                if not self._sqlite:
+                    # The loads the active rows in range come from, and their rows in range: both sides of
+                    # the join are then index ranges of the load's size. Without them PostgreSQL scanned
+                    # every stored version once per load (61,320 rows: 0.43-0.50 -> 0.27-0.29 s, RESULTS).
+                    prevs = list(conn.execute(sa.select(_a.c.load_id).where(*in_range).distinct()).scalars())
+                    if not prevs:
+                        continue
+                    narrow = [_o.c.load_id.in_(prevs), _o.c.source == load["source"], _o.c.dataset == load["dataset"],
+                              _o.c.series_id.in_(series), _o.c.period >= load["period_start"],
+                              _o.c.period < load["period_end"]]
                 q = (sa.select(_o.c.source, _o.c.dataset, _o.c.series_id, _o.c.period, _o.c.value, _o.c.unit,
                                _o.c.attributes, _o.c.load_id)
                      .select_from(_a.join(_o, _key_match(_o, _a) & (_o.c.load_id == _a.c.load_id)))
-                     .where(_a.c.source == load["source"], _a.c.dataset == load["dataset"],
-                            _a.c.series_id.in_(json.loads(load["series"])),
-                            _a.c.period >= load["period_start"], _a.c.period < load["period_end"],
-                            _a.c.load_id != lid, *_outside(_a, (exclude or {}).get(lid)))
+                     .where(*in_range, *narrow)
                      .order_by(_a.c.series_id, _a.c.period))
                 for s, d, sid, p, v, u, at, prev in conn.execution_options(yield_per=5000).execute(q):
                     yield Version(s, d, sid, epoch(p), v, u, at, prev, lid)
