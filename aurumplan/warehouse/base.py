@@ -85,6 +85,17 @@ def _add_columns(conn: Connection) -> None:
                 conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {kind}')
 
 
+def _replace_view(conn: Connection, sqlite: bool) -> None:
+    """observations_current as this version defines it, created or replaced in place (same columns, same
+    types: a PostgreSQL view that depends on it stays valid)."""
+    body = current_select.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    if sqlite:
+        conn.exec_driver_sql("DROP VIEW IF EXISTS observations_current")
+        conn.exec_driver_sql(f"CREATE VIEW observations_current AS {body}")
+    else:
+        conn.exec_driver_sql(f"CREATE OR REPLACE VIEW observations_current AS {body}")
+
+
 class WarehouseBase(Database):
     """Engine, transactions and table creation; its failures are WarehouseErrors."""
 
@@ -117,9 +128,7 @@ class WarehouseBase(Database):
             if fresh:  # no `gc` has deleted anything yet, counted from here on (schema.GC_SCOPE)
                 conn.execute(fences.insert().values(scope=GC_SCOPE, token=0))
             _add_columns(conn)
-            if "observations_current" not in sa.inspect(conn).get_view_names():
-                body = current_select.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-                conn.exec_driver_sql(f"CREATE VIEW observations_current AS {body}")
+            _replace_view(conn, self._sqlite)
             conn.execute(fences.delete().where(fences.c.scope == SCHEMA_SCOPE))
             conn.execute(fences.insert().values(scope=SCHEMA_SCOPE, token=schema_mark()))
 

@@ -74,3 +74,41 @@ def test_a_warehouse_at_this_version_s_mark_opens_without_catalog_queries(db_url
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", spy)
     queries = [q for q in seen if not q.startswith("BEGIN")]  # SQLite's own BEGIN (db.py)
     assert len(queries) == 1 and "fences" in queries[0]
+
+
+def _view_sql(conn: sa.Connection) -> str:
+    if conn.dialect.name == "sqlite":
+        return str(conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'observations_current'").scalar())
+    return str(conn.exec_driver_sql("SELECT pg_get_viewdef('observations_current'::regclass)").scalar())
+
+
+def test_an_older_warehouse_s_current_view_is_replaced_in_place_with_the_same_rows(db_url: str) -> None:
+    """Its key columns were the stored version's, so a window on the view's period filtered after the join;
+    the view is redefined on open, and a PostgreSQL view built on it survives."""
+    wh = open_warehouse(db_url)
+    wh.stage_load(_info("OLD", None))
+    wh.write_batch("OLD", [("eia", "ELEC.PRICE", "CA.RES", h * H, 20.0 + h, "cents per kilowatt-hour", None)
+                           for h in range(24)])
+    wh.commit(["OLD"], fence=("eia/ELEC.PRICE", 1))
+    wh.close()
+    old_view = ("SELECT o.source, o.dataset, o.series_id, o.period, o.value, o.unit, o.attributes, o.load_id "
+                "FROM observations_active a JOIN observations o ON o.load_id = a.load_id AND o.source = a.source "
+                "AND o.dataset = a.dataset AND o.series_id = a.series_id AND o.period = a.period")
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP VIEW observations_current")
+        conn.exec_driver_sql(f"CREATE VIEW observations_current AS {old_view}")
+        conn.exec_driver_sql("CREATE VIEW user_prices AS SELECT series_id, value FROM observations_current")
+        conn.execute(fences.update().where(fences.c.scope == SCHEMA_SCOPE).values(token=schema_mark() + 1))
+        before = conn.exec_driver_sql("SELECT * FROM observations_current ORDER BY period").all()
+        assert "observations_active.period" not in _view_sql(conn).replace("a.period", "")
+    engine.dispose()
+
+    open_warehouse(db_url).close()
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        assert "observations_active.period" in _view_sql(conn)
+        assert conn.exec_driver_sql("SELECT * FROM observations_current ORDER BY period").all() == before
+        assert len(before) == 24
+        assert conn.exec_driver_sql("SELECT count(*) FROM user_prices").scalar() == 24
+    engine.dispose()
