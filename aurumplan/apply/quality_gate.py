@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aurumplan.catalog import Catalog
-from aurumplan.config import Config
 from aurumplan.executors.base import load_id_of
 from aurumplan.intervals import IntervalSet
 from aurumplan.plan.model import DataNode, Settings
@@ -15,7 +14,7 @@ from aurumplan.quality.evaluate import evaluate, normalize_checks
 from aurumplan.quality.expected import expected_series
 from aurumplan.quality.params import quality_params
 from aurumplan.quality.scripts import load_scripts
-from aurumplan.warehouse import open_warehouse
+from aurumplan.warehouse import Warehouse
 
 CHUNK_ROWS = 200_000
 
@@ -138,10 +137,11 @@ def validate_dataset(applier: Any, dataset: str, staged: list[DataNode],
     return out
 
 
-def check_current(config: Config, catalog: Catalog, source: str, datasets: list[dict[str, Any]]) -> dict[str, Any]:
+def check_current(warehouse: Warehouse, catalog: Catalog, source: str,
+                  datasets: list[dict[str, Any]]) -> dict[str, Any]:
     """Scores of the current version over the given datasets' intervals (controlled rollback)."""
     out: dict[str, Any] = {}
-    with open_warehouse(config.warehouse_url) as warehouse, warehouse.connect() as conn:
+    with warehouse.connect() as conn:
         for d in datasets:
             span = IntervalSet.from_json(d["intervals"]).span
             if span is None:
