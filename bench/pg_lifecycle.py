@@ -5,16 +5,22 @@ a Backfill, then a Replay of the same window (type correction, originals archive
 Replay rolled back, each timed in-process around api.apply_plan / api.rollback_apply. Goal: each
 phase on PostgreSQL within 1.5x of SQLite.
 
-    .venv/bin/python bench/pg_lifecycle.py [--runs 1] [--profile DIR]
+    .venv/bin/python bench/pg_lifecycle.py [--runs 1] [--profile DIR] [--processes]
 
-With --profile, each phase's cProfile (main thread) is written to DIR/<db>-<phase>.prof.
+With --profile, each phase's cProfile (main thread) is written to DIR/<db>-<phase>.prof. With
+--processes, each phase is an `aurumplan apply SPEC --auto-approve` or `aurumplan rollback OP
+--auto-approve` process timed from outside, as a user runs it: start-up, imports, planning and the
+driver's import included (the default times api.apply_plan / api.rollback_apply in one process, where
+PostgreSQL's phases follow SQLite's and find every module imported).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,10 +89,47 @@ def run(db: str, base_url: str, profile: Path | None) -> dict[str, float]:
                 drop_pg_schema(schema)
 
 
+def cli_run(db: str, base_url: str) -> dict[str, float]:
+    """The same phases as `aurumplan apply SPEC --auto-approve` and `aurumplan rollback OP --auto-approve`,
+    each a whole process timed from outside (start-up, imports and planning included), as a user runs them."""
+    cli = str(Path(sys.executable).with_name("aurumplan"))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        schema = None
+        if db == "sqlite":
+            url = f"sqlite:///{folder / 'wh.db'}"
+        else:
+            schema = pg_schema()
+            url = f"{PG}?options=-csearch_path%3D{schema}"
+        try:
+            (folder / "aurumplan.yaml").write_text(
+                f"state: '{url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {base_url}\n"
+                "    quota: {per_second: 10000}\n")
+            out: dict[str, float] = {}
+            op_id = ""
+            for kind in ("Backfill", "Replay", "rollback"):
+                args = ["rollback", op_id] if kind == "rollback" else ["apply", str(spec(folder, kind))]
+                t0 = time.perf_counter()
+                done = subprocess.run([cli, *args, "--auto-approve", "--json"], cwd=folder, capture_output=True,
+                                      text=True, check=False)
+                out[kind] = time.perf_counter() - t0
+                assert done.returncode == 0, done.stderr[-2000:]
+                if kind != "rollback":
+                    summary = json.loads(done.stdout)
+                    op_id = summary["operation_id"]
+                    out[f"{kind} records"] = summary["records"]
+            return out
+        finally:
+            if schema:
+                drop_pg_schema(schema)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--profile", type=Path, default=None)
+    ap.add_argument("--processes", action="store_true",
+                    help="time each phase as a whole `aurumplan` process (start-up, imports and planning included)")
     args = ap.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -94,7 +137,8 @@ def main() -> int:
     proc, base_url = start_server()
     try:
         for i in range(args.runs):
-            res = {db: run(db, base_url, args.profile) for db in ("sqlite", "postgresql")}
+            res = {db: cli_run(db, base_url) if args.processes else run(db, base_url, args.profile)
+                   for db in ("sqlite", "postgresql")}
             for phase in ("Backfill", "Replay", "rollback"):
                 s, p = res["sqlite"][phase], res["postgresql"][phase]
                 print(f"run {i + 1} {phase:9} SQLite {s:6.2f}s  PostgreSQL {p:6.2f}s  ratio {p / s:5.2f}"
