@@ -101,11 +101,12 @@ current_from = _a.join(_o, (_o.c.load_id == _a.c.load_id) & (_o.c.source == _a.c
                        & (_o.c.dataset == _a.c.dataset) & (_o.c.series_id == _a.c.series_id)
                        & (_o.c.period == _a.c.period))
 current_select = sa.select(_a.c.source, _a.c.dataset, _a.c.series_id, _a.c.period, _o.c.value, _o.c.unit,
-                           _o.c.attributes, _a.c.load_id).select_from(current_from)
+                           _o.c.attributes, _o.c.load_id).select_from(current_from)
 """observations_current as a Core select: one row per key, the active version. The key columns are the
 active table's (equal to the version's by the join), so a filter on the view's `period` or `series_id`
 narrows the active rows before each is joined to its version: a month of a 5-year dataset read 276,332
-active rows through the join when `period` was the version's (docs/architecture.md, "The warehouse tables")."""
+active rows through the join when `period` was the version's. `load_id` is the version's, whose key it
+leads, so a filter on it starts from that load's rows (docs/architecture.md, "The warehouse tables")."""
 
 
 @functools.cache
