@@ -24,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,10 @@ def timed(name: str, profile: Path | None, fn: Callable[[], Any]) -> tuple[float
     return time.perf_counter() - t0, out
 
 
-def run(db: str, base_url: str, profile: Path | None) -> dict[str, float]:
+@contextmanager
+def project(db: str, base_url: str) -> Iterator[Path]:
+    """A temporary project folder whose state and warehouse are a SQLite file or a new PostgreSQL schema
+    (dropped afterwards)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         schema = None
@@ -74,54 +78,45 @@ def run(db: str, base_url: str, profile: Path | None) -> dict[str, float]:
             (folder / "aurumplan.yaml").write_text(
                 f"state: '{url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {base_url}\n"
                 "    quota: {per_second: 10000}\n")
-            ctx = api.context(folder / "aurumplan.yaml", folder)
-            out: dict[str, float] = {}
-            for kind in ("Backfill", "Replay"):
-                plan = api.plan(spec(folder, kind), ctx).plan
-                out[kind], result = timed(f"{db}-{kind.lower()}", profile, lambda p=plan: api.apply_plan(p, ctx))
-                assert result.status == "succeeded", result.to_dict()
-                out[f"{kind} records"] = result.counters.records
-            op_id = result.operation_id
-            out["rollback"], _ = timed(f"{db}-rollback", profile, lambda: api.rollback_apply(op_id, ctx))
-            return out
+            yield folder
         finally:
             if schema:
                 drop_pg_schema(schema)
+
+
+def run(db: str, base_url: str, profile: Path | None) -> dict[str, float]:
+    with project(db, base_url) as folder:
+        ctx = api.context(folder / "aurumplan.yaml", folder)
+        out: dict[str, float] = {}
+        for kind in ("Backfill", "Replay"):
+            plan = api.plan(spec(folder, kind), ctx).plan
+            out[kind], result = timed(f"{db}-{kind.lower()}", profile, lambda p=plan: api.apply_plan(p, ctx))
+            assert result.status == "succeeded", result.to_dict()
+            out[f"{kind} records"] = result.counters.records
+        op_id = result.operation_id
+        out["rollback"], _ = timed(f"{db}-rollback", profile, lambda: api.rollback_apply(op_id, ctx))
+        return out
 
 
 def cli_run(db: str, base_url: str) -> dict[str, float]:
     """The same phases as `aurumplan apply SPEC --auto-approve` and `aurumplan rollback OP --auto-approve`,
     each a whole process timed from outside (start-up, imports and planning included), as a user runs them."""
     cli = str(Path(sys.executable).with_name("aurumplan"))
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        schema = None
-        if db == "sqlite":
-            url = f"sqlite:///{folder / 'wh.db'}"
-        else:
-            schema = pg_schema()
-            url = f"{PG}?options=-csearch_path%3D{schema}"
-        try:
-            (folder / "aurumplan.yaml").write_text(
-                f"state: '{url}'\nwarehouse: '{url}'\nsources:\n  eia:\n    base_url: {base_url}\n"
-                "    quota: {per_second: 10000}\n")
-            out: dict[str, float] = {}
-            op_id = ""
-            for kind in ("Backfill", "Replay", "rollback"):
-                args = ["rollback", op_id] if kind == "rollback" else ["apply", str(spec(folder, kind))]
-                t0 = time.perf_counter()
-                done = subprocess.run([cli, *args, "--auto-approve", "--json"], cwd=folder, capture_output=True,
-                                      text=True, check=False)
-                out[kind] = time.perf_counter() - t0
-                assert done.returncode == 0, done.stderr[-2000:]
-                if kind != "rollback":
-                    summary = json.loads(done.stdout)
-                    op_id = summary["operation_id"]
-                    out[f"{kind} records"] = summary["records"]
-            return out
-        finally:
-            if schema:
-                drop_pg_schema(schema)
+    with project(db, base_url) as folder:
+        out: dict[str, float] = {}
+        op_id = ""
+        for kind in ("Backfill", "Replay", "rollback"):
+            args = ["rollback", op_id] if kind == "rollback" else ["apply", str(spec(folder, kind))]
+            t0 = time.perf_counter()
+            done = subprocess.run([cli, *args, "--auto-approve", "--json"], cwd=folder, capture_output=True,
+                                  text=True, check=False)
+            out[kind] = time.perf_counter() - t0
+            assert done.returncode == 0, done.stderr[-2000:]
+            if kind != "rollback":
+                summary = json.loads(done.stdout)
+                op_id = summary["operation_id"]
+                out[f"{kind} records"] = summary["records"]
+        return out
 
 
 def main() -> int:
