@@ -139,9 +139,10 @@ def _switch_by_series(conn: Connection, todo: list[sa.RowMapping]) -> bool:
     series = sorted({sid for row in todo for sid in json.loads(row["series"])})
     rows = sa.select(*(_o.c[k] for k in _KEY), _o.c.load_id).where(_o.c.load_id.in_(ids))
     inserted = 0
-    for sid in series:
+    for sid in series:  # preserve_rowcount: else psycopg's rowcount of an INSERT .. SELECT is -1
         inserted += conn.execute(_a.insert().from_select([*_KEY, "load_id"], rows.where(
-            _o.c.source == source, _o.c.dataset == dataset, _o.c.series_id == sid))).rowcount
+            _o.c.source == source, _o.c.dataset == dataset, _o.c.series_id == sid))
+            .execution_options(preserve_rowcount=True)).rowcount
     stored = conn.execute(sa.select(sa.func.count()).select_from(_o).where(_o.c.load_id.in_(ids))).scalar_one()
     if stored != inserted:
         conn.execute(_a.insert().from_select([*_KEY, "load_id"], rows.where(
