@@ -70,9 +70,18 @@ def make_engine(url: str, *, error: type[AurumError]) -> Engine:
     raise error(f"unsupported database {mask_url(parsed)}: use sqlite:///FILE or postgresql+psycopg://HOST/DB")
 
 
+def _memory_path(db: str) -> bool:
+    return db in ("", ":memory:") or db.startswith("file::memory:")
+
+
+def in_memory(engine: Engine) -> bool:
+    """Whether the engine is an in-memory SQLite database: one connection that every thread shares."""
+    return is_sqlite(engine) and _memory_path(engine.url.database or "")
+
+
 def _sqlite_engine(url: sa.URL) -> Engine:
     db = url.database or ""
-    memory = db in ("", ":memory:") or db.startswith("file::memory:")
+    memory = _memory_path(db)
     if not memory:
         Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"connect_args": {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}}
@@ -179,6 +188,12 @@ class Database:
     def sqlite(self) -> bool:
         """Whether this database is SQLite (some statements and value forms differ)."""
         return self._sqlite
+
+    @property
+    def concurrent(self) -> bool:
+        """Whether a read may run while another thread writes (not on an in-memory SQLite database, whose
+        one connection every thread shares)."""
+        return not in_memory(self._engine)
 
     @contextmanager
     def _failures(self) -> Iterator[None]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,10 +141,13 @@ def validate_dataset(applier: Any, dataset: str, staged: list[DataNode],
 
 
 def check_current(warehouse: Warehouse, catalog: Catalog, source: str,
-                  datasets: list[dict[str, Any]]) -> dict[str, Any]:
-    """Scores of the current version over the given datasets' intervals (controlled rollback)."""
+                  datasets: list[dict[str, Any]], pinned: threading.Event | None = None) -> dict[str, Any]:
+    """Scores of the current version over the given datasets' intervals (controlled rollback), all read in
+    one snapshot; `pinned` is set once that snapshot is taken."""
     out: dict[str, Any] = {}
-    with warehouse.connect() as conn:
+    with warehouse.snapshot() as conn:
+        if pinned is not None:
+            pinned.set()
         for d in datasets:
             span = IntervalSet.from_json(d["intervals"]).span
             if span is None:
@@ -149,3 +155,27 @@ def check_current(warehouse: Warehouse, catalog: Catalog, source: str,
             q = evaluate(conn, catalog, source, d["dataset"], span, series=d["series"])
             out[d["dataset"]] = round(q.score, 6)
     return out
+
+
+@contextmanager
+def scoring_current(warehouse: Warehouse, catalog: Catalog, source: str,
+                    datasets: list[dict[str, Any]]) -> Iterator[Future[dict[str, Any]]]:
+    """check_current of the version current on entry, computed while the body changes it: a controlled
+    rollback's scores before its switch, overlapped with the switch (bench/RESULTS.md, issue 18).
+
+    The body starts once the check's snapshot is taken, so the scores are those of the version before
+    it; the exit waits for the check. A warehouse that cannot read while another thread writes (in-memory
+    SQLite) is scored first. docs/replay.md, "2. Replay".
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-check") as pool:
+        if not warehouse.concurrent:
+            done: Future[dict[str, Any]] = Future()
+            done.set_result(check_current(warehouse, catalog, source, datasets))
+            yield done
+            return
+        pinned = threading.Event()
+        scores = pool.submit(check_current, warehouse, catalog, source, datasets, pinned)
+        while not pinned.wait(0.05):
+            if scores.done():  # it failed before reading anything: nothing is changed
+                scores.result()
+        yield scores

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from aurumplan.apply import nodes as N
-from aurumplan.apply.quality_gate import check_current
+from aurumplan.apply.quality_gate import check_current, scoring_current
 from aurumplan.catalog import Catalog
 from aurumplan.config import Config
 from aurumplan.errors import OperationError
@@ -112,6 +112,15 @@ def _rollback_plan(store: SqlStateStore, warehouse: Warehouse, op_id: str) -> tu
             "datasets": datasets}, verified
 
 
+def _switch(run: N.NodeRun, store: SqlStateStore, op_id: str, verified: Verified) -> list[str]:
+    """The operation's committed loads rolled back and its watermarks restored; returns those loads."""
+    loads = [ld.load_id for ld in run.warehouse.loads_for_operation(op_id) if ld.status == "committed"]
+    run.warehouse.rollback(loads, verified)
+    for ds, rec in commit_records(store, op_id, switched(run.warehouse, op_id)):
+        N.restore(run, ds, rec.get("replaced") or {})
+    return loads
+
+
 def rollback_operation(config: Config, catalog: Catalog, op_id: str, *, mode: str = "controlled",
                        auto: bool = False) -> dict[str, Any]:
     """Undo op_id exactly; returns the rollback's summary. One store and one warehouse serve the plan, the
@@ -141,15 +150,14 @@ def _rollback(config: Config, catalog: Catalog, plan: dict[str, Any], store: Sql
     started = time.time()
     checks: dict[str, Any] = {}
     try:
-        if mode == "controlled":
-            checks["before"] = check_current(warehouse, catalog, target.source, plan["datasets"])
-        loads = [ld.load_id for ld in warehouse.loads_for_operation(op_id) if ld.status == "committed"]
-        warehouse.rollback(loads, verified)
         run = N.NodeRun(rb_id, source, store, warehouse, token, "Rollback", None, lambda ds: ds.schema_version)
-        for ds, rec in commit_records(store, op_id, switched(warehouse, op_id)):
-            N.restore(run, ds, rec.get("replaced") or {})
-        if mode == "controlled":
-            checks["after"] = check_current(warehouse, catalog, target.source, plan["datasets"])
+        if mode == "controlled":  # scored before the switch, in a snapshot, while it runs
+            with scoring_current(warehouse, catalog, target.source, plan["datasets"]) as before:
+                loads = _switch(run, store, op_id, verified)
+            checks = {"before": before.result(),
+                      "after": check_current(warehouse, catalog, target.source, plan["datasets"])}
+        else:
+            loads = _switch(run, store, op_id, verified)
         summary = {"target": op_id, "mode": mode, "loads_deactivated": len(loads), "datasets": plan["datasets"],
                    "quality": checks, "duration_seconds": round(time.time() - started, 3)}
         store.update_operation(op_id, status="rolled_back")

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from aurumplan.intervals import Interval
 from aurumplan.warehouse.base import Load, WarehouseBase, to_load
 from aurumplan.warehouse.rows import ObsRow, epoch, hex64, naive_utc, row_hash
-from aurumplan.warehouse.schema import current_from, current_select, loads, observations, observations_active
+from aurumplan.warehouse.schema import current_from, current_select, fences, loads, observations, observations_active
 
 _o, _a = observations, observations_active
 
@@ -44,6 +44,19 @@ class QueriesMixin(WarehouseBase):
         """A read connection for callers that run their own queries (quality checks)."""
         with self._read() as conn:
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read connection whose snapshot is taken on entry and kept for every statement: it reads the
+        warehouse as it was then, whatever commits meanwhile (PostgreSQL: REPEATABLE READ; SQLite: its
+        first read, in WAL mode). A controlled rollback scores the version it replaces while it switches
+        (apply/rollback.py)."""
+        with self._failures(), self._engine.connect() as conn:
+            if not self._sqlite:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                conn.execute(sa.select(fences.c.scope).limit(1))  # the first read takes the snapshot
+                yield conn
 
     def series_counts_many(self, load_ids: list[str]) -> dict[str, dict[str, int]]:
         """Rows per series of each load, a few queries for a whole commit (not one per load)."""

@@ -417,3 +417,10 @@ def test_a_staged_load_s_running_checksum_is_that_of_its_stored_rows(db_url: str
     assert load is not None and (load.records, load.checksum) == wh.load_stats(lid)
     assert load.records == len(rows)
     wh.close()
+
+
+def test_only_an_in_memory_warehouse_cannot_be_read_while_another_thread_writes(db_url: str) -> None:
+    """A controlled rollback scores the version it replaces while it switches, except where every thread
+    shares one connection (apply/quality_gate.scoring_current)."""
+    with open_warehouse(db_url) as wh, open_warehouse("sqlite://") as memory:
+        assert wh.concurrent and not memory.concurrent
