@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aurumplan.apply.faults import crash_point
+from aurumplan.apply.speculation import SpeculativeCommit
 from aurumplan.catalog import DatasetDef, SourceDef
 from aurumplan.errors import QualityGateError
 from aurumplan.executors.base import load_id_of as load_id_of
@@ -115,12 +116,14 @@ Skips = dict[str, dict[str, list[list[int]]]]
 
 
 def commit(run: NodeRun, dataset: str, nodes: list[DataNode], pending: dict[str, Any] | None,
-           record: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+           record: Callable[[dict[str, Any]], None], speculative: SpeculativeCommit | None = None) -> dict[str, Any]:
     """Make the staged loads of `nodes` current, then move the watermarks; returns what was committed.
 
     Before anything changes, `record` saves the rollback snapshot and the periods left out (a newer
     operation committed them after these loads were staged: the commit invariant). A crash after
-    that resumes with the same `pending` record, so the retry writes exactly the same.
+    that resumes with the same `pending` record, so the retry writes exactly the same. A `speculative`
+    commit already written while the validation ran is committed when it writes exactly that, else
+    rolled back first (apply/speculation.py).
     """
     ds = run.source.datasets[dataset]
     loads = [(n, load_id_of(run.operation_id, n.id)) for n in nodes]
@@ -138,8 +141,13 @@ def commit(run: NodeRun, dataset: str, nodes: list[DataNode], pending: dict[str,
     skips = pending.get("skipped") or {}
     run.store.check_fence(run.operation_id, run.token)
     crash_point("before-commit")
-    run.warehouse.commit(ids, fence=run.fence(dataset), replace_range=run.kind in ("Replay", "Reprocess"),
-                         exclude=_exclusions(skips))
+    args = (ids, run.fence(dataset), run.kind in ("Replay", "Reprocess"), _exclusions(skips))
+    if speculative is not None and speculative.matches(*args):
+        speculative.finish()
+    else:
+        if speculative is not None:
+            speculative.withdraw()
+        run.warehouse.commit(ids, fence=args[1], replace_range=args[2], exclude=args[3])
     crash_point("after-warehouse-commit")
     schema = run.schema_version(ds)
     found = run.warehouse.loads_by_id(ids)
@@ -156,6 +164,15 @@ def commit(run: NodeRun, dataset: str, nodes: list[DataNode], pending: dict[str,
     crash_point("mid-watermarks")
     run.store.set_watermarks_many(run.source.name, dataset, items, fence=run.fence(dataset))
     return pending
+
+
+def speculate(run: NodeRun, dataset: str, nodes: list[DataNode]) -> SpeculativeCommit:
+    """The commit of `nodes` as commit() would write it now, written on a thread of its own while the
+    validation runs; nothing is recorded yet (apply/speculation.py)."""
+    ids = [load_id_of(run.operation_id, n.id) for n in nodes]
+    skips = changed_since_staged(run, dataset, nodes)
+    return SpeculativeCommit(run.warehouse, ids, run.fence(dataset), run.kind in ("Replay", "Reprocess"),
+                             _exclusions(skips))
 
 
 def _exclusions(skips: Skips) -> dict[str, dict[str, list[tuple[int, int]]]]:

@@ -41,6 +41,7 @@ from aurumplan.apply.quality_gate import (
     validate_dataset,
 )
 from aurumplan.apply.rollback import rollback_operation
+from aurumplan.apply.speculation import SpeculativeCommit
 from aurumplan.apply.staleness import stale_ranges, written
 from aurumplan.apply.waiting import Wait, keep_place, lease_or_wait
 from aurumplan.catalog import Catalog, SourceDef
@@ -182,6 +183,7 @@ class Applier:
         self.parse_pool = parse_pool  # parse workers api.apply_plan started ahead (executors/parsepool.py)
         self.staged_ids: set[str] = set()  # data nodes staged (this run or before), for judging early
         self._chunks: dict[str, dict[str, list[DataNode]]] = {}  # dataset -> data node id -> its chunk
+        self._speculative: dict[str, SpeculativeCommit] = {}  # dataset -> its commit, written while validating
 
     # ---- entry points -------------------------------------------------------------------------
 
@@ -379,6 +381,8 @@ class Applier:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             self.stop.set()
+            for dataset in list(self._speculative):  # validated, but the run stopped before its commit node
+                self._speculative.pop(dataset).withdraw()
             watcher.join(timeout=5)
             if self._judge is not None:
                 self._judge.shutdown(wait=True, cancel_futures=True)
@@ -772,12 +776,18 @@ class Applier:
             self.store.upsert_checkpoint(self.op_id, node.id, status="skipped", finished_at=time.time())
             return
         v = self.settings.validation
-        outcome = validate_dataset(self, dataset, staged, self._judged_so_far())
-        self.result.quality.append(outcome)
-        decision = N.gate(outcome["score"], v.threshold, v.onFailure, dataset)
-        rollback_below = (self.settings.reprocess or {}).get("rollbackWhen")
-        if rollback_below is not None and outcome["score"] is not None and outcome["score"] < rollback_below:
-            decision = "rollback"
+        self._speculate(node, staged)
+        decision = "unjudged"
+        try:
+            outcome = validate_dataset(self, dataset, staged, self._judged_so_far())
+            self.result.quality.append(outcome)
+            decision = N.gate(outcome["score"], v.threshold, v.onFailure, dataset)
+            rollback_below = (self.settings.reprocess or {}).get("rollbackWhen")
+            if rollback_below is not None and outcome["score"] is not None and outcome["score"] < rollback_below:
+                decision = "rollback"
+        finally:
+            if decision not in ("pass", "warn") and dataset in self._speculative:
+                self._speculative.pop(dataset).withdraw()
         self.store.upsert_checkpoint(self.op_id, node.id, status="staged" if decision in ("pass", "warn")
                                      else "failed", finished_at=time.time(),
                                      detail={"score": outcome["score"], "decision": decision},
@@ -794,6 +804,21 @@ class Applier:
             self.stop.set()
             raise AurumError(msg)
 
+    def _speculate(self, node: ValidateNode, staged: list[DataNode]) -> None:
+        """Write the dataset's commit while its validation runs, where nothing else in this apply waits on
+        the warehouse's lock meanwhile (apply/speculation.py)."""
+        commits = [n for n in self.plan.graph.nodes if isinstance(n, CommitNode)]
+        if self.warehouse.sqlite or self.settings.commit == "progressive" or len(commits) != 1 \
+                or commits[0].dataset != node.dataset or (self.settings.replay or {}).get("archive"):
+            return
+        cp = {c.node_id: c for c in self.store.checkpoints(self.op_id)}.get(commits[0].id)
+        if cp is not None and (cp.detail or {}).get("pending") is not None:
+            return
+        try:
+            self._speculative[node.dataset] = N.speculate(self._node_run(), node.dataset, staged)
+        except Exception:  # an optimisation only: the commit node reads the same and reports a failure
+            return
+
     def _commit(self, node: CommitNode, checkpoint: Checkpoint | None) -> None:
         """Make the dataset's staged ranges current (all of them, or with `commit: progressive` those
         that validated); several runs append their commits, each with its rollback snapshot."""
@@ -802,6 +827,9 @@ class Applier:
         staged = self._staged_nodes(dataset)
         detail = dict(checkpoint.detail or {}) if checkpoint else {}
         commits: list[dict[str, Any]] = list(detail.get("commits") or [])
+        speculative = self._speculative.pop(dataset, None)
+        if speculative is not None and not staged:
+            speculative.withdraw()
         if staged:
             policy = (self.settings.reprocess or {}).get("conflicts")
             cid = node.id
@@ -813,7 +841,11 @@ class Applier:
                 self.store.upsert_checkpoint(self.op_id, cid, status="running",
                                              detail={"commits": commits, "pending": pending})
 
-            done = N.commit(self._node_run(), dataset, staged, detail.get("pending"), record)
+            try:
+                done = N.commit(self._node_run(), dataset, staged, detail.get("pending"), record, speculative)
+            finally:
+                if speculative is not None:  # nothing once it committed; rolled back if the commit failed first
+                    speculative.withdraw()
             self.store.reset_checkpoints(self.op_id, [n.id for n in staged], status="committed")  # one transaction
             commits.append(done)
             self._note_skips(dataset, done.get("skipped") or {})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -29,6 +29,10 @@ _ACTIVE_PROBE = sa.text(
     "WHERE load_id = :lid GROUP BY series_id) AS spans WHERE EXISTS (SELECT 1 FROM observations_active AS a "
     "WHERE a.source = :source AND a.dataset = :dataset AND a.series_id = spans.series_id "
     "AND a.period >= spans.lo AND a.period <= spans.hi) LIMIT 1")
+
+
+class _Withdrawn(Exception):
+    """A commit whose `ready` said no: raised inside its transaction, so that it rolls back."""
 
 
 class Verified(NamedTuple):
@@ -172,12 +176,22 @@ class CommitsMixin(WarehouseBase):
                               "another operation has committed there since; nothing was committed")
 
     def commit(self, load_ids: Iterable[str], fence: tuple[str, int] | None = None,
-               replace_range: bool = False, exclude: Mapping[str, Exclusions] | None = None) -> list[str]:
+               replace_range: bool = False, exclude: Mapping[str, Exclusions] | None = None,
+               ready: Callable[[], bool] | None = None) -> list[str]:
         """Make the loads' rows current; returns the ids that this call committed (not already).
 
         `exclude` (load id -> series -> intervals) keeps periods out of a load's commit: those a
         newer operation committed after the load was staged (docs/architecture.md, the commit invariant).
+        `ready`, called once the switch is written and before it is committed, holds the transaction
+        open until it returns: False rolls it back and commits nothing (apply/speculation.py).
         """
+        try:
+            return self._commit_all(load_ids, fence, replace_range, exclude, ready)
+        except _Withdrawn:
+            return []
+
+    def _commit_all(self, load_ids: Iterable[str], fence: tuple[str, int] | None, replace_range: bool,
+                exclude: Mapping[str, Exclusions] | None, ready: Callable[[], bool] | None) -> list[str]:
         ids = list(dict.fromkeys(load_ids))
         done: list[str] = []
         if not self._sqlite:
@@ -212,6 +226,8 @@ class CommitsMixin(WarehouseBase):
                     values.update(fence_scope=fence[0], fence_token=fence[1])
                 conn.execute(loads.update().where(loads.c.load_id == lid).values(**values))
                 done.append(lid)
+            if ready is not None and not ready():
+                raise _Withdrawn
         if done and not self._sqlite:
             self._analyze("observations_active, load_displaced")
         return done

@@ -1,0 +1,66 @@
+"""A dataset's commit written while its validation runs, and committed only once the commit node decides.
+
+After an apply's last page, the validate node judges the staged rows (in the judge worker or the apply:
+one core) and only then does the commit node switch them (on PostgreSQL the server's work: 0.27 s of
+inserting 61,320 keys, bench/RESULTS.md, issue 18), so one of two cores idled through each. On
+PostgreSQL the validate node now starts the dataset's commit transaction first, on a thread of its own:
+it writes the switch and waits, holding the warehouse's lock, uncommitted and so invisible to every
+reader, the validation's included. The commit node then commits it (after saving its record, as before),
+or rolls it back and commits in the usual way when what it would commit differs. A failed validation, a
+stop or a crash rolls it back: nothing is ever committed that the usual order would not commit.
+
+Only where nothing else waits on that lock within the apply: one commit node in the plan, no progressive
+commits, no archive to write before the switch, a commit node without a pending record (a resume commits
+as before), and not on SQLite (its one writer would also hold back the state store sharing its file).
+docs/architecture.md, "Applying: the commit protocol".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from aurumplan.warehouse import Warehouse
+
+Exclude = Mapping[str, Mapping[str, list[tuple[int, int]]]]
+
+
+class SpeculativeCommit:
+    """warehouse.commit(ids, ...) written on its own thread, held open until finish() or withdraw()."""
+
+    def __init__(self, warehouse: Warehouse, ids: list[str], fence: tuple[str, int] | None, replace_range: bool,
+                 exclude: Exclude) -> None:
+        self.args: tuple[Any, ...] = (list(ids), fence, replace_range, _plain(exclude))
+        self._go: Future[bool] = Future()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speculative-commit")
+        self._done = self._pool.submit(warehouse.commit, ids, fence=fence, replace_range=replace_range,
+                                       exclude=exclude, ready=self._go.result)
+
+    def matches(self, ids: list[str], fence: tuple[str, int] | None, replace_range: bool, exclude: Exclude) -> bool:
+        """Whether it writes exactly what the commit node would commit now."""
+        return self.args == (list(ids), fence, replace_range, _plain(exclude))
+
+    def finish(self) -> list[str]:
+        """Commit it; returns the loads it committed. Raises what the commit raised (as warehouse.commit)."""
+        if not self._go.done():
+            self._go.set_result(True)
+        try:
+            return self._done.result()
+        finally:
+            self._pool.shutdown()
+
+    def withdraw(self) -> None:
+        """Roll it back and wait until it is (its failure, if any, is the usual commit's to report)."""
+        if not self._go.done():
+            self._go.set_result(False)
+        try:
+            self._done.result()
+        except Exception:  # never committed; a commit node that runs meets the cause itself
+            pass
+        finally:
+            self._pool.shutdown()
+
+
+def _plain(exclude: Exclude) -> dict[str, dict[str, list[tuple[int, int]]]]:
+    return {lid: {sid: [(int(s), int(e)) for s, e in ivs] for sid, ivs in per.items()} for lid, per in exclude.items()}
