@@ -154,6 +154,23 @@ def _switch_by_series(conn: Connection, todo: list[sa.RowMapping]) -> bool:
     return True
 
 
+def _refuse_replaced(conn: Connection, ids: list[str]) -> None:
+    """Refuse to roll back loads whose records a committed load outside them replaced since. One query for
+    all: a load among them that replaced another committed after it, so it is rolled back first (one query
+    per load cost ~4 ms each on PostgreSQL while a controlled rollback scores beside it)."""
+    if not ids:
+        return
+    later = conn.execute(
+        sa.select(_d.c.prev_load_id, loads.c.load_id, loads.c.operation_id)
+        .select_from(_d.join(loads, loads.c.load_id == _d.c.load_id))
+        .where(_d.c.prev_load_id.in_(ids), loads.c.status == "committed", loads.c.load_id.not_in(ids))
+        .order_by(_d.c.prev_load_id).limit(1)).first()
+    if later is not None:
+        raise OperationError(
+            f"cannot roll back load {later.prev_load_id}: later load {later.load_id} of operation "
+            f"{later.operation_id} replaced its records; roll back {later.operation_id} first")
+
+
 class CommitsMixin(WarehouseBase):
     """commit() and rollback() of Warehouse."""
 
@@ -331,8 +348,12 @@ class CommitsMixin(WarehouseBase):
                     continue
                 if status != "committed":
                     raise OperationError(f"load {lid} is {status}, not committed: discard it instead")
-                self._rollback_one(conn, lid, check=lid not in checked)
                 done.append(lid)
+            _refuse_replaced(conn, done)
+            for lid in done:
+                self._rollback_one(conn, lid, check=lid not in checked)
+            if done:
+                conn.execute(loads.update().where(loads.c.load_id.in_(done)).values(status="rolled_back"))
         if done and not self._sqlite:
             self._analyze("observations_active, load_displaced")
         return done
@@ -343,14 +364,6 @@ class CommitsMixin(WarehouseBase):
             raise OperationError(
                 f"cannot roll back load {lid}: `aurumplan gc` removed versions it replaced; put them back with "
                 "`aurumplan archive restore FILE` (the files `aurumplan report` lists), then roll back")
-        later = conn.execute(
-            sa.select(loads.c.load_id, loads.c.operation_id)
-            .select_from(_d.join(loads, loads.c.load_id == _d.c.load_id))
-            .where(_d.c.prev_load_id == lid, loads.c.status == "committed").limit(1)).first()
-        if later is not None:
-            raise OperationError(
-                f"cannot roll back load {lid}: later load {later.load_id} of operation "
-                f"{later.operation_id} replaced its records; roll back {later.operation_id} first")
         mine = _a.c.load_id == lid
         if conn.dialect.name == "sqlite":  # no load_id index there (schema.py): go by the load's keys
             mine = mine & sa.tuple_(*(_a.c[k] for k in _KEY)).in_(
@@ -382,4 +395,3 @@ class CommitsMixin(WarehouseBase):
             who = f"later load {clash.load_id} of operation {clash.operation_id}" if clash else "a later load"
             first = f"roll back {clash.operation_id} first" if clash else "roll back the later operation first"
             raise OperationError(f"cannot roll back load {lid}: {who} wrote periods it removed; {first}")
-        conn.execute(loads.update().where(loads.c.load_id == lid).values(status="rolled_back"))

@@ -3,6 +3,7 @@ while the switch runs (apply/quality_gate.scoring_current)."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -38,9 +39,23 @@ def test_the_score_before_is_read_in_a_snapshot_taken_before_the_switch(backfill
 
     monkeypatch.setattr(Warehouse, "rollback", rollback)
     monkeypatch.setattr(quality_gate, "evaluate", evaluate)
+    interval = sys.getswitchinterval()
     summary = api.rollback_apply(op, api.context(project.root / "aurumplan.yaml", project.root))
+    assert sys.getswitchinterval() == interval  # shortened only while it scored beside the switch
 
     assert read_after_switch == [True, True] and summary["loads_deactivated"] == 1
     before, after = summary["quality"]["before"]["ELEC.DEMAND"], summary["quality"]["after"]["ELEC.DEMAND"]
     assert before < after  # read after the switch without its snapshot, it was the restored version's score
     assert project.json("status", op, "--json")["status"] == "rolled_back"
+
+
+def test_the_switch_interval_is_short_while_any_rollback_scores_and_restored_after_the_last() -> None:
+    interval = sys.getswitchinterval()
+    first = quality_gate._short_switches()
+    first.__enter__()
+    assert sys.getswitchinterval() == min(quality_gate.SWITCH_INTERVAL, interval)
+    with quality_gate._short_switches():  # another rollback of the same process, overlapping
+        assert sys.getswitchinterval() == min(quality_gate.SWITCH_INTERVAL, interval)
+        first.__exit__(None, None, None)
+        assert sys.getswitchinterval() == min(quality_gate.SWITCH_INTERVAL, interval)
+    assert sys.getswitchinterval() == interval
