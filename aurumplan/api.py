@@ -555,9 +555,9 @@ def rollback_apply(op_id: str, ctx: Context, mode: str = "controlled") -> dict[s
 
     with open_store(ctx) as store:
         source = store.get_operation(op_id).source
-    log = _action_log(ctx, op_id, source)
-    with _logged(log, "rollback", mode=mode):
-        out = rollback.rollback_operation(ctx.config, ctx.catalog, op_id, mode=mode)
+        log = _action_log(ctx, op_id, source)
+        with _logged(log, "rollback", mode=mode):
+            out = rollback.rollback_operation(ctx.config, ctx.catalog, op_id, mode=mode, store=store)
     log.write("rolled_back", {k: v for k, v in out.items() if isinstance(v, str | int | float | bool)})
     return out
 

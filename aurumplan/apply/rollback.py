@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from aurumplan.apply import nodes as N
@@ -122,10 +123,11 @@ def _switch(run: N.NodeRun, store: SqlStateStore, op_id: str, verified: Verified
 
 
 def rollback_operation(config: Config, catalog: Catalog, op_id: str, *, mode: str = "controlled",
-                       auto: bool = False) -> dict[str, Any]:
-    """Undo op_id exactly; returns the rollback's summary. One store and one warehouse serve the plan, the
-    switch and the quality checks around it (PostgreSQL: each open costs a connection and ~8 ms)."""
-    with open_state(config.state_url, create=True) as store:
+                       auto: bool = False, store: SqlStateStore | None = None) -> dict[str, Any]:
+    """Undo op_id exactly; returns the rollback's summary. One store (the caller's, if it has one open) and
+    one warehouse serve the plan, the switch and the quality checks around it (PostgreSQL: each open costs
+    an engine, a connection and ~8-30 ms)."""
+    with nullcontext(store) if store is not None else open_state(config.state_url, create=True) as store:
         _refuse_status(store, op_id)
         with open_warehouse(config.warehouse_url) as warehouse:
             plan, verified = _rollback_plan(store, warehouse, op_id)

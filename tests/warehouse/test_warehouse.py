@@ -424,3 +424,38 @@ def test_only_an_in_memory_warehouse_cannot_be_read_while_another_thread_writes(
     shares one connection (apply/quality_gate.scoring_current)."""
     with open_warehouse(db_url) as wh, open_warehouse("sqlite://") as memory:
         assert wh.concurrent and not memory.concurrent
+
+
+@pytest.mark.parametrize("case", ["disjoint", "chained", "clash"])
+def test_loads_rolled_back_together_restore_what_each_replaced_or_change_nothing(db_url: str, case: str) -> None:
+    """A Replay's loads are rolled back in one call. Disjoint loads (PostgreSQL: two statements for all)
+    and loads of which one replaced the other (load by load, newest first) restore exactly what was
+    current before; where a later operation wrote a period one of them removed, nothing changes and the
+    message names that operation."""
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    before = wh.current_checksum()
+    # chained: R1 replaces hours 18..23 and adds 24..29, which R2 replaces (adding 30..35)
+    first, second = (range(18, 30), range(24, 36)) if case == "chained" else (range(12), range(12, 24))
+    for lid, hours in (("R1", first), ("R2", second)):
+        wh.stage_load(LoadInfo(lid, "REPLAY", "eia", "ELEC.DEMAND", hours[0] * H, (hours[-1] + 1) * H,
+                               ("PJM",) if case == "clash" else SERIES, node_id=f"{lid}-node"))
+        rows = _rows(hours[:3], bump=4.0, series=("PJM",)) if case == "clash" else _rows(hours, bump=4.0)
+        wh.write_batch(lid, rows)
+        wh.commit([lid], replace_range=True)
+    if case == "clash":  # R2 removed PJM hours 15..23; OP3 writes hour 20 where nothing is active
+        wh.stage_load(LoadInfo("L3", "OP3", "eia", "ELEC.DEMAND", 20 * H, 21 * H, ("PJM",)))
+        wh.write_batch("L3", _rows(range(20, 21), bump=5.0, series=("PJM",)))
+        wh.commit(["L3"])
+        current = wh.current_checksum()
+        with pytest.raises(OperationError, match="later load L3 of operation OP3 wrote periods it removed"):
+            wh.rollback(["R1", "R2"])
+        assert wh.current_checksum() == current
+        assert {wh.load("R1").status, wh.load("R2").status} == {"committed"}
+        assert wh.rollback(["L3"]) == ["L3"]
+    assert wh.rollback(["R1", "R2"]) == ["R2", "R1"]
+    assert wh.current_checksum() == before and wh.count_current() == 72
+    assert {wh.load("R1").status, wh.load("R2").status} == {"rolled_back"}
+    _one_row_per_key(db_url)
+    wh.close()
