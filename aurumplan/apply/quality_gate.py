@@ -168,19 +168,18 @@ def scoring_current(warehouse: Warehouse, catalog: Catalog, source: str,
     it; the exit waits for the check. A warehouse that cannot read while another thread writes (in-memory
     SQLite) is scored first. docs/replay.md, "2. Replay".
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-check") as pool:
-        if not warehouse.concurrent:
-            done: Future[dict[str, Any]] = Future()
-            done.set_result(check_current(warehouse, catalog, source, datasets))
-            yield done
-            return
-        pinned = threading.Event()
-        with _short_switches():
-            scores = pool.submit(check_current, warehouse, catalog, source, datasets, pinned)
-            while not pinned.wait(0.05):
-                if scores.done():  # it failed before reading anything: nothing is changed
-                    scores.result()
-            yield scores
+    if not warehouse.concurrent:
+        done: Future[dict[str, Any]] = Future()
+        done.set_result(check_current(warehouse, catalog, source, datasets))
+        yield done
+        return
+    pinned = threading.Event()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-check") as pool, _short_switches():
+        scores = pool.submit(check_current, warehouse, catalog, source, datasets, pinned)
+        while not pinned.wait(0.05):
+            if scores.done():  # it failed before reading anything: nothing is changed
+                scores.result()
+        yield scores
 
 
 SWITCH_INTERVAL = 0.001

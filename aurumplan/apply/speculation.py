@@ -31,7 +31,7 @@ class SpeculativeCommit:
 
     def __init__(self, warehouse: Warehouse, ids: list[str], fence: tuple[str, int] | None, replace_range: bool,
                  exclude: Exclude) -> None:
-        self.args: tuple[Any, ...] = (list(ids), fence, replace_range, _plain(exclude))
+        self.args: tuple[Any, ...] = (list(ids), fence, replace_range, exclude)
         self._go: Future[bool] = Future()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speculative-commit")
         self._done = self._pool.submit(warehouse.commit, ids, fence=fence, replace_range=replace_range,
@@ -39,7 +39,7 @@ class SpeculativeCommit:
 
     def matches(self, ids: list[str], fence: tuple[str, int] | None, replace_range: bool, exclude: Exclude) -> bool:
         """Whether it writes exactly what the commit node would commit now."""
-        return self.args == (list(ids), fence, replace_range, _plain(exclude))
+        return self.args == (list(ids), fence, replace_range, exclude)
 
     def finish(self) -> list[str]:
         """Commit it; returns the loads it committed. Raises what the commit raised (as warehouse.commit)."""
@@ -60,7 +60,3 @@ class SpeculativeCommit:
             pass
         finally:
             self._pool.shutdown()
-
-
-def _plain(exclude: Exclude) -> dict[str, dict[str, list[tuple[int, int]]]]:
-    return {lid: {sid: [(int(s), int(e)) for s, e in ivs] for sid, ivs in per.items()} for lid, per in exclude.items()}

@@ -175,14 +175,22 @@ TOGETHER_MAX = 500
 """At most this many loads are rolled back together (one IN list each statement)."""
 
 
-def _rollback_together(conn: Connection, ids: list[str], checked: frozenset[str]) -> bool:
+def _refuse_gone(conn: Connection, ids: list[str]) -> None:
+    """Refuse to roll back loads whose replaced versions `aurumplan gc` removed: nothing would restore them."""
+    for lid in ids:
+        if missing_versions(conn, lid):
+            raise OperationError(
+                f"cannot roll back load {lid}: `aurumplan gc` removed versions it replaced; put them back with "
+                "`aurumplan archive restore FILE` (the files `aurumplan report` lists), then roll back")
+
+
+def _rollback_together(conn: Connection, ids: list[str]) -> bool:
     """PostgreSQL: the loads' active rows deleted and the versions they replaced restored in two statements,
     in a savepoint, instead of four statements a load (13 loads: ~80 ms less, more beside a controlled
     rollback's scoring thread; bench/RESULTS.md). Only when none of them replaced rows of another (then
-    the order matters) and no version they replaced is gone; a key already active fails the insert and
-    rolls the savepoint back. Returns whether it rolled them back: if not, load by load does it, or names
-    what stops it."""
-    if not 1 < len(ids) <= TOGETHER_MAX or any(missing_versions(conn, lid) for lid in ids if lid not in checked):
+    the order matters); a key already active fails the insert and rolls the savepoint back. Returns
+    whether it rolled them back: if not, load by load does it, or names what stops it."""
+    if not 1 < len(ids) <= TOGETHER_MAX:
         return False
     chained = conn.execute(sa.select(sa.literal(1)).where(_d.c.load_id.in_(ids), _d.c.prev_load_id.in_(ids))
                            .limit(1)).first()
@@ -235,7 +243,7 @@ class CommitsMixin(WarehouseBase):
             return []
 
     def _commit_all(self, load_ids: Iterable[str], fence: tuple[str, int] | None, replace_range: bool,
-                exclude: Mapping[str, Exclusions] | None, ready: Callable[[], bool] | None) -> list[str]:
+                    exclude: Mapping[str, Exclusions] | None, ready: Callable[[], bool] | None) -> list[str]:
         ids = list(dict.fromkeys(load_ids))
         done: list[str] = []
         if not self._sqlite:
@@ -377,9 +385,10 @@ class CommitsMixin(WarehouseBase):
                     raise OperationError(f"load {lid} is {status}, not committed: discard it instead")
                 done.append(lid)
             _refuse_replaced(conn, done)
-            if self._sqlite or not _rollback_together(conn, done, checked):
+            _refuse_gone(conn, [lid for lid in done if lid not in checked])
+            if self._sqlite or not _rollback_together(conn, done):
                 for lid in done:
-                    self._rollback_one(conn, lid, check=lid not in checked)
+                    self._rollback_one(conn, lid)
             if done:
                 conn.execute(loads.update().where(loads.c.load_id.in_(done)).values(status="rolled_back"))
         if done and not self._sqlite:
@@ -387,11 +396,7 @@ class CommitsMixin(WarehouseBase):
         return done
 
     @staticmethod
-    def _rollback_one(conn: Connection, lid: str, check: bool = True) -> None:
-        if check and missing_versions(conn, lid):
-            raise OperationError(
-                f"cannot roll back load {lid}: `aurumplan gc` removed versions it replaced; put them back with "
-                "`aurumplan archive restore FILE` (the files `aurumplan report` lists), then roll back")
+    def _rollback_one(conn: Connection, lid: str) -> None:
         mine = _a.c.load_id == lid
         if conn.dialect.name == "sqlite":  # no load_id index there (schema.py): go by the load's keys
             mine = mine & sa.tuple_(*(_a.c[k] for k in _KEY)).in_(
