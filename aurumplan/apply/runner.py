@@ -809,7 +809,7 @@ class Applier:
         the warehouse's lock meanwhile (apply/speculation.py)."""
         commits = [n for n in self.plan.graph.nodes if isinstance(n, CommitNode)]
         if self.warehouse.sqlite or self.settings.commit == "progressive" or len(commits) != 1 \
-                or commits[0].dataset != node.dataset or (self.settings.replay or {}).get("archive"):
+                or commits[0].dataset != node.dataset:
             return
         cp = {c.node_id: c for c in self.store.checkpoints(self.op_id)}.get(commits[0].id)
         if cp is not None and (cp.detail or {}).get("pending") is not None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from aurumplan.apply import archive, runner
 from aurumplan.apply import nodes as N
-from aurumplan.apply import runner
 from aurumplan.warehouse import open_warehouse
 from tests.quality_cli.conftest import REPLAY, Project
 
@@ -24,6 +25,17 @@ def _current(project: Project, series: str = "PJM") -> float | None:
         rows = [r for r in wh.read_rows("eia", "ELEC.DEMAND", (HOUR, HOUR + 3600)) if r.series_id == series]
     assert len(rows) == 1
     return rows[0].value
+
+
+def _warehouse_lock_held(project: Project) -> bool:
+    """Whether a PostgreSQL session holds an advisory lock (the warehouse's, base.py) right now."""
+    engine = sa.create_engine(project.db_url)
+    try:
+        with engine.connect() as conn:
+            return bool(conn.execute(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")).scalar())
+    finally:
+        engine.dispose()
 
 
 def _pjm(project: Project) -> float | None:
@@ -122,3 +134,34 @@ def test_a_commit_node_that_would_commit_something_else_commits_that(
     assert len(calls) == (2 if "postgresql" in project.db_url else 1)
     assert _pjm(project) == old  # left out
     assert _current(project, "MISO") == 1234
+
+
+@pytest.mark.timeout(120)
+def test_a_replay_s_archive_holds_what_the_commit_written_meanwhile_replaces(
+        backfilled: tuple[Project, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL writes a Replay's commit while its originals are archived: the archive still reads the
+    versions before it (the commit is uncommitted), and the commit becomes visible only after the file is
+    written. SQLite writes the archive first, then the commit: the same file and the same result."""
+    project, _ = backfilled
+    old = _pjm(project)
+    assert old is not None
+    project.revise("PJM", PERIOD, old + 1000)
+    seen: list[tuple[bool, float | None]] = []
+    real = archive.write_archive
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(("postgresql" in project.db_url and _warehouse_lock_held(project), _pjm(project)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(archive, "write_archive", spy)
+    template = REPLAY.replace("  validation:", "  archive: {{to: archive}}\n  validation:")
+    op = project.apply(template, start="2024-01-02", end="2024-01-02", threshold=0.5)
+    assert project.json("status", op, "--json")["status"] == "succeeded"
+    assert seen == [("postgresql" in project.db_url, old)]
+    assert _pjm(project) == old + 1000
+    [file] = (project.root / "archive" / op).glob("*")
+    _meta, versions = archive.read_archive(file)
+    assert [v.value for v in versions if v.series_id == "PJM" and v.period == HOUR] == [old]
+    code, out, err = project.run("rollback", op, "--auto-approve")
+    assert code == 0, out + err
+    assert _pjm(project) == old
