@@ -28,12 +28,15 @@ def _current(project: Project, series: str = "PJM") -> float | None:
 
 
 def _warehouse_lock_held(project: Project) -> bool:
-    """Whether a PostgreSQL session holds an advisory lock (the warehouse's, base.py) right now."""
+    """Whether a PostgreSQL session holds this warehouse's lock (base.py: an advisory lock on a key made from
+    its schema) right now."""
     engine = sa.create_engine(project.db_url)
     try:
         with engine.connect() as conn:
             return bool(conn.execute(sa.text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")).scalar())
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+                "((classid::bigint << 32) | objid::bigint) = "
+                "hashtextextended('aurumplan-warehouse:' || current_schema(), 0)")).scalar())
     finally:
         engine.dispose()
 
