@@ -816,7 +816,7 @@ class Applier:
             return
         try:
             self._speculative[node.dataset] = N.speculate(self._node_run(), node.dataset, staged)
-        except Exception:  # an optimisation only: the commit node reads the same and reports a failure
+        except AurumError:  # the state could not be read: an optimisation only, the commit node reads it again
             return
 
     def _commit(self, node: CommitNode, checkpoint: Checkpoint | None) -> None:

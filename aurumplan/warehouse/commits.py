@@ -171,10 +171,6 @@ def _refuse_replaced(conn: Connection, ids: list[str]) -> None:
             f"{later.operation_id} replaced its records; roll back {later.operation_id} first")
 
 
-TOGETHER_MAX = 500
-"""At most this many loads are rolled back together (one IN list each statement)."""
-
-
 def _refuse_gone(conn: Connection, ids: list[str]) -> None:
     """Refuse to roll back loads whose replaced versions `aurumplan gc` removed: nothing would restore them."""
     for lid in ids:
@@ -182,6 +178,10 @@ def _refuse_gone(conn: Connection, ids: list[str]) -> None:
             raise OperationError(
                 f"cannot roll back load {lid}: `aurumplan gc` removed versions it replaced; put them back with "
                 "`aurumplan archive restore FILE` (the files `aurumplan report` lists), then roll back")
+
+
+TOGETHER_MAX = 500
+"""At most this many loads are rolled back together (one IN list each statement)."""
 
 
 def _rollback_together(conn: Connection, ids: list[str]) -> bool:

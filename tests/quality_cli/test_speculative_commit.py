@@ -45,6 +45,13 @@ def _pjm(project: Project) -> float | None:
     return _current(project)
 
 
+def _resume_commits(project: Project, op: str, value: float) -> None:
+    """`aurumplan resume OP` succeeds and makes `value` PJM's current value."""
+    code, out, err = project.run("resume", op)
+    assert code == 0, out + err
+    assert project.json("status", op, "--json")["status"] == "succeeded" and _pjm(project) == value
+
+
 def _spy_validation(monkeypatch: pytest.MonkeyPatch, project: Project) -> list[tuple[bool, float | None]]:
     """Records, as each validation starts, whether a commit is being written and the value readers see."""
     seen: list[tuple[bool, float | None]] = []
@@ -86,9 +93,7 @@ def test_a_halting_gate_leaves_nothing_of_the_commit_written_meanwhile(
         assert {ld.status for ld in wh.loads_for_operation(op)} == {"staged"}
     assert old is not None
     project.revise("PJM", PERIOD, old + 7)  # the lock is free: the resume commits (it waited while it was held)
-    code, out, err = project.run("resume", op)
-    assert code == 0, out + err
-    assert project.json("status", op, "--json")["status"] == "succeeded" and _pjm(project) == old + 7
+    _resume_commits(project, op, old + 7)
 
 
 @pytest.mark.timeout(120)
@@ -106,9 +111,7 @@ def test_a_commit_node_that_fails_first_leaves_nothing_and_its_resume_commits(
     op = project.apply(REPLAY, start="2024-01-02", end="2024-01-02", threshold=0.5)
     assert project.json("status", op, "--json")["status"] == "failed" and _pjm(project) == old
     monkeypatch.setattr(runner.Applier, "_commit", real)
-    code, out, err = project.run("resume", op)
-    assert code == 0, out + err
-    assert project.json("status", op, "--json")["status"] == "succeeded" and _pjm(project) == old + 1000
+    _resume_commits(project, op, old + 1000)
 
 
 @pytest.mark.timeout(120)
