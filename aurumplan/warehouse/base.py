@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -70,14 +70,14 @@ def to_load(row: Mapping[Any, Any]) -> Load:
     return Load(**data)
 
 
-def _add_columns(conn: Connection) -> None:
-    """The migration path of an existing warehouse: columns added to a table since it was created.
+def _add_columns(conn: Connection, tables: Iterable[sa.Table]) -> None:
+    """The migration path of an existing warehouse: columns added to its tables since they were created.
 
     Only nullable columns are ever added (rows written before read NULL), so ADD COLUMN is enough
     on both backends and opening an older warehouse upgrades it in place.
     """
     inspector = sa.inspect(conn)
-    for table in metadata.sorted_tables:
+    for table in tables:
         have = {c["name"] for c in inspector.get_columns(table.name)}
         for col in table.columns:
             if col.name not in have and col.nullable:
@@ -123,11 +123,14 @@ class WarehouseBase(Database):
             return
         with write_txn(self._engine) as conn:
             self._lock(conn)
-            fresh = not sa.inspect(conn).has_table("loads")
-            metadata.create_all(conn, checkfirst=True)
-            if fresh:  # no `gc` has deleted anything yet, counted from here on (schema.GC_SCOPE)
+            # one catalog query for the tables there, then only the missing ones created and only the others
+            # inspected for added columns (opening a new PostgreSQL warehouse: ~45 -> ~36 ms; bench/RESULTS.md)
+            have = set(sa.inspect(conn).get_table_names())
+            metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t.name not in have],
+                                checkfirst=False)
+            if "loads" not in have:  # no `gc` has deleted anything yet, counted from here on (schema.GC_SCOPE)
                 conn.execute(fences.insert().values(scope=GC_SCOPE, token=0))
-            _add_columns(conn)
+            _add_columns(conn, [t for t in metadata.sorted_tables if t.name in have])
             _replace_view(conn, self._sqlite)
             conn.execute(fences.delete().where(fences.c.scope == SCHEMA_SCOPE))
             conn.execute(fences.insert().values(scope=SCHEMA_SCOPE, token=schema_mark()))

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from aurumplan.warehouse import LoadInfo, open_warehouse
-from aurumplan.warehouse.schema import SCHEMA_SCOPE, fences, schema_mark
+from aurumplan.warehouse.schema import GC_SCOPE, SCHEMA_SCOPE, fences, schema_mark
 
 H = 3600
 
@@ -56,6 +56,33 @@ def test_an_older_warehouse_gains_the_column_and_keeps_its_rows(db_url: str, mar
     wh.stage_load(_info("NEW", "v2"))
     new = wh.load("NEW")
     assert new is not None and new.schema_version == "v2"
+    wh.close()
+
+
+def test_an_older_warehouse_gains_a_missing_table_and_keeps_its_rows_and_gc_count(db_url: str) -> None:
+    """Made before quarantines existed, with `gc` runs counted: the open creates only what is missing (the
+    tables there keep their rows) and leaves the count as it was (a new warehouse starts it at 0)."""
+    wh = open_warehouse(db_url)
+    wh.stage_load(_info("OLD", None))
+    wh.write_batch("OLD", [("eia", "ELEC.PRICE", "CA.RES", 0, 20.0, "cents per kilowatt-hour", None)])
+    wh.commit(["OLD"], fence=("eia/ELEC.PRICE", 1))
+    wh.close()
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:  # before quarantines, after two counted gc runs
+        conn.exec_driver_sql("DROP TABLE quarantined")
+        conn.exec_driver_sql("DROP TABLE quarantines")
+        conn.execute(fences.update().where(fences.c.scope == GC_SCOPE).values(token=2))
+        conn.execute(fences.delete().where(fences.c.scope == SCHEMA_SCOPE))
+    engine.dispose()
+
+    wh = open_warehouse(db_url)
+    old = wh.load("OLD")
+    assert old is not None and old.status == "committed"
+    assert wh.quarantine("Q1", "eia", [("ELEC.PRICE", "CA.RES", 0, 3600)], mode="strict") == 1
+    with wh.connect() as conn:
+        assert conn.execute(sa.select(fences.c.token).where(fences.c.scope == GC_SCOPE)).scalar_one() == 2
+        assert conn.execute(sa.select(fences.c.token).where(fences.c.scope == SCHEMA_SCOPE)).scalar_one() \
+            == schema_mark()
     wh.close()
 
 
