@@ -30,14 +30,19 @@ def test_a_load_keeps_the_schema_version_it_was_staged_with(db_url: str) -> None
     wh.close()
 
 
-@pytest.mark.parametrize("mark", ["none", "older"])
-def test_an_older_warehouse_gains_the_column_and_keeps_its_rows(db_url: str, mark: str) -> None:
-    """Made before loads had schema_version: with no schema mark (before marks) or another version's."""
+def _commit_old(db_url: str) -> None:
+    """A warehouse holding one committed load, OLD, without a schema version."""
     wh = open_warehouse(db_url)
     wh.stage_load(_info("OLD", None))
     wh.write_batch("OLD", [("eia", "ELEC.PRICE", "CA.RES", 0, 20.0, "cents per kilowatt-hour", None)])
     wh.commit(["OLD"], fence=("eia/ELEC.PRICE", 1))
     wh.close()
+
+
+@pytest.mark.parametrize("mark", ["none", "older"])
+def test_an_older_warehouse_gains_the_column_and_keeps_its_rows(db_url: str, mark: str) -> None:
+    """Made before loads had schema_version: with no schema mark (before marks) or another version's."""
+    _commit_old(db_url)
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:  # a warehouse made before loads had schema_version
         conn.exec_driver_sql("ALTER TABLE loads DROP COLUMN schema_version")
@@ -62,11 +67,7 @@ def test_an_older_warehouse_gains_the_column_and_keeps_its_rows(db_url: str, mar
 def test_an_older_warehouse_gains_a_missing_table_and_keeps_its_rows_and_gc_count(db_url: str) -> None:
     """Made before quarantines existed, with `gc` runs counted: the open creates only what is missing (the
     tables there keep their rows) and leaves the count as it was (a new warehouse starts it at 0)."""
-    wh = open_warehouse(db_url)
-    wh.stage_load(_info("OLD", None))
-    wh.write_batch("OLD", [("eia", "ELEC.PRICE", "CA.RES", 0, 20.0, "cents per kilowatt-hour", None)])
-    wh.commit(["OLD"], fence=("eia/ELEC.PRICE", 1))
-    wh.close()
+    _commit_old(db_url)
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:  # before quarantines, after two counted gc runs
         conn.exec_driver_sql("DROP TABLE quarantined")
