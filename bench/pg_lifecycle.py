@@ -5,10 +5,15 @@ a Backfill, then a Replay of the same window (type correction, originals archive
 Replay rolled back, each timed in-process around api.apply_plan / api.rollback_apply. Goal: each
 phase on PostgreSQL within 1.5x of SQLite.
 
-    .venv/bin/python bench/pg_lifecycle.py [--runs 1] [--profile DIR] [--processes]
+    .venv/bin/python bench/pg_lifecycle.py [--runs 1] [--profile DIR] [--statements N] [--processes]
 
-With --profile, each phase's cProfile (main thread) is written to DIR/<db>-<phase>.prof. With
---processes, each phase is an `aurumplan apply SPEC --auto-approve` or `aurumplan rollback OP
+With --profile, each phase's cProfile (main thread) is written to DIR/<db>-<phase>.prof.
+
+With --statements N, each phase's N costliest kinds of SQL statement are printed: how many, their
+summed wall time and the thread that sent them. Only statements sent through SQLAlchemy are counted:
+the rows the quality checks read through the driver's own cursor are not among them.
+
+With --processes, each phase is an `aurumplan apply SPEC --auto-approve` or `aurumplan rollback OP
 --auto-approve` process timed from outside, as a user runs it: start-up, imports, planning and the
 driver's import included (the default times api.apply_plan / api.rollback_apply in one process, where
 PostgreSQL's phases follow SQLite's and find every module imported).
@@ -20,10 +25,13 @@ import argparse
 import cProfile
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,16 +58,62 @@ def spec(folder: Path, kind: str) -> Path:
     return path
 
 
+class Statements:
+    """The wall time of every SQL statement sent through SQLAlchemy while `on`, by kind of statement (its
+    text with parameters and numbers blanked) and thread."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.seen: dict[tuple[str, str], list[float]] = defaultdict(list)
+        self._started = threading.local()
+        import sqlalchemy as sa
+
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._before)
+        sa.event.listen(sa.engine.Engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_args: Any) -> None:
+        self._started.t = time.perf_counter()
+
+    def _after(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.on:
+            kind = re.sub(r"(%\(\w+\)s(::\w+)?|\?|\b\d+\b)(, *(%\(\w+\)s(::\w+)?|\?|\b\d+\b))*", "..",
+                          " ".join(statement.split()))
+            thread = re.sub(r"[_-]\d+$", "", threading.current_thread().name)
+            self.seen[(kind[:110], thread)].append(time.perf_counter() - self._started.t)
+
+    def report(self, name: str, top: int) -> None:
+        costliest = sorted(self.seen.items(), key=lambda kv: -sum(kv[1]))[:top]
+        print(f"  {name}: {sum(len(v) for v in self.seen.values())} statements, "
+              f"{sum(map(sum, self.seen.values())):.3f} s in all")
+        for (kind, thread), times in costliest:
+            print(f"    {len(times):5} x {1000 * sum(times):8.1f} ms  {thread[:24]:24} {kind}")
+        self.seen.clear()
+
+
+STATEMENTS: Statements | None = None
+"""Set by --statements."""
+TOP = 0
+
+
 def timed(name: str, profile: Path | None, fn: Callable[[], Any]) -> tuple[float, Any]:
     prof = cProfile.Profile() if profile else None
+    if STATEMENTS is not None:
+        STATEMENTS.on = True
     t0 = time.perf_counter()
     if prof:
         prof.enable()
-    out = fn()
+    try:
+        out = fn()
+    finally:
+        if STATEMENTS is not None:
+            STATEMENTS.on = False
     if prof and profile:
         prof.disable()
         prof.dump_stats(profile / f"{name}.prof")
-    return time.perf_counter() - t0, out
+    elapsed = time.perf_counter() - t0
+    if STATEMENTS is not None:
+        STATEMENTS.report(f"{name} ({elapsed:.2f} s)", TOP)
+    return elapsed, out
 
 
 @contextmanager
@@ -123,9 +177,16 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--profile", type=Path, default=None)
+    ap.add_argument("--statements", type=int, default=0, metavar="N",
+                    help="print each phase's N costliest kinds of SQL statement (in-process runs only)")
     ap.add_argument("--processes", action="store_true",
                     help="time each phase as a whole `aurumplan` process (start-up, imports and planning included)")
     args = ap.parse_args()
+    if args.processes and (args.statements or args.profile):
+        ap.error("--statements and --profile look inside one process; they do not apply with --processes")
+    if args.statements:
+        global STATEMENTS, TOP
+        STATEMENTS, TOP = Statements(), args.statements
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("EIA_API_KEY", "bench-key")
