@@ -119,6 +119,21 @@ def test_rollback_is_refused_while_a_later_load_replaced_it(db_url: str) -> None
     wh.close()
 
 
+def test_rollback_proceeds_once_the_later_load_that_replaced_it_is_rolled_back(db_url: str) -> None:
+    """The later load's record of what it replaced stays (load_displaced), but it no longer refuses."""
+    wh = open_warehouse(db_url)
+    _load(wh, "L1", _rows(range(24)))
+    wh.commit(["L1"])
+    after_l1 = wh.current_checksum()
+    _load(wh, "L2", _rows(range(3), bump=2.0), op="REPLAY_X")
+    wh.commit(["L2"])
+    assert wh.rollback(["L2"]) == ["L2"]
+    assert wh.current_checksum() == after_l1
+    assert wh.rollback(["L1"]) == ["L1"]
+    assert wh.count_current() == 0
+    wh.close()
+
+
 def test_replace_range_drops_periods_the_new_load_lacks_and_rollback_brings_them_back(db_url: str) -> None:
     wh = open_warehouse(db_url)
     _load(wh, "L1", _rows(range(24)))
