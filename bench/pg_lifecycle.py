@@ -26,6 +26,7 @@ import cProfile
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -191,19 +192,33 @@ def main() -> int:
         args.profile.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("EIA_API_KEY", "bench-key")
     proc, base_url = start_server()
+    seen: dict[tuple[str, str], list[float]] = defaultdict(list)
     try:
         for i in range(args.runs):
             res = {db: cli_run(db, base_url) if args.processes else run(db, base_url, args.profile)
                    for db in ("sqlite", "postgresql")}
             for phase in ("Backfill", "Replay", "rollback"):
+                seen[("sqlite", phase)].append(res["sqlite"][phase])
+                seen[("postgresql", phase)].append(res["postgresql"][phase])
                 s, p = res["sqlite"][phase], res["postgresql"][phase]
                 print(f"run {i + 1} {phase:9} SQLite {s:6.2f}s  PostgreSQL {p:6.2f}s  ratio {p / s:5.2f}"
                       + (f"  ({res['sqlite'][phase + ' records']:,.0f} records)" if phase != "rollback" else ""),
                       flush=True)
+        if args.runs > 1:
+            print_medians(seen)
     finally:
         proc.terminate()
         proc.wait()
     return 0
+
+
+def print_medians(seen: dict[tuple[str, str], list[float]]) -> None:
+    """Each phase's median on each database and the ratio of the medians: one run's ratio divides two
+    noisy figures, so a fast SQLite run alone can push it past the goal."""
+    for phase in ("Backfill", "Replay", "rollback"):
+        s, p = statistics.median(seen[("sqlite", phase)]), statistics.median(seen[("postgresql", phase)])
+        print(f"median ({len(seen[('sqlite', phase)])} runs) {phase:9} SQLite {s:6.2f}s  PostgreSQL {p:6.2f}s  "
+              f"ratio {p / s:5.2f}", flush=True)
 
 
 if __name__ == "__main__":

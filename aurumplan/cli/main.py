@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
 import os
 import re
 import sys
@@ -60,7 +59,14 @@ def main(argv: list[str] | None = None) -> None:
 def _leave(code: str | int | None) -> None:
     """End the process as soon as the command is done: exit functions run and output is flushed, but
     the interpreter does not free every module and object one by one (0.1-0.2 s after an apply; issue
-    18). Only when no other thread still runs (one that does is waited for by the normal exit)."""
+    18). Only when no other thread still runs (one that does is waited for by the normal exit).
+
+    No last garbage collection either (50-75 ms after an apply, more on PostgreSQL; bench/RESULTS.md): what
+    it found was disposed engines and compiled statements in reference cycles. Every file the library
+    writes is closed by its `with` block, every engine is disposed by its owner, and a connection the
+    process still holds is closed by the system, whose database then rolls back any open transaction:
+    the state a `kill -9` leaves, which every operation survives (docs/architecture.md, "Applying: the
+    commit protocol")."""
     main_thread = threading.main_thread()
     if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
         sys.exit(code)
@@ -71,7 +77,6 @@ def _leave(code: str | int | None) -> None:
     else:  # sys.exit("message"): printed, status 1, as the interpreter does
         print(code, file=sys.stderr)
         status = 1
-    gc.collect()  # objects nobody holds are finalized (files, connections closed) as at a normal exit
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
