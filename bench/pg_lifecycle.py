@@ -17,6 +17,8 @@ With --processes, each phase is an `aurumplan apply SPEC --auto-approve` or `aur
 --auto-approve` process timed from outside, as a user runs it: start-up, imports, planning and the
 driver's import included (the default times api.apply_plan / api.rollback_apply in one process, where
 PostgreSQL's phases follow SQLite's and find every module imported).
+
+With --runs above 1, a last line per phase gives its median on each database and their ratio.
 """
 
 from __future__ import annotations

@@ -61,12 +61,12 @@ def _leave(code: str | int | None) -> None:
     the interpreter does not free every module and object one by one (0.1-0.2 s after an apply; issue
     18). Only when no other thread still runs (one that does is waited for by the normal exit).
 
-    No last garbage collection either (50-75 ms after an apply, more on PostgreSQL; bench/RESULTS.md): what
-    it found was disposed engines and compiled statements in reference cycles. Every file the library
-    writes is closed by its `with` block, every engine is disposed by its owner, and a connection the
-    process still holds is closed by the system, whose database then rolls back any open transaction:
-    the state a `kill -9` leaves, which every operation survives (docs/architecture.md, "Applying: the
-    commit protocol")."""
+    No last garbage collection either (after an apply, median 67-70 ms on SQLite, 88-89 on PostgreSQL;
+    bench/RESULTS.md): what it found was disposed engines and compiled statements in reference cycles.
+    Every file the library writes is closed by its `with` block, every engine is disposed by its owner,
+    and a connection the process still holds is closed by the system, whose database then rolls back
+    any open transaction: the state a `kill -9` leaves, which every operation survives
+    (docs/architecture.md, "Applying: the commit protocol")."""
     main_thread = threading.main_thread()
     if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
         sys.exit(code)
