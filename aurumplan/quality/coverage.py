@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from aurumplan.catalog import Catalog
 from aurumplan.intervals import Interval, from_ts, to_ts
 from aurumplan.quality.expected import ExpectedSeries, expected_periods, expected_series
-from aurumplan.warehouse.reads import bucket_counts, current_series
+from aurumplan.warehouse.reads import active_series, bucket_counts
 
 RAMP = " .:-=+*#%@"
 NOTHING_EXPECTED = "~"
@@ -82,7 +82,7 @@ def coverage(conn: Connection, catalog: Catalog, source: str, monthly: bool = Fa
         for name in sorted(per_op) if dataset is None else [dataset] if dataset in per_op else []:
             counts.update(bucket_counts(conn, source, monthly=monthly, dataset=name, labels=labels,
                                         series=list(per_op[name])))
-    loaded = current_series(conn, source)
+    loaded = active_series(conn, source)
     names = [dataset] if dataset is not None else sorted(set(counts) | (set(src.datasets) if window else set()))
     if per_op is not None:
         names = [n for n in names if n in per_op]

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from aurumplan.intervals import Interval
 from aurumplan.warehouse.base import Load, WarehouseBase, to_load
+from aurumplan.warehouse.reads import window_series
 from aurumplan.warehouse.rows import ObsRow, epoch, hex64, naive_utc, row_hash
 from aurumplan.warehouse.schema import current_from, current_select, fences, loads, observations, observations_active
 
@@ -25,7 +26,9 @@ def _batches(ids: list[str], size: int = 500) -> Iterator[list[str]]:
 
 
 def _filter(q: sa.Select[Any], table: sa.Table | None, source: str | None, dataset: str | None,
-            window: Interval | None) -> sa.Select[Any]:
+            window: Interval | None, conn: Connection | None = None) -> sa.Select[Any]:
+    """q narrowed to a source, dataset and window. With `conn`, a window of one dataset's active rows names
+    its series too, so the read is one key range per series, not the whole dataset (reads.window_series)."""
     cols = (table.c if table is not None else q.selected_columns)
     if source is not None:
         q = q.where(cols.source == source)
@@ -33,6 +36,10 @@ def _filter(q: sa.Select[Any], table: sa.Table | None, source: str | None, datas
         q = q.where(cols.dataset == dataset)
     if window is not None:
         q = q.where(cols.period >= naive_utc(window[0]), cols.period < naive_utc(window[1]))
+        if conn is not None and source is not None and dataset is not None:
+            series = window_series(conn, source, dataset)
+            if series is not None:
+                q = q.where(cols.series_id.in_(series))
     return q
 
 
@@ -104,16 +111,16 @@ class QueriesMixin(WarehouseBase):
 
     def count_current(self, source: str | None = None, dataset: str | None = None,
                       window: Interval | None = None) -> int:
-        q = _filter(sa.select(sa.func.count()).select_from(_a), _a, source, dataset, window)
         with self._read() as conn:
+            q = _filter(sa.select(sa.func.count()).select_from(_a), _a, source, dataset, window, conn)
             return int(conn.execute(q).scalar_one())
 
     def coverage(self, source: str, dataset: str | None = None,
                  window: Interval | None = None) -> dict[tuple[str, str], list[int]]:
         """Sorted active periods (epoch seconds) per (dataset, series_id)."""
-        q = _filter(sa.select(_a.c.dataset, _a.c.series_id, _a.c.period), _a, source, dataset, window)
         out: dict[tuple[str, str], list[int]] = {}
         with self._read() as conn:
+            q = _filter(sa.select(_a.c.dataset, _a.c.series_id, _a.c.period), _a, source, dataset, window, conn)
             for ds, sid, period in conn.execute(q.order_by(_a.c.dataset, _a.c.series_id, _a.c.period)):
                 out.setdefault((ds, sid), []).append(epoch(period))
         return out
@@ -127,8 +134,8 @@ class QueriesMixin(WarehouseBase):
             q = sa.select(*cols).select_from(current_from)
         else:
             q = sa.select(*cols).where(_o.c.load_id == load_id)
-        q = _filter(q, _a if load_id is None else _o, source, dataset, window)
-        q = q.order_by(_o.c.dataset, _o.c.series_id, _o.c.period)
         with self._read() as conn:
+            q = _filter(q, _a if load_id is None else _o, source, dataset, window, conn if load_id is None else None)
+            q = q.order_by(_o.c.dataset, _o.c.series_id, _o.c.period)
             for s, d, sid, period, value, unit, attrs, lid in conn.execution_options(yield_per=5000).execute(q):
                 yield ObsRow(s, d, sid, epoch(period), value, unit, json.loads(attrs) if attrs else None, lid)

@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 
 from aurumplan.db import driver_connection
 from aurumplan.intervals import DAY, Interval, from_ts
-from aurumplan.warehouse.schema import observations_active
 
 
 def epoch_sql(conn: Connection, column: str = "period") -> str:
@@ -55,9 +54,45 @@ def observation_rows(conn: Connection, source: str, dataset: str, window: Interv
         cols += ", load_id"
     m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"SELECT {cols} FROM {'observations' if ids else 'observations_current'} "
-           f"WHERE source = {m} AND dataset = {m} AND period >= {m} AND period < {m}"
-           + (f" AND load_id IN ({','.join([m] * len(ids))})" if ids else " ORDER BY series_id, period"))
-    return _driver_rows(conn, sql, [source, dataset, *_bounds(conn, window), *ids])
+           f"WHERE source = {m} AND dataset = {m} AND period >= {m} AND period < {m}")
+    params: list[Any] = [source, dataset, *_bounds(conn, window)]
+    if ids:
+        sql += f" AND load_id IN ({','.join([m] * len(ids))})"
+        params.extend(ids)
+    else:
+        series = window_series(conn, source, dataset)
+        if series is not None:
+            if not series:
+                return iter(())
+            sql += f" AND series_id IN ({','.join([m] * len(series))})"
+            params.extend(series)
+        sql += " ORDER BY series_id, period"
+    return _driver_rows(conn, sql, params)
+
+
+SERIES_IN_MAX = 500
+"""A windowed read of the active version names the dataset's series when it has at most this many (one IN
+list); a dataset with more is read as before, its whole active key range filtered by period."""
+
+_SERIES_SQL = sa.text(
+    "WITH RECURSIVE s(sid, n) AS ("
+    "SELECT (SELECT min(series_id) FROM observations_active WHERE source = :source AND dataset = :dataset), 1 "
+    "UNION ALL SELECT (SELECT min(series_id) FROM observations_active "
+    "WHERE source = :source AND dataset = :dataset AND series_id > s.sid), s.n + 1 FROM s "
+    "WHERE s.sid IS NOT NULL AND s.n <= :most) SELECT sid FROM s WHERE sid IS NOT NULL")
+
+
+def window_series(conn: Connection, source: str, dataset: str) -> list[str] | None:
+    """The dataset's series with an active row, for a read of a window of it; None if over SERIES_IN_MAX.
+
+    The active key is (source, dataset, series_id, period): a period range alone can only use its first two
+    columns, so a day's read went through every active row of the dataset, as many as its history holds
+    (SQLite, 4.38M rows: 0.73-0.89 s for 1,200; bench/RESULTS.md). Named series make it one key range per
+    series. They are found one index seek each (a loose index scan), not by a DISTINCT over every row.
+    """
+    found = conn.execute(_SERIES_SQL, {"source": source, "dataset": dataset, "most": SERIES_IN_MAX})
+    series = [str(r[0]) for r in found]
+    return None if len(series) > SERIES_IN_MAX else series
 
 
 def _driver_rows(conn: Connection, sql: str, params: list[Any]) -> Iterator[Sequence[Any]]:
@@ -128,6 +163,8 @@ def bucket_counts(conn: Connection, source: str, *, monthly: bool = False, datas
     if labels is not None:
         sql += " AND period >= :lo AND period < :hi"
         params.update(lo=labels[0], hi=labels[1])
+        if series is None and dataset is not None:
+            series = window_series(conn, source, dataset)  # one key range per series (window_series)
     stmt = sa.text(sql + (" AND series_id IN :series" if series is not None else "") + " GROUP BY dataset, b")
     if series is not None:
         stmt = stmt.bindparams(sa.bindparam("series", expanding=True))
@@ -138,21 +175,21 @@ def bucket_counts(conn: Connection, source: str, *, monthly: bool = False, datas
     return counts
 
 
-def current_series(conn: Connection, source: str) -> dict[str, set[str]]:
-    """dataset -> the distinct series with current rows (the coverage view's own reading of it)."""
-    out: dict[str, set[str]] = {}
-    for ds, sid in conn.execute(sa.text("SELECT DISTINCT dataset, series_id FROM observations_current "
-                                        "WHERE source = :source"), {"source": source}):
-        out.setdefault(ds, set()).add(sid)
-    return out
+_DATASETS_SQL = sa.text(
+    "WITH RECURSIVE s(ds) AS ("
+    "SELECT (SELECT min(dataset) FROM observations_active WHERE source = :source) "
+    "UNION ALL SELECT (SELECT min(dataset) FROM observations_active WHERE source = :source AND dataset > s.ds) "
+    "FROM s WHERE s.ds IS NOT NULL) SELECT ds FROM s WHERE ds IS NOT NULL")
 
 
 def active_series(conn: Connection, source: str) -> dict[str, set[str]]:
-    """dataset -> series with any active row (read from the active index, not the wide view)."""
-    a = observations_active
+    """dataset -> series with any active row, which are those with current rows (each active key has its
+    version). Found one index seek each (loose index scans of the active key, as window_series): a DISTINCT
+    read every active row of the source, and through the current view joined each to its version."""
     out: dict[str, set[str]] = {}
-    for ds, sid in conn.execute(sa.select(a.c.dataset, a.c.series_id).where(a.c.source == source).distinct()):
-        out.setdefault(ds, set()).add(sid)
+    for ds in [str(r[0]) for r in conn.execute(_DATASETS_SQL, {"source": source})]:
+        found = conn.execute(_SERIES_SQL, {"source": source, "dataset": ds, "most": 2 ** 62})
+        out[ds] = {str(r[0]) for r in found}
     return out
 
 

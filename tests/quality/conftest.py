@@ -1,8 +1,8 @@
-"""A small warehouse (observations, loads, load_displaced, observations_current) on SQLite and PG.
+"""A small warehouse (observations, loads, load_displaced, observations_current) on SQLite and PostgreSQL.
 
 The tables follow docs/architecture.md ("The warehouse tables"); the view here is deliberately naive
 (committed rows not displaced) so that a broken commit can show duplicate keys, which the consistency
-check must catch.
+check must catch. observations_active is a view of its keys, where the reads find a dataset's series.
 Databases come from tests/state/dburl.py: a SQLite file, or a fresh PostgreSQL schema per test.
 """
 
@@ -40,6 +40,9 @@ DDL = [
        WHERE l.status = 'committed' AND NOT EXISTS (
          SELECT 1 FROM load_displaced d WHERE d.prev_load_id = o.load_id AND d.source = o.source
          AND d.dataset = o.dataset AND d.series_id = o.series_id AND d.period = o.period)""",
+    # the warehouse's reads find a dataset's series in its active keys (warehouse/reads.window_series)
+    """CREATE VIEW observations_active AS
+       SELECT source, dataset, series_id, period, load_id FROM observations_current""",
 ]
 
 Row = tuple[Any, ...]  # (series_id, ts, value[, unit[, attributes]])
