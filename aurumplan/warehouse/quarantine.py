@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from aurumplan.errors import OperationError
 from aurumplan.warehouse.base import WarehouseBase
+from aurumplan.warehouse.reads import active_series
 from aurumplan.warehouse.rows import epoch, naive_utc
 from aurumplan.warehouse.schema import load_displaced, loads, metadata, observations, observations_active
 
@@ -78,23 +79,26 @@ class QuarantineMixin(WarehouseBase):
     """Read what is current per range, quarantine it, release it."""
 
     def loaded_series(self, source: str) -> dict[str, list[str]]:
-        """dataset -> series with any active row."""
-        q = sa.select(_a.c.dataset, _a.c.series_id).where(_a.c.source == source).distinct()
-        out: dict[str, list[str]] = {}
+        """dataset -> series with any active row (index seeks: reads.active_series)."""
         with self._read() as conn:
-            for ds, sid in conn.execute(q):
-                out.setdefault(ds, []).append(sid)
-        return {k: sorted(v) for k, v in sorted(out.items())}
+            found = active_series(conn, source)
+        return {k: sorted(v) for k, v in sorted(found.items())}
 
     def current_span(self, source: str) -> tuple[int, int] | None:
         """The first and past-the-last period start of the source's current data (None: nothing loaded).
 
-        Two aggregates, not the periods: an unwindowed `scan` of years of data stays in bounded memory.
+        Aggregates, not the periods: an unwindowed `scan` of years of data stays in bounded memory. Each
+        series' first and last period is two index seeks; one min and max over the source read every
+        active row it has.
         """
-        q = sa.select(sa.func.min(_a.c.period), sa.func.max(_a.c.period)).where(_a.c.source == source)
+        firsts, lasts = [], []
         with self._read() as conn:
-            lo, hi = conn.execute(q).one()
-        return None if lo is None else (epoch(lo), epoch(hi) + 1)
+            for ds, ids in active_series(conn, source).items():
+                for sid in ids:
+                    mine = (_a.c.source == source, _a.c.dataset == ds, _a.c.series_id == sid)
+                    firsts.append(conn.execute(sa.select(sa.func.min(_a.c.period)).where(*mine)).scalar_one())
+                    lasts.append(conn.execute(sa.select(sa.func.max(_a.c.period)).where(*mine)).scalar_one())
+        return None if not firsts else (epoch(min(firsts)), epoch(max(lasts)) + 1)
 
     def current_versions(self, source: str, r: Range) -> list[tuple[int, str, str]]:
         """(period, load_id, operation_id) of the active version of each period in the range."""

@@ -26,7 +26,8 @@ SPANS = {"B": [(0, 240)], "a": [(48, 120)], "a.b": [(200, 240)], "Z9": [(0, 24),
 
 def _stage(wh: Warehouse, load_id: str, source: str, dataset: str, spans: dict[str, list[tuple[int, int]]],
            bump: float = 0.0) -> None:
-    wh.stage_load(LoadInfo(load_id, "OP1", source, dataset, 0, 240 * H, tuple(spans), node_id=f"{load_id}-n"))
+    lo, hi = min(p[0] for ps in spans.values() for p in ps), max(p[1] for ps in spans.values() for p in ps)
+    wh.stage_load(LoadInfo(load_id, "OP1", source, dataset, lo * H, hi * H, tuple(spans), node_id=f"{load_id}-n"))
     wh.write_batch(load_id, [(source, dataset, sid, h * H, h + bump, "MWh", None)
                              for sid, parts in spans.items() for lo, hi in parts for h in range(lo, hi)])
 
@@ -113,7 +114,7 @@ def test_a_dataset_with_nothing_current_reads_nothing(db_url: str) -> None:
 
 
 def _instructions(wh: Warehouse, lo: int, hi: int) -> int:
-    """SQLite virtual-machine instructions (in thousands) that a read of [lo, hi) takes."""
+    """SQLite virtual-machine instructions (in hundreds) that a read of [lo, hi) takes."""
     with wh.connect() as conn:
         raw = driver_connection(conn)
         ticks = [0]
@@ -122,7 +123,7 @@ def _instructions(wh: Warehouse, lo: int, hi: int) -> int:
             ticks[0] += 1
             return 0
 
-        raw.set_progress_handler(tick, 1000)
+        raw.set_progress_handler(tick, 100)
         try:
             rows = [r for r in reads.observation_rows(conn, "eia", DS, (lo, hi)) if lo <= r[1] < hi]
         finally:
@@ -161,3 +162,15 @@ def test_a_source_s_series_are_those_with_current_rows(warehouse: Warehouse) -> 
     warehouse.rollback(["L5"])
     with warehouse.connect() as conn:
         assert "ELEC.PRICE" not in reads.active_series(conn, "eia")
+
+
+def test_a_source_s_current_span_and_series_come_from_index_seeks(warehouse: Warehouse) -> None:
+    """What an unwindowed `scan` reads first: the first and past-the-last period of the source's current
+    data, over every dataset and series, and each dataset's series, sorted."""
+    assert warehouse.current_span("eia") == (0, 239 * H + 1) == warehouse.current_span("fred")
+    assert warehouse.current_span("noaa") is None
+    assert warehouse.loaded_series("eia") == {DS: sorted(SPANS), "OTHER": sorted(SPANS)}
+    _stage(warehouse, "L5", "eia", "ELEC.PRICE", {"PJM": [(300, 302)]})
+    warehouse.commit(["L5"])
+    assert warehouse.current_span("eia") == (0, 301 * H + 1)
+    assert warehouse.loaded_series("eia")["ELEC.PRICE"] == ["PJM"]
