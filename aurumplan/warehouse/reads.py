@@ -148,8 +148,14 @@ def bucket_counts(conn: Connection, source: str, *, monthly: bool = False, datas
     """Active rows per dataset and UTC day (or month) label: {dataset: {label: (rows, rows with a value)}}.
 
     `labels` (first label, label after the last) limits the periods to those buckets; `series`
-    to those series ids.
+    to those series ids. Labels over a whole source are counted dataset by dataset, each one key range
+    per series (window_series).
     """
+    if labels is not None and dataset is None and series is None:
+        counts: dict[str, dict[str, tuple[int, int]]] = {}
+        for name in active_series(conn, source):
+            counts.update(bucket_counts(conn, source, monthly=monthly, dataset=name, labels=labels))
+        return counts
     if conn.dialect.name == "sqlite":
         bucket = f"substr(period, 1, {7 if monthly else 10})"
     else:
@@ -169,7 +175,7 @@ def bucket_counts(conn: Connection, source: str, *, monthly: bool = False, datas
     if series is not None:
         stmt = stmt.bindparams(sa.bindparam("series", expanding=True))
         params["series"] = list(series)
-    counts: dict[str, dict[str, tuple[int, int]]] = {}
+    counts = {}
     for ds_name, b, n, nv in conn.execute(stmt, params):
         counts.setdefault(ds_name, {})[b] = (int(n), int(nv))
     return counts

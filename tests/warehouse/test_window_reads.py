@@ -65,6 +65,7 @@ def _check_window(wh: Warehouse, everything: list[tuple[str, int, float]], lo: i
         days = (dt.datetime.fromtimestamp(lo - lo % 86400, dt.UTC).strftime("%Y-%m-%d"),
                 dt.datetime.fromtimestamp(hi - hi % 86400 + 86400, dt.UTC).strftime("%Y-%m-%d"))
         buckets = reads.bucket_counts(conn, "eia", dataset=DS, labels=days)
+        whole_source = reads.bucket_counts(conn, "eia", labels=days)
     assert got == want  # the same rows, in the same order (series, then period)
     assert wh.count_current("eia", DS, window=(lo, hi)) == len(want)
     assert [(r.series_id, r.period, r.value) for r in wh.read_rows("eia", DS, (lo, hi))] == want
@@ -74,6 +75,9 @@ def _check_window(wh: Warehouse, everything: list[tuple[str, int, float]], lo: i
     assert wh.coverage("eia", DS, window=(lo, hi)) == coverage
     in_days = [r for r in everything if days[0] <= _day(r[1]) < days[1]]
     assert sum(n for n, _ in buckets.get(DS, {}).values()) == len(in_days)
+    # the whole source: this dataset's buckets, and the other dataset's, which holds the same keys
+    assert whole_source.get(DS) == buckets.get(DS) and set(whole_source) <= {DS, "OTHER"}
+    assert sum(n for n, _ in whole_source.get("OTHER", {}).values()) == len(in_days)
 
 
 def _day(ts: int) -> str:
