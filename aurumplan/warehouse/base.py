@@ -85,6 +85,17 @@ def _add_columns(conn: Connection, tables: Iterable[sa.Table]) -> None:
                 conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {kind}')
 
 
+def _add_indexes(conn: Connection, tables: Iterable[sa.Table]) -> None:
+    """Indexes added to existing tables since they were created (create_all makes a table's indexes only
+    with the table). Each is created unless there, and only on the databases it is declared for."""
+    inspector = sa.inspect(conn)
+    for table in tables:
+        have = {i["name"] for i in inspector.get_indexes(table.name)}
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            if index.name not in have:
+                index.create(conn)
+
+
 def _replace_view(conn: Connection, sqlite: bool) -> None:
     """observations_current as this version defines it, created or replaced in place (same columns, same
     types: a PostgreSQL view that depends on it stays valid)."""
@@ -131,6 +142,7 @@ class WarehouseBase(Database):
             if "loads" not in have:  # no `gc` has deleted anything yet, counted from here on (schema.GC_SCOPE)
                 conn.execute(fences.insert().values(scope=GC_SCOPE, token=0))
             _add_columns(conn, [t for t in metadata.sorted_tables if t.name in have])
+            _add_indexes(conn, [t for t in metadata.sorted_tables if t.name in have])
             _replace_view(conn, self._sqlite)
             conn.execute(fences.delete().where(fences.c.scope == SCHEMA_SCOPE))
             conn.execute(fences.insert().values(scope=SCHEMA_SCOPE, token=schema_mark()))

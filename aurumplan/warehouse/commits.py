@@ -272,10 +272,13 @@ class CommitsMixin(WarehouseBase):
             if not (plain and _switch_by_series(conn, todo)):
                 for staged, probe in zip(todo, probes, strict=True):
                     self._commit_one(conn, staged, replace_range, (exclude or {}).get(staged["load_id"]), probe)
+            # numbered after the highest so far, once per commit (the lock serialises commits)
+            seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(loads.c.commit_seq), 0))).scalar_one() \
+                if todo else 0
             for staged in todo:
                 lid = staged["load_id"]
-                seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(loads.c.commit_seq), 0))).scalar_one()
-                values: dict[str, Any] = {"status": "committed", "commit_seq": seq + 1,
+                seq += 1
+                values: dict[str, Any] = {"status": "committed", "commit_seq": seq,
                                           "committed_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
                 if fence is not None:
                     values.update(fence_scope=fence[0], fence_token=fence[1])

@@ -140,3 +140,31 @@ def test_an_older_warehouse_s_current_view_is_replaced_in_place_with_the_same_ro
         assert len(before) == 24
         assert conn.exec_driver_sql("SELECT count(*) FROM user_prices").scalar() == 24
     engine.dispose()
+
+
+def test_an_older_warehouse_gains_the_commit_order_index_and_numbers_on(db_url: str) -> None:
+    """Made before loads had an index on commit_seq: the open creates it (and only the indexes declared for
+    this database), and commits go on numbering their loads after the highest, in commit order."""
+    _commit_old(db_url)
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_loads_commit_seq")
+        conn.execute(fences.update().where(fences.c.scope == SCHEMA_SCOPE).values(token=schema_mark() + 1))
+    engine.dispose()
+
+    wh = open_warehouse(db_url)
+    for lid, hour in (("A", 1), ("B", 2), ("C", 1)):
+        wh.stage_load(LoadInfo(lid, "OP2", "eia", "ELEC.PRICE", hour * H, (hour + 1) * H, ("CA.RES",), node_id=lid))
+        wh.write_batch(lid, [("eia", "ELEC.PRICE", "CA.RES", hour * H, 21.0, "cents per kilowatt-hour", None)])
+    wh.commit(["B", "A"])
+    wh.commit(["C"])  # replaces A's row
+    seqs = {lid: getattr(wh.load(lid), "commit_seq", None) for lid in ("OLD", "A", "B", "C")}
+    wh.close()
+    assert seqs == {"OLD": 1, "B": 2, "A": 3, "C": 4}
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        assert "ix_loads_commit_seq" in {i["name"] for i in inspector.get_indexes("loads")}
+        active = {i["name"] for i in inspector.get_indexes("observations_active")}
+        assert active == (set() if conn.dialect.name == "sqlite" else {"ix_observations_active_load"})
+    engine.dispose()
