@@ -74,12 +74,24 @@ SERIES_IN_MAX = 500
 """A windowed read of the active version names the dataset's series when it has at most this many (one IN
 list); a dataset with more is read as before, its whole active key range filtered by period."""
 
-_SERIES_SQL = sa.text(
-    "WITH RECURSIVE s(sid, n) AS ("
-    "SELECT (SELECT min(series_id) FROM observations_active WHERE source = :source AND dataset = :dataset), 1 "
-    "UNION ALL SELECT (SELECT min(series_id) FROM observations_active "
-    "WHERE source = :source AND dataset = :dataset AND series_id > s.sid), s.n + 1 FROM s "
-    "WHERE s.sid IS NOT NULL AND s.n <= :most) SELECT sid FROM s WHERE sid IS NOT NULL")
+
+def _active_values(conn: Connection, column: str, source: str, dataset: str | None = None,
+                   most: int | None = None) -> list[str]:
+    """The distinct values of `column` ("dataset" or "series_id") among a source's (or one of its datasets')
+    active keys, in key order, one index seek each (a loose index scan: each asks for the next value after
+    the last), where a DISTINCT reads every active row. With `most`, at most most + 1 of them."""
+    params: dict[str, Any] = {"source": source}
+    where, limit = "source = :source", ""
+    if dataset is not None:
+        where += " AND dataset = :dataset"
+        params["dataset"] = dataset
+    if most is not None:
+        limit = " AND s.n <= :most"
+        params["most"] = most
+    first = f"SELECT min({column}) FROM observations_active WHERE {where}"
+    sql = (f"WITH RECURSIVE s(v, n) AS (SELECT ({first}), 1 UNION ALL SELECT ({first} AND {column} > s.v), "
+           f"s.n + 1 FROM s WHERE s.v IS NOT NULL{limit}) SELECT v FROM s WHERE v IS NOT NULL")
+    return [str(r[0]) for r in conn.execute(sa.text(sql), params)]
 
 
 def window_series(conn: Connection, source: str, dataset: str) -> list[str] | None:
@@ -88,10 +100,9 @@ def window_series(conn: Connection, source: str, dataset: str) -> list[str] | No
     The active key is (source, dataset, series_id, period): a period range alone can only use its first two
     columns, so a day's read went through every active row of the dataset, as many as its history holds
     (SQLite, 4.38M rows: 0.73-0.89 s for 1,200; bench/RESULTS.md). Named series make it one key range per
-    series. They are found one index seek each (a loose index scan), not by a DISTINCT over every row.
+    series. They are found one index seek each (_active_values), not by a DISTINCT over every row.
     """
-    found = conn.execute(_SERIES_SQL, {"source": source, "dataset": dataset, "most": SERIES_IN_MAX})
-    series = [str(r[0]) for r in found]
+    series = _active_values(conn, "series_id", source, dataset, most=SERIES_IN_MAX)
     return None if len(series) > SERIES_IN_MAX else series
 
 
@@ -153,7 +164,7 @@ def bucket_counts(conn: Connection, source: str, *, monthly: bool = False, datas
     """
     if labels is not None and dataset is None and series is None:
         counts: dict[str, dict[str, tuple[int, int]]] = {}
-        for name in active_series(conn, source):
+        for name in _active_values(conn, "dataset", source):
             counts.update(bucket_counts(conn, source, monthly=monthly, dataset=name, labels=labels))
         return counts
     if conn.dialect.name == "sqlite":
@@ -181,22 +192,11 @@ def bucket_counts(conn: Connection, source: str, *, monthly: bool = False, datas
     return counts
 
 
-_DATASETS_SQL = sa.text(
-    "WITH RECURSIVE s(ds) AS ("
-    "SELECT (SELECT min(dataset) FROM observations_active WHERE source = :source) "
-    "UNION ALL SELECT (SELECT min(dataset) FROM observations_active WHERE source = :source AND dataset > s.ds) "
-    "FROM s WHERE s.ds IS NOT NULL) SELECT ds FROM s WHERE ds IS NOT NULL")
-
-
 def active_series(conn: Connection, source: str) -> dict[str, set[str]]:
     """dataset -> series with any active row, which are those with current rows (each active key has its
-    version). Found one index seek each (loose index scans of the active key, as window_series): a DISTINCT
-    read every active row of the source, and through the current view joined each to its version."""
-    out: dict[str, set[str]] = {}
-    for ds in [str(r[0]) for r in conn.execute(_DATASETS_SQL, {"source": source})]:
-        found = conn.execute(_SERIES_SQL, {"source": source, "dataset": ds, "most": 2 ** 62})
-        out[ds] = {str(r[0]) for r in found}
-    return out
+    version). Found one index seek each (_active_values): a DISTINCT read every active row of the source,
+    and through the current view joined each to its version."""
+    return {ds: set(_active_values(conn, "series_id", source, ds)) for ds in _active_values(conn, "dataset", source)}
 
 
 def replaced_pairs(conn: Connection, source: str, dataset: str,

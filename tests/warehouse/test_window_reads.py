@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -136,7 +137,7 @@ def _instructions(wh: Warehouse, lo: int, hi: int) -> int:
     return ticks[0]
 
 
-def test_reading_a_day_costs_the_same_however_long_the_history(tmp_path: object) -> None:
+def test_reading_a_day_costs_the_same_however_long_the_history(tmp_path: Path) -> None:
     """A day of three hourly series, read from 30 days of history and from 360: without the series named,
     the read walked every active row of the dataset, 12 times as many instructions for the same day."""
     costs = []
