@@ -408,8 +408,8 @@ _VALUES = st.one_of(st.none(), st.just(float("nan")), st.integers(-10**9, 10**9)
                     st.floats(allow_nan=False, allow_infinity=False))
 _RECORDS = st.dictionaries(
     st.tuples(st.sampled_from(["PJM", "MISO", "ERCO", "B.1", "é"]), st.integers(0, 47)),
-    st.tuples(_VALUES, st.sampled_from([None, "MWh", "megawatthours"]),
-              st.sampled_from([None, "x", {"marker": "null"}, {"respondent": "PJM", "n": 1}])),
+    st.tuples(_VALUES, st.sampled_from([None, "", "MWh", "megawatthours"]),
+              st.sampled_from([None, "", "x", {"marker": "null"}, {"respondent": "PJM", "n": 1}])),
     min_size=1, max_size=60)
 
 
@@ -432,6 +432,25 @@ def test_a_staged_load_s_running_checksum_is_that_of_its_stored_rows(db_url: str
     assert load is not None and (load.records, load.checksum) == wh.load_stats(lid)
     assert load.records == len(rows)
     wh.close()
+
+
+def test_an_empty_unit_or_attributes_is_stored_as_null_as_it_is_hashed(db_url: str) -> None:
+    """'' and None hash alike (rows.row_values), so both are stored as NULL, on either database: SQLite gets ''
+    bound and the INSERT turns it into NULL, PostgreSQL gets None."""
+    wh = open_warehouse(db_url)
+    wh.stage_load(_info("E1"))
+    wh.write_records("E1", "eia", "ELEC.DEMAND", [("PJM", 0, 1.0, "", ""), ("PJM", H, 2.0, None, None),
+                                                  ("PJM", 2 * H, 3.0, "MWh", "x"), ("PJM", 3 * H, None, "", {})])
+    load = wh.load("E1")
+    assert load is not None and (load.records, load.checksum) == wh.load_stats("E1")
+    wh.close()
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        o = observations
+        got = conn.execute(sa.select(o.c.unit, o.c.attributes, o.c.value).where(o.c.load_id == "E1")
+                           .order_by(o.c.period)).all()
+    engine.dispose()
+    assert [tuple(r) for r in got] == [(None, None, 1.0), (None, None, 2.0), ("MWh", "x", 3.0), (None, "{}", None)]
 
 
 def test_only_an_in_memory_warehouse_cannot_be_read_while_another_thread_writes(db_url: str) -> None:
