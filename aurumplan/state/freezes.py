@@ -55,7 +55,7 @@ class FreezesMixin(SqlBase):
                 return Freeze(row.source, row.reason, row.by, row.at), False
             f = Freeze(source, reason, by, self._now(now))
             conn.execute(fz.insert().values(source=source, reason=reason, by=by, at=f.at))
-            self._bump(conn)
+            self._touch(conn)
         return f, True
 
     def unfreeze(self, source: str) -> Freeze | None:
@@ -65,7 +65,7 @@ class FreezesMixin(SqlBase):
             if row is None:
                 return None
             conn.execute(fz.delete().where(fz.c.source == source))
-            self._bump(conn)
+            self._touch(conn)
         return Freeze(row.source, row.reason, row.by, row.at)
 
     def freezes(self, source: str | None = None) -> list[Freeze]:

@@ -67,7 +67,7 @@ class OperationsMixin(SqlBase):
             if self._op_row(conn, op_id) is not None:
                 raise OperationError(f"operation {op_id} already exists")
             conn.execute(ops.insert().values(**row))
-            self._bump(conn)
+            self._touch(conn)
         return _op(row)
 
     @staticmethod
@@ -129,7 +129,7 @@ class OperationsMixin(SqlBase):
             if event is not None:
                 conn.execute(ev.insert().values(operation_id=op_id, at=values["updated_at"], kind=event[0],
                                                 detail=dumps(dict(event[1]))))
-            self._bump(conn)
+            self._touch(conn)
             row = self._op_row(conn, op_id)
         assert row is not None
         return _op(row)
@@ -151,18 +151,15 @@ class OperationsMixin(SqlBase):
         if "detail" in values:
             values["detail"] = dumps(values["detail"])
         key = (cp.c.operation_id == op_id) & (cp.c.node_id == node_id)
-        with self._write() as conn:
-            exists = conn.execute(sa.select(cp.c.node_id).where(key)).first() is not None
-            if exists:
-                if values:
-                    conn.execute(cp.update().where(key).values(**values))
-            else:
+        with self._write() as conn:  # an update first: a node's checkpoint is written ~3 times, created once
+            updated = bool(values) and conn.execute(cp.update().where(key).values(**values)).rowcount > 0
+            if not updated and conn.execute(sa.select(cp.c.node_id).where(key)).first() is None:
                 fresh = Checkpoint(op_id, node_id)
                 row = {k: getattr(fresh, k) for k in CHECKPOINT_FIELDS}
                 row["detail"] = dumps(fresh.detail)
                 row.update(values, operation_id=op_id, node_id=node_id)
                 conn.execute(cp.insert().values(**row))
-            self._bump(conn)
+            self._touch(conn)
             stored = conn.execute(sa.select(cp).where(key)).mappings().one()
         return _cp(stored)
 
@@ -179,7 +176,7 @@ class OperationsMixin(SqlBase):
             fields["detail"] = dumps(fields["detail"])
         with self._write() as conn:
             conn.execute(cp.update().where(cp.c.operation_id == op_id, cp.c.node_id.in_(node_ids)).values(**fields))
-            self._bump(conn)
+            self._touch(conn)
 
     # -- audit trail -------------------------------------------------------------------------
 
@@ -207,7 +204,7 @@ class OperationsMixin(SqlBase):
             conn.execute(qr.insert().values(
                 operation_id=op_id, dataset=dataset, node_id=node_id, score=result.score,
                 passed=result.passed, detail=dumps(result.detail), created_at=result.created_at))
-            self._bump(conn)
+            self._touch(conn)
         return result
 
     def quality_results(self, op_id: str) -> list[QualityResult]:

@@ -38,6 +38,10 @@ def text_query(conn: Connection) -> Query:
     return run
 
 
+_INCREMENT = meta.update().where(meta.c.key == sa.bindparam("counter")).values(
+    value=sa.cast(sa.cast(meta.c.value, sa.BigInteger) + 1, sa.Text))
+
+
 class SqlBase(Database):
     """Engine, locks and meta counters shared by the store's parts."""
 
@@ -127,9 +131,15 @@ class SqlBase(Database):
 
     def _bump(self, conn: Connection, key: str = "serial") -> int:
         """Increment a meta counter inside a write transaction; returns the new value."""
-        value = int(self._get_meta(conn, key) or 0) + 1
-        self._set_meta(conn, key, str(value))
-        return value
+        self._touch(conn, key)
+        return int(self._get_meta(conn, key) or 0)
+
+    @staticmethod
+    def _touch(conn: Connection, key: str = "serial") -> None:
+        """Increment a meta counter in one statement, where its new value is not needed (every write
+        bumps the serial: two statements each cost ~0.1 ms of the apply's CPU per checkpoint)."""
+        if not conn.execute(_INCREMENT, {"counter": key}).rowcount:
+            conn.execute(meta.insert().values(key=key, value="1"))
 
     def _advance_fence(self, conn: Connection, fence: tuple[str, int] | None) -> None:
         """Refuse a writer whose token is older than one already seen for its scope."""
