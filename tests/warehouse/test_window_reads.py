@@ -179,3 +179,17 @@ def test_a_source_s_current_span_and_series_come_from_index_seeks(warehouse: War
     warehouse.commit(["L5"])
     assert warehouse.current_span("eia") == (0, 301 * H + 1)
     assert warehouse.loaded_series("eia")["ELEC.PRICE"] == ["PJM"]
+
+
+def test_a_read_longer_than_one_fetch_returns_every_row_once(db_url: str) -> None:
+    """Rows come from the driver's cursor in batches of reads.FETCH_ROWS on PostgreSQL: a read of more
+    than two batches returns each row once, in order (a load's rows, and the active version)."""
+    wh = open_warehouse(db_url)
+    hours = 2 * reads.FETCH_ROWS + 1
+    _stage(wh, "BIG", "eia", DS, {"PJM": [(0, hours)]})
+    wh.commit(["BIG"])
+    with wh.connect() as conn:
+        staged = [r[1] for r in reads.observation_rows(conn, "eia", DS, (0, hours * H), load_ids=("BIG",))]
+        active = [r[1] for r in reads.observation_rows(conn, "eia", DS, (0, hours * H))]
+    assert sorted(staged) == active == [h * H for h in range(hours)]
+    wh.close()
