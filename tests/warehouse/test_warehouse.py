@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -451,6 +452,29 @@ def test_an_empty_unit_or_attributes_is_stored_as_null_as_it_is_hashed(db_url: s
                            .order_by(o.c.period)).all()
     engine.dispose()
     assert [tuple(r) for r in got] == [(None, None, 1.0), (None, None, 2.0), ("MWh", "x", 3.0), (None, "{}", None)]
+
+
+def test_rows_that_share_a_unit_and_attributes_or_not_are_stored_as_written(db_url: str) -> None:
+    """SQLite binds a unit and attributes shared by every row of an INSERT once (writes._sqlite_insert): a
+    batch of several INSERTs, some sharing and some not, stores each row's own values."""
+    wh = open_warehouse(db_url)
+    wh.stage_load(_info("S1", hours=2500))
+    units = ["MWh"] * 1000 + ["MWh" if h % 2 else "GWh" for h in range(1000)] + [""] * 500
+    attrs: list[Any] = [None] * 1000 + [None] * 999 + [{"n": 1}] + [{"marker": "NA"}] * 500
+    rows = [("PJM", h * H, float(h), units[h], attrs[h]) for h in range(2500)]
+    wh.write_records("S1", "eia", "ELEC.DEMAND", rows)
+    load = wh.load("S1")
+    assert load is not None and (load.records, load.checksum) == wh.load_stats("S1")
+    wh.close()
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        o = observations
+        got = conn.execute(sa.select(o.c.value, o.c.unit, o.c.attributes).where(o.c.load_id == "S1")
+                           .order_by(o.c.period)).all()
+    engine.dispose()
+    assert [tuple(r) for r in got] == [(float(h), units[h] or None, None if attrs[h] is None else
+                                        json.dumps(attrs[h], sort_keys=True, separators=(",", ":")))
+                                       for h in range(2500)]
 
 
 def test_only_an_in_memory_warehouse_cannot_be_read_while_another_thread_writes(db_url: str) -> None:
