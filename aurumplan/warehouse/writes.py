@@ -6,7 +6,8 @@ format (cached, since periods repeat across series). Not executemany: pysqlite r
 around every row's step, and with other threads parsing pages each re-acquisition waits up to a
 switch interval, which made a contended 5,000-row batch 100x slower than an uncontended one.
 A row binds only its own five values: the load's id, source and dataset are bound once per
-statement (three fewer strings copied per row: SQLite inserts ~23% faster, bench/RESULTS.md).
+statement (three fewer strings copied per row: SQLite inserts ~23% faster, bench/RESULTS.md), and
+so are a unit and attributes that all the statement's rows share (then three values a row).
 """
 
 from __future__ import annotations
