@@ -435,46 +435,40 @@ def test_a_staged_load_s_running_checksum_is_that_of_its_stored_rows(db_url: str
     wh.close()
 
 
-def test_an_empty_unit_or_attributes_is_stored_as_null_as_it_is_hashed(db_url: str) -> None:
-    """'' and None hash alike (rows.row_values), so both are stored as NULL, on either database: SQLite gets ''
-    bound and the INSERT turns it into NULL, PostgreSQL gets None."""
+def _stored(db_url: str, load_id: str, records: list[Any]) -> list[tuple[Any, ...]]:
+    """Write the records into a new load (its running checksum checked against its stored rows), then read
+    back each row's (value, unit, attributes) in period order, as the database holds them."""
     wh = open_warehouse(db_url)
-    wh.stage_load(_info("E1"))
-    wh.write_records("E1", "eia", "ELEC.DEMAND", [("PJM", 0, 1.0, "", ""), ("PJM", H, 2.0, None, None),
-                                                  ("PJM", 2 * H, 3.0, "MWh", "x"), ("PJM", 3 * H, None, "", {})])
-    load = wh.load("E1")
-    assert load is not None and (load.records, load.checksum) == wh.load_stats("E1")
+    wh.stage_load(_info(load_id, hours=len(records)))
+    wh.write_records(load_id, "eia", "ELEC.DEMAND", records)
+    load = wh.load(load_id)
+    assert load is not None and (load.records, load.checksum) == wh.load_stats(load_id)
     wh.close()
     engine = sa.create_engine(db_url)
     with engine.connect() as conn:
         o = observations
-        got = conn.execute(sa.select(o.c.unit, o.c.attributes, o.c.value).where(o.c.load_id == "E1")
+        got = conn.execute(sa.select(o.c.value, o.c.unit, o.c.attributes).where(o.c.load_id == load_id)
                            .order_by(o.c.period)).all()
     engine.dispose()
-    assert [tuple(r) for r in got] == [(None, None, 1.0), (None, None, 2.0), ("MWh", "x", 3.0), (None, "{}", None)]
+    return [tuple(r) for r in got]
+
+
+def test_an_empty_unit_or_attributes_is_stored_as_null_as_it_is_hashed(db_url: str) -> None:
+    """'' and None hash alike (rows.row_values), so both are stored as NULL, on either database: SQLite gets ''
+    bound and the INSERT turns it into NULL, PostgreSQL gets None."""
+    got = _stored(db_url, "E1", [("PJM", 0, 1.0, "", ""), ("PJM", H, 2.0, None, None), ("PJM", 2 * H, 3.0, "MWh", "x"),
+                                 ("PJM", 3 * H, None, "", {})])
+    assert got == [(1.0, None, None), (2.0, None, None), (3.0, "MWh", "x"), (None, None, "{}")]
 
 
 def test_rows_that_share_a_unit_and_attributes_or_not_are_stored_as_written(db_url: str) -> None:
     """SQLite binds a unit and attributes shared by every row of an INSERT once (writes._sqlite_insert): a
     batch of several INSERTs, some sharing and some not, stores each row's own values."""
-    wh = open_warehouse(db_url)
-    wh.stage_load(_info("S1", hours=2500))
     units = ["MWh"] * 1000 + ["MWh" if h % 2 else "GWh" for h in range(1000)] + [""] * 500
     attrs: list[Any] = [None] * 1000 + [None] * 999 + [{"n": 1}] + [{"marker": "NA"}] * 500
-    rows = [("PJM", h * H, float(h), units[h], attrs[h]) for h in range(2500)]
-    wh.write_records("S1", "eia", "ELEC.DEMAND", rows)
-    load = wh.load("S1")
-    assert load is not None and (load.records, load.checksum) == wh.load_stats("S1")
-    wh.close()
-    engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        o = observations
-        got = conn.execute(sa.select(o.c.value, o.c.unit, o.c.attributes).where(o.c.load_id == "S1")
-                           .order_by(o.c.period)).all()
-    engine.dispose()
-    assert [tuple(r) for r in got] == [(float(h), units[h] or None, None if attrs[h] is None else
-                                        json.dumps(attrs[h], sort_keys=True, separators=(",", ":")))
-                                       for h in range(2500)]
+    got = _stored(db_url, "S1", [("PJM", h * H, float(h), units[h], attrs[h]) for h in range(2500)])
+    assert got == [(float(h), units[h] or None, None if attrs[h] is None else
+                    json.dumps(attrs[h], sort_keys=True, separators=(",", ":"))) for h in range(2500)]
 
 
 def test_only_an_in_memory_warehouse_cannot_be_read_while_another_thread_writes(db_url: str) -> None:
