@@ -35,10 +35,10 @@ The text format formatted every value in Python under the GIL: 61,320 rows took 
 46 ms in binary, and the server 210 ms against 190 ms to read them (bench/RESULTS.md, issue 18)."""
 _ROWS_PER_INSERT = 1000
 """Rows per SQLite INSERT statement: 5,003 parameters, under the 32,766 SQLite allows since 3.32."""
-_SQLITE_INSERT = (f"INSERT INTO observations ({', '.join(_OBS_COLS)}) SELECT ?, ?, ?, column1, column2, column3, "
-                  "NULLIF(column4, ''), NULLIF(column5, '') FROM (VALUES ")
-_SQLITE_SHARED = (f"INSERT INTO observations ({', '.join(_OBS_COLS)}) SELECT ?, ?, ?, column1, column2, column3, "
-                  "NULLIF(?, ''), NULLIF(?, '') FROM (VALUES ")
+_SQLITE_HEAD = (f"INSERT INTO observations ({', '.join(_OBS_COLS)}) SELECT ?, ?, ?, column1, column2, column3, "
+                "NULLIF({unit}, ''), NULLIF({attrs}, '') FROM (VALUES ")
+_SQLITE_INSERT = _SQLITE_HEAD.format(unit="column4", attrs="column5")
+_SQLITE_SHARED = _SQLITE_HEAD.format(unit="?", attrs="?")
 """Unit and attributes come as '' for NULL (rows.row_values): pysqlite binds a str directly, None
 through its adapter lookup (~0.2 us a value, bench/RESULTS.md, issue 18)."""
 
